@@ -1,0 +1,1 @@
+"""The JACK layer: libjack bindings for Numba, the audio callback, the client."""
