@@ -56,7 +56,9 @@ class SharedState:
     ring and reads the audio ring, everyone else only reads.
     """
 
-    def __init__(self, channels: int, audio_frames: int = AUDIO_RING_FRAMES, results: int = RESULT_RING_RECORDS):
+    def __init__(
+        self, channels: int, audio_frames: int = AUDIO_RING_FRAMES, results: int = RESULT_RING_RECORDS
+    ):
         self.channels = channels
         self.ports = np.zeros(channels + 2, dtype=np.int64)
         self.audio_hdr = ring.new_header(audio_frames)

@@ -302,4 +302,3 @@ def xrun_callback(arg):
     counters = view_i64(table[T_COUNTERS], N_COUNTERS)
     counters[C_XRUNS] += 1
     return 0
-

@@ -1,0 +1,146 @@
+"""One run of kelly-jack against a JACK server: wiring, the main loop, shutdown.
+
+``Session`` builds the shared state, the backend, the JACK client and the
+inference thread from a validated config; ``run()`` activates them, waits for
+a signal, the duration or the server going away, then shuts down in the only
+safe order: inference thread (and every other GIL user) first, then
+deactivate/close. Main thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TextIO
+
+from .backends import Backend
+from .config import input_names
+from .inference import InferenceThreadManager
+from .jack.client import KellyJackClient
+from .latency import LatencyManager
+from .report import figures, status_line, summary
+from .rt.layout import (
+    P_CC_AROUSAL,
+    P_CC_MIN_INTERVAL,
+    P_CC_VALENCE,
+    P_EVENTFD,
+    P_HOP,
+    P_IN_CC_AROUSAL,
+    P_IN_CC_BLEND,
+    P_IN_CC_ML,
+    P_IN_CC_VALENCE,
+    P_IN_CHANNEL,
+    P_LATENCY,
+    P_OUT_CHANNEL,
+    P_SEND_CC,
+    P_TAU,
+)
+from .state import SharedState
+
+
+def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wake_fd: int) -> None:
+    """Write the audio thread's parameters for sample rate ``rate`` (before activation)."""
+    p = state.params
+    ms = rate / 1000.0
+    midi = cfg["midi"]
+    p[P_LATENCY] = latency
+    p[P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
+    p[P_HOP] = cfg["analysis"]["hop"]
+    p[P_EVENTFD] = wake_fd
+    p[P_OUT_CHANNEL] = midi["out_channel"] - 1
+    p[P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
+    p[P_CC_VALENCE] = midi["cc_valence"]
+    p[P_CC_AROUSAL] = midi["cc_arousal"]
+    p[P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
+    p[P_IN_CHANNEL] = midi["in_channel"]
+    p[P_IN_CC_VALENCE] = midi["in_cc_valence"]
+    p[P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
+    p[P_IN_CC_BLEND] = midi["in_cc_blend"]
+    p[P_IN_CC_ML] = midi["in_cc_ml"]
+    e = cfg["emotion"]
+    state.set_user(e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"])
+
+
+class Session:
+    """kelly on one JACK server. Raises ServerNotRunning if there is none."""
+
+    def __init__(self, cfg: dict, backend: Backend):
+        self.cfg = cfg
+        names = input_names(cfg)
+        ports = cfg["ports"]
+        self.client = KellyJackClient(
+            cfg["client"]["name"], cfg["client"]["server"], names, ports["midi_out"], ports["midi_in"]
+        )
+        self.rate = self.client.samplerate
+        self.latency = LatencyManager.from_config(cfg["latency"]).frames(self.rate)
+        self.state = SharedState(len(names))
+        self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        configure_params(self.state, cfg, self.rate, self.latency, self.wake_fd)
+        channel = cfg["analysis"]["channel"]
+        self.inference = InferenceThreadManager(
+            self.state,
+            backend,
+            cfg["analysis"]["window"],
+            cfg["analysis"]["hop"],
+            -1 if channel == "mix" else int(channel) - 1,
+            self.wake_fd,
+        )
+        self.inference.warm_up()
+        self.blocksize = self.client.blocksize
+        self.stop_requested = threading.Event()
+
+    def start(self) -> list[str]:
+        """Register callbacks, activate, patch, start inference; return patching warnings."""
+        self.client.attach(self.state, self.cfg["client"]["audio_thread"])
+        warnings = self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
+        self.inference.start()
+        return warnings
+
+    def stop(self) -> None:
+        """Inference thread first, then deactivate and close (see KellyJackClient.close)."""
+        self.inference.stop()
+        self.client.close()
+        os.close(self.wake_fd)
+
+    def figures(self) -> dict[str, float]:
+        return figures(self.state, self.inference)
+
+
+def run(cfg: dict, backend: Backend, duration: float | None, status: bool, out: TextIO = sys.stdout) -> int:
+    """Run until SIGINT/SIGTERM, ``duration`` seconds, or the server leaving. Returns an exit code."""
+    session = Session(cfg, backend)
+    stop = session.stop_requested
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for w in session.start():
+            print(f"kelly-jack: warning: {w}", file=sys.stderr)
+        c = session.client
+        print(
+            f"kelly-jack: client {c.name!r} on {('server ' + repr(c.server)) if c.server else 'the default server'}"
+            f" at {session.rate} Hz, {c.blocksize} frames/period; latency {session.latency} frames "
+            f"({1000.0 * session.latency / session.rate:.1f} ms); backend {backend.name}; "
+            f"audio thread {cfg['client']['audio_thread']}",
+            file=out,
+            flush=True,
+        )
+        deadline = time.monotonic() + duration if duration else None
+        while not stop.wait(0.25):
+            if c.server_gone.is_set():
+                print("kelly-jack: the JACK server went away", file=sys.stderr)
+                break
+            if deadline and time.monotonic() >= deadline:
+                break
+            if status:
+                print("\r" + status_line(session.figures(), session.rate, session.latency), end="", file=out)
+                out.flush()
+        if status:
+            print(file=out)
+    finally:
+        session.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    print(summary(session.figures(), session.rate, session.blocksize, session.latency), file=out, flush=True)
+    return 1 if session.client.server_gone.is_set() else 0

@@ -1,0 +1,133 @@
+"""Stub backends for tests, demos and debugging. None of them is a trained model.
+
+* ``constant``: always the logits whose grid centroid is (valence, arousal);
+* ``echo``: the first 64 features, as logits;
+* ``random``: seeded Gaussian logits;
+* ``slow``: ``constant`` after sleeping ``delay_ms`` (releases the GIL);
+* ``failing``: raises ``RuntimeError`` (or returns NaN with ``mode: nan``) on every
+  ``every``-th call, else ``constant``;
+* ``heuristic``: not ML: arousal from loudness (RMS -50..-10 dBFS), valence
+  from brightness (zero-crossing rate), using feature layout 0. It keeps the
+  demo meaningful until a trained model ships.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..rt.emotion import logits_for
+from .base import EMOTIONS, FEATURES, BackendError, take_options
+
+
+class _Stub:
+    input_size = FEATURES
+    output_size = EMOTIONS
+
+    def reset(self) -> None:
+        pass
+
+
+class ConstantBackend(_Stub):
+    name = "constant"
+    spec = {"valence": (float, 0.0), "arousal": (float, 0.0)}
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(self.name, options, self.spec)
+        for key in ("valence", "arousal"):
+            if not -1.0 <= o[key] <= 1.0:
+                raise BackendError(f"backend {self.name!r}: backend.{key} must be in -1..1, got {o[key]}")
+        self._logits = logits_for(o["valence"], o["arousal"])
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        return self._logits
+
+
+class EchoBackend(_Stub):
+    name = "echo"
+
+    def __init__(self, options: dict[str, Any]):
+        take_options(self.name, options, {})
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features[:EMOTIONS], dtype=np.float32)
+
+
+class RandomBackend(_Stub):
+    name = "random"
+    spec = {"seed": (int, 0), "scale": (float, 2.0)}
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(self.name, options, self.spec)
+        self._seed = o["seed"]
+        self._scale = o["scale"]
+        self.reset()
+
+    def reset(self) -> None:
+        self._rng = np.random.default_rng(self._seed)
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        return (self._rng.standard_normal(EMOTIONS) * self._scale).astype(np.float32)
+
+
+class SlowBackend(ConstantBackend):
+    name = "slow"
+    spec = {**ConstantBackend.spec, "delay_ms": (float, 100.0)}
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(self.name, options, self.spec)
+        if o["delay_ms"] < 0:
+            raise BackendError(f"backend {self.name!r}: backend.delay_ms must be >= 0")
+        super().__init__({k: o[k] for k in ConstantBackend.spec})
+        self._delay = o["delay_ms"] / 1000.0
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        time.sleep(self._delay)
+        return self._logits
+
+
+class FailingBackend(ConstantBackend):
+    name = "failing"
+    spec = {**ConstantBackend.spec, "every": (int, 1), "mode": (str, "raise")}
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(self.name, options, self.spec)
+        if o["every"] < 1:
+            raise BackendError(f"backend {self.name!r}: backend.every must be >= 1")
+        if o["mode"] not in ("raise", "nan"):
+            raise BackendError(f"backend {self.name!r}: backend.mode must be 'raise' or 'nan'")
+        super().__init__({k: o[k] for k in ConstantBackend.spec})
+        self._every = o["every"]
+        self._mode = o["mode"]
+        self._calls = 0
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        self._calls += 1
+        if self._calls % self._every == 0:
+            if self._mode == "nan":
+                return np.full(EMOTIONS, np.nan, dtype=np.float32)
+            raise RuntimeError(f"failing backend: deliberate failure on call {self._calls}")
+        return self._logits
+
+
+class HeuristicBackend(_Stub):
+    name = "heuristic"
+
+    def __init__(self, options: dict[str, Any]):
+        take_options(self.name, options, {})
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        rms, zcr = float(features[0]), float(features[2])
+        db = 20.0 * math.log10(max(rms, 1e-6))
+        arousal = (db + 30.0) / 20.0  # -50 dBFS -> -1, -10 dBFS -> +1
+        valence = (zcr - 0.03) / 0.03  # 0 -> -1, 0.06 crossings/sample -> +1
+        return logits_for(max(-1.0, min(1.0, valence)), max(-1.0, min(1.0, arousal)))
+
+
+STUBS = {
+    cls.name: cls
+    for cls in (ConstantBackend, EchoBackend, RandomBackend, SlowBackend, FailingBackend, HeuristicBackend)
+}

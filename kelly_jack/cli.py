@@ -1,0 +1,75 @@
+"""The ``kelly-jack`` command line.
+
+Exit codes: 0 ok; 1 the JACK server went away or an unexpected error;
+2 bad arguments, configuration or backend block (one line naming file:line and
+key); 3 no JACK server running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .backends import BackendError, create_backend
+from .config import ConfigError, backend_options, config_error_at, load_config, parse_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NO_SERVER = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kelly-jack",
+        description=(
+            "A JACK/PipeWire client that listens to audio, infers its emotion with a pluggable model "
+            "and sends valence/arousal as MIDI on its midi_out port, sample-aligned and with its "
+            "latency accounted. Patch its ports in qjackctl or Carla. Stop with Ctrl-C."
+        ),
+        epilog=(
+            "exit codes: 0 ok, 1 server went away or internal error, 2 bad arguments or config, "
+            "3 no JACK server (scripts/demo starts a private one). Every config key is documented in README.md."
+        ),
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML configuration (default: built-in defaults)")
+    p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
+    p.add_argument("--name", metavar="NAME", help="JACK client name (overrides client.name)")
+    p.add_argument("--duration", metavar="SECONDS", type=float, help="stop after this many seconds")
+    p.add_argument("--status", action="store_true", help="show valence/arousal, latency and MIDI live")
+    p.add_argument("--version", action="version", version=f"kelly-jack {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.duration is not None and args.duration <= 0:
+        print("kelly-jack: --duration must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        if args.server:
+            cfg["client"]["server"] = args.server
+        if args.name:
+            cfg["client"]["name"] = args.name
+        try:
+            backend = create_backend(cfg["backend"]["name"], backend_options(cfg))
+        except BackendError as e:
+            raise config_error_at(cfg, "backend", str(e)) from None
+    except ConfigError as e:
+        print(f"kelly-jack: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from .app import run  # imports JACK and the compiled kernels
+    from .jack.client import ServerNotRunning
+
+    try:
+        return run(cfg, backend, args.duration, args.status)
+    except ServerNotRunning as e:
+        print(f"kelly-jack: {e}", file=sys.stderr)
+        return EXIT_NO_SERVER
+
+
+if __name__ == "__main__":
+    sys.exit(main())

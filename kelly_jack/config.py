@@ -1,0 +1,300 @@
+"""The YAML configuration: loading, validation with file:line errors, defaults.
+
+``load_config(path)`` reads the file with ``yaml.safe_load`` semantics, checks
+every key against ``SCHEMA`` and returns a plain nested dict with every default
+filled in. Any mistake raises ``ConfigError`` whose message is one line naming
+``file:line``, the dotted key and what is wrong; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A configuration mistake; ``str()`` is the one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configuration key: accepted types, default, and an optional check.
+
+    ``kind`` is one of "int", "float", "bool", "str", "str?" (string or null),
+    "strlist", "budget" (samples as an int, or a string like "23ms"),
+    "channel" ("omni" or 1..16), "mapping" (free-form, checked by its owner).
+    ``check(value)`` returns an error text or None.
+    """
+
+    kind: str
+    default: Any
+    check: Any = None
+    doc: str = ""
+
+
+def _range(lo: float, hi: float):
+    def check(v):
+        return None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v}"
+
+    return check
+
+
+def _choice(*options: str):
+    def check(v):
+        return None if v in options else f"must be one of {', '.join(options)}, got {v!r}"
+
+    return check
+
+
+def _port_name(v):
+    if not v or ":" in v or len(v) > 200:
+        return f"must be a non-empty port name without ':', got {v!r}"
+    return None
+
+
+_CC = _range(0, 127)
+_CC_OR_OFF = _range(-1, 127)
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "client": {
+        "name": Field("str", "kelly", _port_name, "JACK client name"),
+        "server": Field("str?", None, None, "JACK server name; null: $JACK_DEFAULT_SERVER or 'default'"),
+        "audio_thread": Field(
+            "str", "native", _choice("native", "python"), "native cfunc, or python (debug reference)"
+        ),
+    },
+    "ports": {
+        "inputs": Field("int", 2, _range(1, 32), "number of audio inputs"),
+        "input_names": Field("strlist", [], None, "names of the inputs; empty: in_1..in_N"),
+        "midi_out": Field("str", "midi_out", _port_name, "MIDI output port name"),
+        "midi_in": Field("str", "midi_in", _port_name, "MIDI input port name"),
+        "pretty_names": Field("bool", True, None, "set JACK metadata pretty names"),
+    },
+    "connect": {
+        "*": Field("strlist", [], None, "port short name -> regex patterns of ports to connect"),
+    },
+    "analysis": {
+        "window": Field("int", 2048, _range(64, 65536), "analysis window in frames"),
+        "hop": Field("int", 1024, _range(16, 65536), "frames between two inferences"),
+        "channel": Field("str", "mix", None, "'mix' (mean of inputs) or an input number 1..N"),
+    },
+    "latency": {
+        "lookahead_ms": Field("float", 20.0, _range(0, 1000), "lookahead (ML_LOOKAHEAD_MS)"),
+        "inference_budget": Field("budget", 1024, None, "samples (int) or milliseconds ('23ms')"),
+    },
+    "backend": {
+        "name": Field("str", "heuristic", None, "backend name (see README)"),
+        "*": Field("mapping", None, None, "options of the backend"),
+    },
+    "emotion": {
+        "smoothing_ms": Field("float", 150.0, _range(0, 60000), "one-pole time constant, 0 for none"),
+        "user_valence": Field("float", 0.0, _range(-1, 1), "the user's valence"),
+        "user_arousal": Field("float", 0.0, _range(-1, 1), "the user's arousal"),
+        "blend": Field("float", 1.0, _range(0, 1), "share of the model's values (0: user only)"),
+        "ml_enabled": Field("bool", True, None, "use the model at all (enableMLInference)"),
+    },
+    "midi": {
+        "out_channel": Field("int", 1, _range(1, 16), "MIDI channel of the emotion CCs"),
+        "send_cc": Field("bool", True, None, "send valence/arousal as CCs"),
+        "cc_valence": Field("int", 20, _CC_OR_OFF, "CC number for valence (-1: off)"),
+        "cc_arousal": Field("int", 21, _CC_OR_OFF, "CC number for arousal (-1: off)"),
+        "cc_min_interval_ms": Field("float", 10.0, _range(0, 10000), "rate limit per controller"),
+        "in_channel": Field("channel", "omni", None, "channel listened to on midi_in"),
+        "in_cc_valence": Field("int", 22, _CC_OR_OFF, "CC in: user valence"),
+        "in_cc_arousal": Field("int", 23, _CC_OR_OFF, "CC in: user arousal"),
+        "in_cc_blend": Field("int", 24, _CC_OR_OFF, "CC in: blend amount"),
+        "in_cc_ml": Field("int", 25, _CC_OR_OFF, "CC in: ML on (>= 64) / off"),
+    },
+}
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """The configuration with every default (what an empty file gives)."""
+    return {
+        section: {k: _typed(f.kind, f.default)[1] for k, f in fields.items() if k != "*"}
+        for section, fields in SCHEMA.items()
+    }
+
+
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*ms\s*$")
+
+
+def _typed(kind: str, value: Any) -> tuple[bool, Any]:
+    """(ok, normalised value) for ``value`` read as ``kind``."""
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if kind == "bool":
+        return isinstance(value, bool), value
+    if kind == "str":
+        return isinstance(value, str), value
+    if kind == "str?":
+        return value is None or isinstance(value, str), value
+    if kind == "strlist":
+        if isinstance(value, str):
+            return True, [value]
+        return isinstance(value, list) and all(isinstance(v, str) for v in value), value
+    if kind == "budget":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value >= 0, {"samples": value}
+        if isinstance(value, str) and (m := _BUDGET.match(value)):
+            return True, {"ms": float(m.group(1))}
+        return False, value
+    if kind == "channel":
+        if value == "omni":
+            return True, -1
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16
+        return ok, value - 1 if ok else value
+    if kind == "mapping":
+        return True, value
+    raise AssertionError(kind)
+
+
+_KIND_TEXT = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "str?": "a string or null",
+    "strlist": "a list of strings",
+    "budget": "a sample count (integer) or milliseconds like '23ms'",
+    "channel": "'omni' or a MIDI channel 1..16",
+}
+
+
+class _Lines:
+    """Line numbers (1-based) of every key, by dotted path, from the YAML node tree."""
+
+    def __init__(self, path: str, root: yaml.Node | None):
+        self.path = path
+        self.lines: dict[str, int] = {}
+        if root is not None:
+            self._walk(root, "")
+
+    def _walk(self, node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, value_node in node.value:
+                key = f"{prefix}{key_node.value}"
+                if key in seen:
+                    raise ConfigError(f"{self.path}:{key_node.start_mark.line + 1}: {key}: duplicate key")
+                seen.add(key)
+                self.lines[key] = key_node.start_mark.line + 1
+                self._walk(value_node, key + ".")
+
+    def error(self, key: str, text: str) -> ConfigError:
+        probe = key
+        while probe and probe not in self.lines:
+            probe = probe.rpartition(".")[0]
+        line = self.lines.get(probe, 1)
+        return ConfigError(f"{self.path}:{line}: {key}: {text}")
+
+
+def parse_config(text: str, path: str = "<config>") -> dict[str, dict[str, Any]]:
+    """Validate YAML ``text`` (named ``path`` in errors); raises ConfigError."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}:{line}: invalid YAML: {problem}") from None
+    lines = _Lines(path, root)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the file must be a mapping of sections ({', '.join(SCHEMA)})")
+    cfg = defaults()
+    for section, body in data.items():
+        if section not in SCHEMA:
+            raise lines.error(str(section), f"unknown section (expected one of {', '.join(SCHEMA)})")
+        fields = SCHEMA[section]
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise lines.error(section, "must be a mapping of keys")
+        for key, value in body.items():
+            dotted = f"{section}.{key}"
+            field = fields.get(key) or fields.get("*")
+            if field is None or not isinstance(key, str):
+                raise lines.error(dotted, f"unknown key (known: {', '.join(k for k in fields if k != '*')})")
+            ok, value = _typed(field.kind, value)
+            if not ok:
+                raise lines.error(dotted, f"must be {_KIND_TEXT[field.kind]}, got {body[key]!r}")
+            if field.check and (problem := field.check(value)):
+                raise lines.error(dotted, problem)
+            cfg[section][key] = value
+    _cross_checks(cfg, lines)
+    cfg["_source"] = {"path": path, "lines": lines.lines}
+    return cfg
+
+
+def input_names(cfg: dict) -> list[str]:
+    """The audio input port names: ``ports.input_names`` or in_1..in_N."""
+    names = cfg["ports"]["input_names"]
+    return list(names) if names else [f"in_{i + 1}" for i in range(cfg["ports"]["inputs"])]
+
+
+def _cross_checks(cfg: dict, lines: _Lines) -> None:
+    ports = cfg["ports"]
+    names = ports["input_names"]
+    if names:
+        if len(names) != ports["inputs"]:
+            raise lines.error("ports.input_names", f"has {len(names)} names for {ports['inputs']} inputs")
+        for n in names:
+            if problem := _port_name(n):
+                raise lines.error("ports.input_names", problem)
+    all_ports = input_names(cfg) + [ports["midi_out"], ports["midi_in"]]
+    if len(set(all_ports)) != len(all_ports):
+        raise lines.error("ports", f"port names must be distinct, got {', '.join(all_ports)}")
+    for port, patterns in cfg["connect"].items():
+        if port not in all_ports:
+            raise lines.error(f"connect.{port}", f"no such port (ports: {', '.join(all_ports)})")
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise lines.error(f"connect.{port}", f"bad regular expression {pattern!r}: {e}") from None
+    analysis = cfg["analysis"]
+    if analysis["hop"] > analysis["window"]:
+        raise lines.error("analysis.hop", f"must not exceed analysis.window ({analysis['window']})")
+    channel = analysis["channel"]
+    if channel != "mix" and not (channel.isdigit() and 1 <= int(channel) <= ports["inputs"]):
+        raise lines.error("analysis.channel", f"must be 'mix' or an input number 1..{ports['inputs']}")
+    for key in ("in_cc_valence", "in_cc_arousal", "in_cc_blend", "in_cc_ml"):
+        cc = cfg["midi"][key]
+        others = [k for k in ("in_cc_valence", "in_cc_arousal", "in_cc_blend", "in_cc_ml") if k != key]
+        if cc >= 0 and any(cfg["midi"][k] == cc for k in others):
+            raise lines.error(f"midi.{key}", f"CC {cc} is used twice on midi_in")
+
+
+def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read and validate the YAML file at ``path``; raises ConfigError (never a traceback)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    return parse_config(text, str(p))
+
+
+def backend_options(cfg: dict) -> dict[str, Any]:
+    """The backend block without its ``name``."""
+    return {k: v for k, v in cfg["backend"].items() if k != "name"}
+
+
+def config_error_at(cfg: dict, key: str, text: str) -> ConfigError:
+    """A ConfigError for ``key`` (dotted) at its line in the file ``cfg`` came from."""
+    source = cfg.get("_source", {"path": "<config>", "lines": {}})
+    lines = _Lines(source["path"], None)
+    lines.lines = source["lines"]
+    return lines.error(key, text)

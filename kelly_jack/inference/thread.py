@@ -1,0 +1,224 @@
+"""The inference thread (the seed's InferenceThreadManager).
+
+Once per hop it takes the newest analysis window from the audio ring, computes
+the 128 features, calls the backend, maps the 64 logits to valence/arousal and
+pushes a result record stamped with the client frame just past the window's
+end. The audio thread wakes it through an eventfd; it never takes a lock the
+audio side could hold.
+
+Time line: the audio ring's positions count the frames written into it; the
+client's frames also include periods dropped on overflow, which the ring's
+overflow counter tallies. ``_resync`` reads (write position, overflow) as a
+consistent pair, so a window's ring position plus that offset is its exact
+client frame.
+
+When the backend is slower than the hop, the thread skips to the newest
+complete hop (counted in ``skipped``). Exceptions and non-finite outputs are
+dropped and counted; a message goes to stderr at most every 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..backends.base import EMOTIONS, Backend, FunctionBackend
+from ..rt import ring
+from ..rt.emotion import grid_centroid
+from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
+from ..rt.layout import (
+    R_AROUSAL,
+    R_CONFIDENCE,
+    R_EMOTION,
+    R_FRAME,
+    R_INFER_US,
+    R_VALENCE,
+    RECORD_WIDTH,
+)
+from ..state import SharedState
+
+# indices of InferenceThreadManager.counters
+I_RESULTS = 0  # results pushed
+I_ERRORS = 1  # backend raised
+I_NONFINITE = 2  # backend returned NaN/Inf or the wrong shape
+I_SKIPPED = 3  # hops skipped because inference fell behind
+I_RESYNCS = 4  # audio-ring overflows the thread re-synchronised after
+I_BAD_SAMPLES = 5  # non-finite input samples replaced by 0
+I_INFER_MAX_US = 6
+I_INFER_TOTAL_US = 7
+N_ICOUNTERS = 8
+
+_REPORT_EVERY_S = 5.0
+
+
+class InferenceThreadManager:
+    """Runs the backend once per hop on its own thread.
+
+    ``window`` and ``hop`` are in frames at the server rate; ``channel`` is the
+    input index analysed, or -1 to average all inputs. ``wake_fd`` is the
+    eventfd the audio thread writes (or -1 to poll every millisecond).
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        backend: Backend,
+        window: int,
+        hop: int,
+        channel: int = -1,
+        wake_fd: int = -1,
+    ):
+        self.state = state
+        self.backend = backend
+        self.window = window
+        self.hop = hop
+        self.channel = channel
+        self.wake_fd = wake_fd
+        self.counters = np.zeros(N_ICOUNTERS, dtype=np.int64)
+        self._buf = np.zeros(window, dtype=np.float32)
+        self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
+        self._va = np.zeros(3, dtype=np.float64)
+        self._record = np.zeros(RECORD_WIDTH, dtype=np.float64)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_report = 0.0
+        self._offset = 0  # client frame minus ring position
+        self._seen_overflow = 0
+        self._next_end = window
+
+    # ------------------------------------------------------------ public API
+
+    def set_inference_function(self, fn: Callable[[np.ndarray], np.ndarray] | Backend) -> None:
+        """Swap the model: a backend object, or any callable ``features -> 64 logits``.
+
+        Takes effect from the next hop (one attribute store, safe from any thread).
+        """
+        self.backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
+
+    def warm_up(self) -> None:
+        """Compile (or load from Numba's cache) the kernels before the audio starts.
+
+        Compiling on the first hop would hold the GIL and the CPU for seconds.
+        """
+        mix_to_mono(self.state.audio, 0, self.window, self.channel, self._buf)
+        compute_features(self._buf, self._features)
+        grid_centroid(np.zeros(EMOTIONS), self._va)
+        ring.consumer_write_position(self.state.audio_hdr)
+        ring.consumer_release_to(self.state.audio_hdr, 0)
+        hdr = ring.new_header(2)
+        ring.record_push(hdr, np.zeros((2, RECORD_WIDTH)), self._record)
+
+    def start(self) -> None:
+        """Start the thread (after the client is activated)."""
+        self._resync()
+        self._thread = threading.Thread(target=self._run, name="kelly-inference", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the thread to finish its current hop and join it."""
+        self._stop.set()
+        if self.wake_fd >= 0:
+            os.eventfd_write(self.wake_fd, 1)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------- the thread
+
+    def _run(self) -> None:
+        poller = None
+        if self.wake_fd >= 0:
+            poller = select.poll()
+            poller.register(self.wake_fd, select.POLLIN)
+        while not self._stop.is_set():
+            if poller is not None:
+                if poller.poll(100):
+                    try:
+                        os.eventfd_read(self.wake_fd)
+                    except BlockingIOError:
+                        pass
+            else:
+                time.sleep(0.001)
+            self.process_available()
+
+    def _resync(self) -> None:
+        """Read (write position, overflow) consistently and restart windowing there."""
+        hdr = self.state.audio_hdr
+        while True:
+            w1 = ring.consumer_write_position(hdr)
+            overflow = int(hdr[ring.H_OVERFLOW])
+            w2 = ring.consumer_write_position(hdr)
+            if w1 == w2:
+                break
+        self._seen_overflow = overflow
+        self._offset = overflow
+        self._next_end = w1 + self.window
+        ring.consumer_release_to(hdr, w1)
+
+    def process_available(self) -> int:
+        """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
+        hdr = self.state.audio_hdr
+        if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
+            self.counters[I_RESYNCS] += 1
+            self._resync()
+            return 0
+        w = ring.consumer_write_position(hdr)
+        if w < self._next_end:
+            return 0
+        behind = (w - self._next_end) // self.hop
+        if behind > 0:
+            self.counters[I_SKIPPED] += behind
+            self._next_end += behind * self.hop
+        end = self._next_end
+        mix_to_mono(self.state.audio, end - self.window, self.window, self.channel, self._buf)
+        self._next_end = end + self.hop
+        ring.consumer_release_to(hdr, self._next_end - self.window)
+        if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
+            return 0  # the window may span a drop: discard it, resync next time
+        self.counters[I_BAD_SAMPLES] += compute_features(self._buf, self._features)
+        return self._infer_and_push(end + self._offset)
+
+    def _infer_and_push(self, frame: int) -> int:
+        t0 = time.perf_counter_ns()
+        try:
+            y = np.asarray(self.backend.infer(self._features), dtype=np.float64).reshape(-1)
+        except Exception as e:  # a backend must never stop the client
+            self.counters[I_ERRORS] += 1
+            self._report(f"backend {getattr(self.backend, 'name', '?')} raised {type(e).__name__}: {e}")
+            return 0
+        elapsed_us = (time.perf_counter_ns() - t0) // 1000
+        if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
+            self.counters[I_NONFINITE] += 1
+            self._report(
+                f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}"
+            )
+            return 0
+        grid_centroid(y, self._va)
+        rec = self._record
+        rec[R_FRAME] = frame
+        rec[R_VALENCE] = self._va[0]
+        rec[R_AROUSAL] = self._va[1]
+        rec[R_CONFIDENCE] = self._va[2]
+        rec[R_INFER_US] = elapsed_us
+        rec[R_EMOTION : R_EMOTION + EMOTIONS] = y
+        self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
+        self.counters[I_INFER_TOTAL_US] += elapsed_us
+        if ring.record_push(self.state.result_hdr, self.state.results, rec):
+            self.counters[I_RESULTS] += 1
+            return 1
+        return 0
+
+    def _report(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_report >= _REPORT_EVERY_S:
+            self._last_report = now
+            print(f"kelly-jack: {message} (dropped; counted)", file=sys.stderr, flush=True)
