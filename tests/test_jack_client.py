@@ -1,0 +1,206 @@
+"""kelly-jack against a real jackd (dummy driver): audio in, MIDI out, MIDI in, both audio-thread modes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from jackd import Kelly, MidiRecorder, Player, write_config
+
+from kelly_jack.rt.emotion import cc_value
+
+pytestmark = pytest.mark.jack
+
+LATENCY = 960 + 1024  # 20 ms at 48 kHz + 1024 samples, the defaults
+HOP = 1024
+
+
+def summary_numbers(out: str) -> dict[str, int]:
+    """Figures of kelly's shutdown summary."""
+    text = out[out.index("kelly-jack summary:") :]
+    pick = {
+        "periods": r"(\d+) periods",
+        "xruns": r"(\d+) xruns",
+        "applied": r"(\d+) applied",
+        "late": r"(\d+) late",
+        "dropped": r"(\d+) dropped \(",
+        "backend_errors": r"(\d+) backend errors",
+        "skipped": r"(\d+) hops skipped",
+        "midi_sent": r"MIDI (\d+) sent",
+        "midi_in": r"(\d+) CC in",
+    }
+    return {k: int(re.search(p, text).group(1)) for k, p in pick.items()}
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def recorder(jack_server):
+    rec = MidiRecorder(jack_server, f"rec{os.getpid()}{time.monotonic_ns() % 10000}")
+    yield rec
+    rec.close()
+
+
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
+    name = f"k-const-{mode}"
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        f"  audio_thread: {mode}\nports: {{inputs: 1}}\n"
+        "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
+    )
+    kelly = Kelly(jack_server, cfg)
+    player = Player(jack_server, np.sin(np.arange(48000 * 3) * 0.05).astype(np.float32) * 0.3, f"pl-{mode}")
+    try:
+        started = kelly.wait_ready()
+        player.client.connect(player.port, f"{name}:in_1")
+        recorder.client.connect(f"{name}:midi_out", recorder.port)
+        player.play()
+        expected_v, expected_a = cc_value(0.5), cc_value(-0.25)
+        assert (expected_v, expected_a) == (95, 48)
+        assert wait_until(lambda: recorder.cc(20) and recorder.cc(20)[-1][1] == expected_v, 10)
+        time.sleep(0.5)
+        rc, out, err = kelly.stop()
+    finally:
+        player.close()
+    assert rc == 0, err
+    assert {v for _, v in recorder.cc(20)} <= {64, expected_v}
+    assert recorder.cc(21)[-1][1] == expected_a
+    assert {v for _, v in recorder.cc(21)} <= {64, expected_a}
+    figures = summary_numbers(out)
+    assert figures["applied"] > 10
+    assert figures["dropped"] == 0
+    assert f"audio thread {mode}" in started
+
+
+def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_path):
+    """Silence, then loud noise: the arousal CC moves exactly L frames after the first window holding noise."""
+    name = "k-align"
+    cfg = write_config(
+        tmp_path / "k.yaml", jack_server, name, "ports: {inputs: 1}\nbackend: {name: heuristic}\nemotion: {smoothing_ms: 0}\n"
+    )
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(-0.6, 0.6, 48000).astype(np.float32)  # -9 dBFS RMS, ~0.5 crossings per sample
+    kelly = Kelly(jack_server, cfg)
+    player = Player(jack_server, noise, "pl-align")
+    try:
+        kelly.wait_ready()
+        player.client.connect(player.port, f"{name}:in_1")
+        recorder.client.connect(f"{name}:midi_out", recorder.port)
+        time.sleep(1.0)  # silence: arousal and valence at -1 (CC 0)
+        assert recorder.cc(21) and recorder.cc(21)[-1][1] == 0
+        player.play()
+        assert wait_until(lambda: recorder.cc(21)[-1][1] == 127, 5)
+        rc, out, err = kelly.stop()
+    finally:
+        player.close()
+    assert rc == 0, err
+    first_move = next(t for t, v in recorder.cc(21) if t >= player.started_at and v > 0)
+    # the first window holding noise ends 1..HOP frames after the noise starts; its result is due L later
+    delay = first_move - player.started_at - LATENCY
+    assert 1 <= delay <= HOP, f"CC at {first_move}, noise from {player.started_at}: {delay} frames off"
+    assert recorder.cc(20)[-1][1] == 127  # bright noise: valence +1
+    assert summary_numbers(out)["late"] == 0
+
+
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mode):
+    name = f"k-midiin-{mode}"
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        f"  audio_thread: {mode}\nports: {{inputs: 1}}\n"
+        "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
+    )
+    kelly = Kelly(jack_server, cfg)
+    player = Player(jack_server, np.zeros(48000, dtype=np.float32), f"plm-{mode}", midi=True)
+    try:
+        kelly.wait_ready()
+        player.client.connect(player.port, f"{name}:in_1")
+        player.client.connect(player.midi_port, f"{name}:midi_in")
+        recorder.client.connect(f"{name}:midi_out", recorder.port)
+        player.play()
+        assert wait_until(lambda: recorder.cc(20) and recorder.cc(20)[-1][1] == 95, 10)
+        player.send_midi(bytes([0xB0, 22, 127]))  # user valence +1
+        player.send_midi(bytes([0xB0, 24, 0]))  # blend: user only
+        assert wait_until(lambda: recorder.cc(20)[-1][1] == 127, 5)
+        player.send_midi(bytes([0xB0, 24, 127]))  # blend: model only
+        assert wait_until(lambda: recorder.cc(20)[-1][1] == 95, 5)
+        player.send_midi(bytes([0xB0, 25, 0]))  # ML off: the user's value, whatever the blend
+        assert wait_until(lambda: recorder.cc(20)[-1][1] == 127, 5)
+        rc, out, err = kelly.stop()
+    finally:
+        player.close()
+    assert rc == 0, err
+    assert summary_numbers(out)["midi_in"] == 4
+
+
+def test_cc_seen_by_jack_midi_dump(jack_server, tmp_path):
+    name = "k-dump"
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        "ports: {inputs: 1}\nbackend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
+    )
+    kelly = Kelly(jack_server, cfg)
+    dump = subprocess.Popen(["jack_midi_dump", "dump"], env=jack_server.env, stdout=subprocess.PIPE, text=True)
+    probe = jack_server.client("probe-dump")
+    try:
+        kelly.wait_ready()
+        assert wait_until(lambda: probe.get_ports("^dump:input$"), 10)
+        probe.connect(f"{name}:midi_out", "dump:input")
+        time.sleep(1.5)
+        rc, out, err = kelly.stop()
+    finally:
+        probe.close()
+        dump.send_signal(signal.SIGTERM)
+        dumped, _ = dump.communicate(timeout=10)
+    assert rc == 0, err
+    # jack_midi_dump prints the bytes in hex: CC 20 (0x14) = 95 (0x5f), CC 21 (0x15) = 48 (0x30)
+    assert re.search(r"b0 14 5f", dumped), dumped
+    assert re.search(r"b0 15 30", dumped), dumped
+
+
+def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path):
+    """30 s at 48 kHz/128 with inference taking 5 hops: kelly keeps every period and counts results late."""
+    name = "k-slow"
+    hop_ms = 1000.0 * HOP / 48000
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        f"ports: {{inputs: 1}}\nbackend: {{name: slow, delay_ms: {5 * hop_ms:.3f}}}\n",
+    )
+    kelly = Kelly(jack_server, cfg, "--duration", "30")
+    player = Player(jack_server, np.sin(np.arange(48000 * 40) * 0.03).astype(np.float32) * 0.5, "pl-slow")
+    try:
+        kelly.wait_ready()
+        player.client.connect(player.port, f"{name}:in_1")
+        player.play()
+        rc, out, err = kelly.wait(timeout=90)
+    finally:
+        player.close()
+    assert rc == 0, err
+    f = summary_numbers(out)
+    print(out)
+    expected_periods = 30 * 48000 / 128
+    assert f["periods"] >= 0.97 * expected_periods
+    assert f["late"] >= 150  # one result every ~107 ms for ~30 s, each after its due frame
+    assert f["applied"] == 0
+    assert f["skipped"] >= 3 * f["late"]
