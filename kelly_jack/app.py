@@ -79,13 +79,12 @@ class Session:
         self.state = SharedState(len(names))
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         configure_params(self.state, cfg, self.rate, self.latency, self.wake_fd)
-        channel = cfg["analysis"]["channel"]
         self.inference = InferenceThreadManager(
             self.state,
             backend,
             cfg["analysis"]["window"],
             cfg["analysis"]["hop"],
-            -1 if channel == "mix" else int(channel) - 1,
+            cfg["analysis"]["channel"],
             self.wake_fd,
         )
         self.inference.warm_up()

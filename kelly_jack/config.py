@@ -80,7 +80,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "analysis": {
         "window": Field("int", 2048, _range(64, 65536), "analysis window in frames"),
         "hop": Field("int", 1024, _range(16, 65536), "frames between two inferences"),
-        "channel": Field("str", "mix", None, "'mix' (mean of inputs) or an input number 1..N"),
+        "channel": Field("input", "mix", None, "'mix' (mean of inputs) or an input number 1..N"),
     },
     "latency": {
         "lookahead_ms": Field("float", 20.0, _range(0, 1000), "lookahead (ML_LOOKAHEAD_MS)"),
@@ -151,6 +151,11 @@ def _typed(kind: str, value: Any) -> tuple[bool, Any]:
             return True, -1
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16
         return ok, value - 1 if ok else value
+    if kind == "input":
+        if value == "mix":
+            return True, -1
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return ok, value - 1 if ok else value
     if kind == "mapping":
         return True, value
     raise AssertionError(kind)
@@ -165,6 +170,7 @@ _KIND_TEXT = {
     "strlist": "a list of strings",
     "budget": "a sample count (integer) or milliseconds like '23ms'",
     "channel": "'omni' or a MIDI channel 1..16",
+    "input": "'mix' or an input number",
 }
 
 
@@ -265,13 +271,13 @@ def _cross_checks(cfg: dict, lines: _Lines) -> None:
     analysis = cfg["analysis"]
     if analysis["hop"] > analysis["window"]:
         raise lines.error("analysis.hop", f"must not exceed analysis.window ({analysis['window']})")
-    channel = analysis["channel"]
-    if channel != "mix" and not (channel.isdigit() and 1 <= int(channel) <= ports["inputs"]):
+    if analysis["channel"] >= ports["inputs"]:
         raise lines.error("analysis.channel", f"must be 'mix' or an input number 1..{ports['inputs']}")
-    for key in ("in_cc_valence", "in_cc_arousal", "in_cc_blend", "in_cc_ml"):
+    in_ccs = ("in_cc_valence", "in_cc_arousal", "in_cc_blend", "in_cc_ml")
+    # name a key the user wrote, not the default it collides with
+    for key in sorted(in_ccs, key=lambda k: f"midi.{k}" not in lines.lines):
         cc = cfg["midi"][key]
-        others = [k for k in ("in_cc_valence", "in_cc_arousal", "in_cc_blend", "in_cc_ml") if k != key]
-        if cc >= 0 and any(cfg["midi"][k] == cc for k in others):
+        if cc >= 0 and any(cfg["midi"][k] == cc for k in in_ccs if k != key):
             raise lines.error(f"midi.{key}", f"CC {cc} is used twice on midi_in")
 
 

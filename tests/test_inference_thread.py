@@ -1,0 +1,159 @@
+"""The inference thread's windowing, frame stamps, lag handling and error counting, driven without JACK.
+
+The test plays the audio thread's part with the same ring kernels the audio
+callback uses (write all channels, commit; or count an overflow).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from kelly_jack.backends import FunctionBackend, create_backend
+from kelly_jack.inference import InferenceThreadManager
+from kelly_jack.inference.thread import I_ERRORS, I_NONFINITE, I_RESULTS, I_RESYNCS, I_SKIPPED
+from kelly_jack.rt import ring
+from kelly_jack.rt.emotion import logits_for
+from kelly_jack.rt.layout import R_AROUSAL, R_FRAME, R_VALENCE
+from kelly_jack.state import SharedState
+
+WINDOW, HOP = 256, 64
+
+
+def audio_period(state: SharedState, frames: np.ndarray) -> bool:
+    """What the audio callback does with one period: all channels or none (counted)."""
+    n = frames.shape[-1]
+    hdr = state.audio_hdr
+    if ring.producer_space(hdr) < n:
+        hdr[ring.H_OVERFLOW] += n
+        return False
+    w = hdr[ring.H_WRITE]
+    for ch in range(state.channels):
+        ring.copy_in(state.audio[ch], w, frames[ch], n)
+    ring.producer_commit(hdr, n)
+    return True
+
+
+def results(state: SharedState) -> list[np.ndarray]:
+    out = []
+    while (row := ring.record_peek(state.result_hdr, state.results)) >= 0:
+        out.append(state.results[row].copy())
+        ring.record_pop(state.result_hdr)
+    return out
+
+
+def manager(state, backend, channel=-1):
+    m = InferenceThreadManager(state, backend, WINDOW, HOP, channel, -1)
+    m._resync()
+    return m
+
+
+def test_one_result_per_hop_stamped_with_the_window_end():
+    state = SharedState(2, audio_frames=1024)
+    seen = []
+    m = manager(state, FunctionBackend(lambda f: (seen.append(f.copy()), logits_for(0.5, -0.5))[1]))
+    frame = 0
+    for _ in range(20):
+        audio_period(state, np.full((2, 32), frame, dtype=np.float32))
+        frame += 32
+        while m.process_available():
+            pass
+    stamps = [int(r[R_FRAME]) for r in results(state)]
+    assert stamps == list(range(WINDOW, 640 + 1, HOP))
+    assert m.counters[I_RESULTS] == len(stamps)
+    assert m.counters[I_SKIPPED] == 0
+    r = state.results[0]
+    assert r[R_VALENCE] == pytest.approx(0.5) and r[R_AROUSAL] == pytest.approx(-0.5)
+
+
+def test_window_holds_the_mix_of_the_frames_before_its_stamp():
+    state = SharedState(2, audio_frames=1024)
+    windows = []
+    m = manager(state, FunctionBackend(lambda f: (windows.append(m._buf.copy()), np.zeros(64))[1]))
+    ramp = np.arange(512, dtype=np.float32)
+    audio_period(state, np.stack([ramp, 3 * ramp]))
+    while m.process_available():
+        pass
+    stamps = [int(r[R_FRAME]) for r in results(state)]
+    for stamp, window in zip(stamps, windows, strict=True):
+        assert np.array_equal(window, 2 * ramp[stamp - WINDOW : stamp])  # mean of ramp and 3*ramp
+
+
+def test_a_slow_backend_skips_to_the_newest_hop():
+    state = SharedState(1, audio_frames=4096)
+    m = manager(state, create_backend("constant", {}))
+    audio_period(state, np.zeros((1, WINDOW + 5 * HOP), dtype=np.float32))
+    assert m.process_available() == 1
+    assert m.counters[I_SKIPPED] == 5
+    assert int(results(state)[0][R_FRAME]) == WINDOW + 5 * HOP
+
+
+def test_overflow_resyncs_and_stamps_stay_on_the_client_time_line():
+    state = SharedState(1, audio_frames=512)
+    m = manager(state, create_backend("constant", {}))
+    client_frame = 0
+    for _ in range(24):  # 768 frames without reading: the ring (512) overflows
+        audio_period(state, np.zeros((1, 32), dtype=np.float32))
+        client_frame += 32
+    dropped = int(state.audio_hdr[ring.H_OVERFLOW])
+    assert dropped == 256
+    assert m.process_available() == 0  # sees the overflow, resyncs
+    assert m.counters[I_RESYNCS] == 1
+    for _ in range(WINDOW // 32):
+        audio_period(state, np.zeros((1, 32), dtype=np.float32))
+        client_frame += 32
+    assert m.process_available() == 1
+    (r,) = results(state)
+    assert int(r[R_FRAME]) == client_frame  # ring position + dropped frames = client frames
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "counter"),
+    [("failing", {}, I_ERRORS), ("failing", {"mode": "nan"}, I_NONFINITE)],
+)
+def test_backend_failures_are_dropped_and_counted(name, options, counter, capsys):
+    state = SharedState(1, audio_frames=1024)
+    m = manager(state, create_backend(name, options))
+    audio_period(state, np.zeros((1, WINDOW), dtype=np.float32))
+    assert m.process_available() == 0
+    assert m.counters[counter] == 1
+    assert results(state) == []
+    assert "dropped; counted" in capsys.readouterr().err
+
+
+def test_wrong_shape_is_dropped():
+    state = SharedState(1, audio_frames=1024)
+    m = manager(state, FunctionBackend(lambda f: np.zeros(10)))
+    audio_period(state, np.zeros((1, WINDOW), dtype=np.float32))
+    assert m.process_available() == 0
+    assert m.counters[I_NONFINITE] == 1
+
+
+def test_set_inference_function_swaps_the_model():
+    state = SharedState(1, audio_frames=2048)
+    m = manager(state, create_backend("constant", {"valence": -1.0}))
+    audio_period(state, np.zeros((1, WINDOW), dtype=np.float32))
+    m.process_available()
+    m.set_inference_function(lambda f: logits_for(1.0, 0.0))
+    audio_period(state, np.zeros((1, HOP), dtype=np.float32))
+    m.process_available()
+    assert [round(r[R_VALENCE], 6) for r in results(state)] == [-1.0, 1.0]
+
+
+def test_the_thread_runs_and_stops(tmp_path):
+    state = SharedState(1, audio_frames=4096)
+    m = InferenceThreadManager(state, create_backend("constant", {}), WINDOW, HOP, -1, -1)
+    m.warm_up()
+    m.start()
+    try:
+        for expected, frames in ((1, WINDOW), (2, HOP)):
+            audio_period(state, np.zeros((1, frames), dtype=np.float32))
+            deadline = time.monotonic() + 5
+            while m.counters[I_RESULTS] < expected and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert m.counters[I_RESULTS] == expected
+    finally:
+        m.stop()
+    assert not m.alive
