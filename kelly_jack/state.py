@@ -74,6 +74,8 @@ class SharedState:
         self.state[S_SENT_V] = -1.0
         self.state[S_SENT_A] = -1.0
         self.table = np.zeros(TABLE_SIZE, dtype=np.int64)
+        for array in (self.audio, self.results, self.hist):
+            array.fill(0)  # fault every page in now, not in the audio thread (calloc maps lazily)
         t = self.table
         t[T_PORTS] = _address(self.ports)
         t[T_AUDIO_HDR] = _address(self.audio_hdr)
