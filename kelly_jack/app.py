@@ -126,16 +126,20 @@ def run(cfg: dict, backend: Backend, duration: float | None, status: bool, out: 
             flush=True,
         )
         deadline = time.monotonic() + duration if duration else None
+        # on a terminal the status line redraws in place; in a log, one line a second
+        tty = out.isatty()
+        ticks = 0
         while not stop.wait(0.25):
             if c.server_gone.is_set():
                 print("kelly-jack: the JACK server went away", file=sys.stderr)
                 break
             if deadline and time.monotonic() >= deadline:
                 break
-            if status:
-                print("\r" + status_line(session.figures(), session.rate, session.latency), end="", file=out)
-                out.flush()
-        if status:
+            ticks += 1
+            if status and (tty or ticks % 4 == 0):
+                line = status_line(session.figures(), session.rate, session.latency)
+                print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
+        if status and tty:
             print(file=out)
     finally:
         session.stop()

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark: kelly's audio-thread time and xruns, native cfunc vs Python callback.
 
-For each period size and audio_thread mode it starts a private jackd (dummy
-driver, 48 kHz), the demo source, and ``kelly-jack`` with a slow stub backend
-(inference takes 5 hops), runs for ``--seconds``, and prints kelly's callback
-time p50/p99.9/max and xruns. Xruns are split the way jackd reports them:
-those where kelly's callback "was not finished" (kelly's fault) and all the
-others. Each server first runs ``--seconds`` with only the demo source, as a
-reference for the xruns this machine makes without kelly.
+For each period size, audio_thread mode and GIL load it starts a private jackd
+(dummy driver, 48 kHz), the demo source, and a kelly session (in a child
+process) with a slow stub backend (inference takes 5 hops); with ``gil-hog``
+another thread of kelly's process runs plain Python the whole time, as an OSC
+or monitor thread would. It prints the callback's own time p50/p99.9/max, how
+far into the cycle it finished (this includes waiting to be scheduled and, in
+python mode, for the GIL), and xruns as jackd reports them: those where kelly
+"was not finished" (kelly's fault) and late driver wake-ups. Each server first
+runs ``--seconds`` with only the demo source: the late wake-ups this machine
+makes without kelly, as a reference.
 
     .venv/bin/python scripts/bench_audio_thread.py [--seconds 20] [--periods 64 128]
 """
@@ -15,12 +18,14 @@ reference for the xruns this machine makes without kelly.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,8 +66,35 @@ def count_xruns(log: Path, client: str) -> tuple[int, int]:
     return mine, driver
 
 
-def run(period: int, mode: str, seconds: float, tmp: Path) -> dict:
-    server = f"kelly-bench-{os.getpid()}-{period}-{mode}"
+def child(server: str, mode: str, seconds: float, hog: bool) -> None:
+    """Run one kelly session in this process and print its figures as JSON."""
+    from kelly_jack.app import Session
+    from kelly_jack.backends import create_backend
+    from kelly_jack.config import parse_config
+
+    cfg = parse_config(f"client: {{name: kelly, server: {server}, audio_thread: {mode}}}\n")
+    session = Session(cfg, create_backend("slow", {"delay_ms": 5 * 1000 * 1024 / 48000}))
+    session.start()
+    stop_hog = threading.Event()
+
+    def gil_hog():
+        while not stop_hog.is_set():
+            sum(i * i for i in range(2000))  # plain Python: holds the GIL
+
+    hog_thread = threading.Thread(target=gil_hog)
+    if hog:
+        hog_thread.start()
+    time.sleep(seconds)
+    figures = session.figures()
+    stop_hog.set()
+    if hog:
+        hog_thread.join()  # before deactivate: see KellyJackClient.close
+    session.stop()
+    print(json.dumps(figures))
+
+
+def run(period: int, mode: str, hog: bool, seconds: float, tmp: Path) -> dict:
+    server = f"kelly-bench-{os.getpid()}-{period}-{mode}-{int(hog)}"
     log = tmp / f"{server}.log"
     jackd = start_jackd(server, period, log)
     env = {**os.environ, "JACK_DEFAULT_SERVER": server}
@@ -73,38 +105,26 @@ def run(period: int, mode: str, seconds: float, tmp: Path) -> dict:
     )
     try:
         time.sleep(seconds)  # reference: the machine and the demo source alone
-        ref_mine, ref_other = count_xruns(log, "kelly")
-        cfg = tmp / f"{mode}.yaml"
-        cfg.write_text(
-            f"client: {{name: kelly, server: {server}, audio_thread: {mode}}}\n"
-            f"backend: {{name: slow, delay_ms: {5 * 1000 * 1024 / 48000:.2f}}}\n"
-        )
+        _, ref_late = count_xruns(log, "kelly")
+        args = ["--child", server, mode, str(seconds), "1" if hog else "0"]
         out = subprocess.run(
-            [sys.executable, "-m", "kelly_jack", "--config", str(cfg), "--duration", str(seconds)],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=seconds + 120,
-        ).stdout
+            [sys.executable, __file__, *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=seconds + 120
+        )
     finally:
         stop(source)
         stop(jackd)
-    mine, other = count_xruns(log, "kelly")
-    summary = out[out.index("kelly-jack summary:") :]
-    pick = lambda pattern: float(re.search(pattern, summary).group(1))  # noqa: E731
+    if out.returncode != 0:
+        raise SystemExit(f"kelly session failed: {out.stderr[-2000:]}")
+    mine, late = count_xruns(log, "kelly")
+    f = json.loads(out.stdout.strip().splitlines()[-1])
     return {
         "period": period,
         "mode": mode,
-        "periods": int(pick(r"(\d+) periods")),
-        "p50": pick(r"p50 (\d+) us"),
-        "p999": pick(r"p99\.9 (\d+) us"),
-        "max": pick(r"max (\d+) us"),
-        "xruns_seen": int(pick(r"(\d+) xruns")),
-        "xruns_kelly": mine,
-        "xruns_other": other - ref_other,
-        "ref_xruns": ref_other,
-        "late": int(pick(r"(\d+) late")),
+        "hog": hog,
+        "kelly_xruns": mine,
+        "late_wakeups": late - ref_late,
+        "ref_late_wakeups": ref_late,
+        **f,
     }
 
 
@@ -113,20 +133,28 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--periods", type=int, nargs="+", default=[64, 128])
     p.add_argument("--modes", nargs="+", default=["native", "python"])
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.child:
+        server, mode, seconds, hog = args.child
+        child(server, mode, float(seconds), hog == "1")
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for period in args.periods:
             for mode in args.modes:
-                rows.append(run(period, mode, args.seconds, Path(tmp)))
-                r = rows[-1]
-                print(
-                    f"{r['period']:>4} frames {r['mode']:>6}: {r['periods']} periods, callback p50 {r['p50']:.0f} us, "
-                    f"p99.9 {r['p999']:.0f} us, max {r['max']:.0f} us; xruns: {r['xruns_kelly']} kelly not finished, "
-                    f"{r['xruns_other']} driver-late (reference without kelly: {r['ref_xruns']} in the same time); "
-                    f"{r['late']} late results",
-                    flush=True,
-                )
+                for hog in (False, True):
+                    r = run(period, mode, hog, args.seconds, Path(tmp))
+                    rows.append(r)
+                    print(
+                        f"{period:>4} frames {mode:>6} {'gil-hog' if hog else 'idle':>7}: {r['periods']} periods; "
+                        f"callback p50 {r['time_p50_us']:.0f} us, p99.9 {r['time_p999_us']:.0f} us, "
+                        f"max {r['time_max_us']} us; finished p50 {r['finish_p50_us']:.0f} us, "
+                        f"p99.9 {r['finish_p999_us']:.0f} us into the cycle; xruns: {r['kelly_xruns']} kelly not "
+                        f"finished, {r['late_wakeups']} late driver wake-ups (reference without kelly: "
+                        f"{r['ref_late_wakeups']}); results {r['applied']} on time, {r['late']} late",
+                        flush=True,
+                    )
     return 0
 
 

@@ -74,6 +74,7 @@ class KellyJackClient:
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
         self._state = state
+        state.set_client(pointer_value(self.client._ptr))
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr
         if audio_thread == "native":
