@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
-from .config import ConfigError, backend_options, config_error_at, load_config, parse_config
+from .config import ConfigError, backend_options, load_config, parse_config, where
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             backend = create_backend(cfg["backend"]["name"], backend_options(cfg))
         except BackendError as e:
-            raise config_error_at(cfg, "backend", str(e)) from None
+            raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -195,11 +195,7 @@ class _Lines:
                 self._walk(value_node, key + ".")
 
     def error(self, key: str, text: str) -> ConfigError:
-        probe = key
-        while probe and probe not in self.lines:
-            probe = probe.rpartition(".")[0]
-        line = self.lines.get(probe, 1)
-        return ConfigError(f"{self.path}:{line}: {key}: {text}")
+        return ConfigError(f"{where({'_source': {'path': self.path, 'lines': self.lines}}, key)}: {key}: {text}")
 
 
 def parse_config(text: str, path: str = "<config>") -> dict[str, dict[str, Any]]:
@@ -298,9 +294,10 @@ def backend_options(cfg: dict) -> dict[str, Any]:
     return {k: v for k, v in cfg["backend"].items() if k != "name"}
 
 
-def config_error_at(cfg: dict, key: str, text: str) -> ConfigError:
-    """A ConfigError for ``key`` (dotted) at its line in the file ``cfg`` came from."""
+def where(cfg: dict, key: str) -> str:
+    """``file:line`` of dotted ``key`` (or of its nearest written parent) in the file ``cfg`` came from."""
     source = cfg.get("_source", {"path": "<config>", "lines": {}})
-    lines = _Lines(source["path"], None)
-    lines.lines = source["lines"]
-    return lines.error(key, text)
+    probe = key
+    while probe and probe not in source["lines"]:
+        probe = probe.rpartition(".")[0]
+    return f"{source['path']}:{source['lines'].get(probe, 1)}"

@@ -40,7 +40,6 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
     c = state.counters.copy()
     i = inference.counters.copy()
     hist = state.hist.copy()
-    finish = state.hist_finish.copy()
     results = int(i[I_RESULTS])
     return {
         "periods": int(c[C_PERIODS]),
@@ -48,8 +47,6 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
         "time_p50_us": hist_percentile(hist, 50),
         "time_p999_us": hist_percentile(hist, 99.9),
         "time_max_us": int(c[C_TIME_MAX_US]),
-        "finish_p50_us": hist_percentile(finish, 50),
-        "finish_p999_us": hist_percentile(finish, 99.9),
         "results": results,
         "applied": int(c[C_APPLIED]),
         "late": int(c[C_LATE]),
@@ -75,8 +72,7 @@ def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str
     return (
         f"kelly-jack summary: {f['periods']} periods of {blocksize} frames at {rate} Hz, "
         f"{f['xruns']} xruns; audio thread p50 {f['time_p50_us']:.0f} us, "
-        f"p99.9 {f['time_p999_us']:.0f} us, max {f['time_max_us']} us "
-        f"(finished p50 {f['finish_p50_us']:.0f} us, p99.9 {f['finish_p999_us']:.0f} us into the cycle); "
+        f"p99.9 {f['time_p999_us']:.0f} us, max {f['time_max_us']} us; "
         f"latency {latency} frames ({1000.0 * latency / rate:.1f} ms); "
         f"results {f['applied']} applied, {f['late']} late, {dropped} dropped "
         f"({f['backend_errors']} backend errors, {f['nonfinite']} non-finite, "

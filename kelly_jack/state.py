@@ -27,12 +27,9 @@ from .rt.layout import (
     T_AUDIO_DATA,
     T_AUDIO_HDR,
     T_CHANNELS,
-    T_CLIENT,
-    T_CYCLE,
     T_COUNTERS,
     T_HIST,
     T_HIST_BINS,
-    T_HIST_FINISH,
     T_PARAMS,
     T_PORTS,
     T_RESULT_CAPACITY,
@@ -59,9 +56,7 @@ class SharedState:
     ring and reads the audio ring, everyone else only reads.
     """
 
-    def __init__(
-        self, channels: int, audio_frames: int = AUDIO_RING_FRAMES, results: int = RESULT_RING_RECORDS
-    ):
+    def __init__(self, channels: int, audio_frames: int = AUDIO_RING_FRAMES, results: int = RESULT_RING_RECORDS):
         self.channels = channels
         self.ports = np.zeros(channels + 2, dtype=np.int64)
         self.audio_hdr = ring.new_header(audio_frames)
@@ -72,14 +67,12 @@ class SharedState:
         self.state = np.zeros(N_STATE, dtype=np.float64)
         self.counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self.hist = new_histogram()
-        self.hist_finish = new_histogram()
-        self.cycle = np.zeros(4, dtype=np.int64)
         self.scratch = np.zeros(4, dtype=np.int64)
         self.scratch[3] = 1  # the value written to the eventfd
         self.state[S_SENT_V] = -1.0
         self.state[S_SENT_A] = -1.0
         self.table = np.zeros(TABLE_SIZE, dtype=np.int64)
-        for array in (self.audio, self.results, self.hist, self.hist_finish):
+        for array in (self.audio, self.results, self.hist):
             array.fill(0)  # fault every page in now, not in the audio thread (calloc maps lazily)
         t = self.table
         t[T_PORTS] = _address(self.ports)
@@ -92,8 +85,6 @@ class SharedState:
         t[T_COUNTERS] = _address(self.counters)
         t[T_HIST] = _address(self.hist)
         t[T_SCRATCH] = _address(self.scratch)
-        t[T_HIST_FINISH] = _address(self.hist_finish)
-        t[T_CYCLE] = _address(self.cycle)
         t[T_CHANNELS] = channels
         t[T_AUDIO_CAPACITY] = audio_frames
         t[T_RESULT_CAPACITY] = results
@@ -103,10 +94,6 @@ class SharedState:
     def table_address(self) -> int:
         """The address passed to the callbacks as ``void *arg``."""
         return _address(self.table)
-
-    def set_client(self, client_address: int) -> None:
-        """The jack_client_t pointer the callback passes to jack_get_cycle_times (before activation)."""
-        self.table[T_CLIENT] = client_address
 
     def set_user(self, valence: float, arousal: float, blend: float, ml_on: bool) -> None:
         """Initial user valence/arousal, blend and ML switch (before activation)."""

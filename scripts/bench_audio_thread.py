@@ -5,10 +5,10 @@ For each period size, audio_thread mode and GIL load it starts a private jackd
 (dummy driver, 48 kHz), the demo source, and a kelly session (in a child
 process) with a slow stub backend (inference takes 5 hops); with ``gil-hog``
 another thread of kelly's process runs plain Python the whole time, as an OSC
-or monitor thread would. It prints the callback's own time p50/p99.9/max, how
-far into the cycle it finished (this includes waiting to be scheduled and, in
-python mode, for the GIL), and xruns as jackd reports them: those where kelly
-"was not finished" (kelly's fault) and late driver wake-ups. Each server first
+or monitor thread would. It prints the callback's own time p50/p99.9/max (in
+python mode this starts once the GIL is held, so waiting for it shows only in
+the xruns) and xruns as jackd reports them: those where kelly "was not
+finished" (kelly's fault) and late driver wake-ups. Each server first
 runs ``--seconds`` with only the demo source: the late wake-ups this machine
 makes without kelly, as a reference.
 
@@ -149,8 +149,7 @@ def main() -> int:
                     print(
                         f"{period:>4} frames {mode:>6} {'gil-hog' if hog else 'idle':>7}: {r['periods']} periods; "
                         f"callback p50 {r['time_p50_us']:.0f} us, p99.9 {r['time_p999_us']:.0f} us, "
-                        f"max {r['time_max_us']} us; finished p50 {r['finish_p50_us']:.0f} us, "
-                        f"p99.9 {r['finish_p999_us']:.0f} us into the cycle; xruns: {r['kelly_xruns']} kelly not "
+                        f"max {r['time_max_us']} us; xruns: {r['kelly_xruns']} kelly not "
                         f"finished, {r['late_wakeups']} late driver wake-ups (reference without kelly: "
                         f"{r['ref_late_wakeups']}); results {r['applied']} on time, {r['late']} late",
                         flush=True,

@@ -1,5 +1,4 @@
 import pytest
-
 from jackd import JackServer, have_jackd
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import jack
 import numpy as np
 import pytest
 from jackd import Kelly, MidiRecorder, Player, write_config
@@ -91,7 +92,10 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     """Silence, then loud noise: the arousal CC moves exactly L frames after the first window holding noise."""
     name = "k-align"
     cfg = write_config(
-        tmp_path / "k.yaml", jack_server, name, "ports: {inputs: 1}\nbackend: {name: heuristic}\nemotion: {smoothing_ms: 0}\n"
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        "ports: {inputs: 1}\nbackend: {name: heuristic}\nemotion: {smoothing_ms: 0}\n",
     )
     rng = np.random.default_rng(1)
     noise = rng.uniform(-0.6, 0.6, 48000).astype(np.float32)  # -9 dBFS RMS, ~0.5 crossings per sample
@@ -204,3 +208,31 @@ def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path)
     assert f["late"] >= 150  # one result every ~107 ms for ~30 s, each after its due frame
     assert f["applied"] == 0
     assert f["skipped"] >= 3 * f["late"]
+
+
+def test_auto_connect_patterns_and_pretty_names(jack_server, recorder, tmp_path):
+    name = "k-patch"
+    player = Player(jack_server, np.zeros(4800, dtype=np.float32), "pl-patch")
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        "ports: {inputs: 2}\nbackend: {name: constant}\nconnect:\n  in_1: ['^pl-patch:out$']\n"
+        f"  in_2: ['^nobody:here$']\n  midi_out: ['^{recorder.client.name}:in$']\n",
+    )
+    kelly = Kelly(jack_server, cfg)
+    probe = jack_server.client("probe-patch")
+    try:
+        kelly.wait_ready()
+        in_1 = probe.get_port_by_name(f"{name}:in_1")
+        assert [p.name for p in probe.get_all_connections(in_1)] == ["pl-patch:out"]
+        assert probe.get_all_connections(f"{name}:in_2") == []
+        assert [p.name for p in probe.get_all_connections(f"{name}:midi_out")] == [f"{recorder.client.name}:in"]
+        pretty = jack.get_property(in_1.uuid, jack.METADATA_PRETTY_NAME)
+        assert pretty is not None and pretty[0] == b"Kelly in 1"
+        rc, out, err = kelly.stop()
+    finally:
+        probe.close()
+        player.close()
+    assert rc == 0
+    assert "warning: connect.in_2: no port matches '^nobody:here$'" in err

@@ -31,7 +31,7 @@ def create_backend(name: str, options: dict[str, Any]) -> Backend:
     """A loaded, validated backend; raises BackendError."""
     factory = STUBS.get(name)
     if factory is None:
-        raise BackendError(f"backend {name!r}: unknown (available: {', '.join(available_backends())})")
+        raise BackendError(f"backend {name!r}: unknown (available: {', '.join(available_backends())})", "name")
     return factory(options)
 
 

@@ -12,7 +12,15 @@ EMOTIONS = 64
 
 
 class BackendError(Exception):
-    """A backend could not be created or loaded; ``str()`` is one line for the user."""
+    """A backend could not be created or loaded; ``str()`` is one line for the user.
+
+    ``key`` names the option of the backend block at fault ("name" for an
+    unknown backend, None when no single option is).
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class Backend(Protocol):
@@ -57,13 +65,13 @@ def take_options(backend: str, options: dict[str, Any], spec: dict[str, tuple[ty
     for key in options:
         if key not in spec:
             known = ", ".join(spec) or "none"
-            raise BackendError(f"backend {backend!r}: unknown option backend.{key} (options: {known})")
+            raise BackendError(f"backend {backend!r}: unknown option backend.{key} (options: {known})", key)
     for key, (kind, default) in spec.items():
         value = options.get(key, default)
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
         if not ok:
-            raise BackendError(f"backend {backend!r}: backend.{key} must be {kind.__name__}, got {value!r}")
+            raise BackendError(f"backend {backend!r}: backend.{key} must be {kind.__name__}, got {value!r}", key)
         out[key] = value
     return out

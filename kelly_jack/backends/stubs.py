@@ -39,7 +39,7 @@ class ConstantBackend(_Stub):
         o = take_options(self.name, options, self.spec)
         for key in ("valence", "arousal"):
             if not -1.0 <= o[key] <= 1.0:
-                raise BackendError(f"backend {self.name!r}: backend.{key} must be in -1..1, got {o[key]}")
+                raise BackendError(f"backend {self.name!r}: backend.{key} must be in -1..1, got {o[key]}", key)
         self._logits = logits_for(o["valence"], o["arousal"])
 
     def infer(self, features: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ class SlowBackend(ConstantBackend):
     def __init__(self, options: dict[str, Any]):
         o = take_options(self.name, options, self.spec)
         if o["delay_ms"] < 0:
-            raise BackendError(f"backend {self.name!r}: backend.delay_ms must be >= 0")
+            raise BackendError(f"backend {self.name!r}: backend.delay_ms must be >= 0", "delay_ms")
         super().__init__({k: o[k] for k in ConstantBackend.spec})
         self._delay = o["delay_ms"] / 1000.0
 
@@ -96,9 +96,9 @@ class FailingBackend(ConstantBackend):
     def __init__(self, options: dict[str, Any]):
         o = take_options(self.name, options, self.spec)
         if o["every"] < 1:
-            raise BackendError(f"backend {self.name!r}: backend.every must be >= 1")
+            raise BackendError(f"backend {self.name!r}: backend.every must be >= 1", "every")
         if o["mode"] not in ("raise", "nan"):
-            raise BackendError(f"backend {self.name!r}: backend.mode must be 'raise' or 'nan'")
+            raise BackendError(f"backend {self.name!r}: backend.mode must be 'raise' or 'nan'", "mode")
         super().__init__({k: o[k] for k in ConstantBackend.spec})
         self._every = o["every"]
         self._mode = o["mode"]

@@ -198,9 +198,7 @@ class InferenceThreadManager:
         elapsed_us = (time.perf_counter_ns() - t0) // 1000
         if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
-            self._report(
-                f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}"
-            )
+            self._report(f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}")
             return 0
         grid_centroid(y, self._va)
         rec = self._record

@@ -36,6 +36,11 @@ class KellyJackClient:
     """
 
     def __init__(self, name: str, server: str | None, inputs: list[str], midi_out: str, midi_in: str):
+        # libjack prints several lines when no server answers; keep them out of the
+        # user's way while opening (only then: these hooks would need the GIL later)
+        jack_says: list[str] = []
+        jack.set_error_function(jack_says.append)
+        jack.set_info_function(jack_says.append)
         try:
             self.client = jack.Client(name, no_start_server=True, servername=server)
         except jack.JackOpenError as e:
@@ -44,6 +49,9 @@ class KellyJackClient:
                 f"cannot connect to {where} ({e}); start JACK (or PipeWire's JACK), "
                 "or run scripts/demo, which starts a private one"
             ) from None
+        finally:
+            jack.set_error_function(None)
+            jack.set_info_function(None)
         self.server = server
         self.inputs = [self.client.inports.register(n) for n in inputs]
         self.midi_out = self.client.midi_outports.register(midi_out)
@@ -74,7 +82,6 @@ class KellyJackClient:
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
         self._state = state
-        state.set_client(pointer_value(self.client._ptr))
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr
         if audio_thread == "native":

@@ -11,8 +11,7 @@
    already past is applied at offset 0 and counted late);
 4. send valence and arousal as 7-bit CCs on midi_out when they change, at
    most one message per controller per ``cc_min_interval`` frames;
-5. record its own duration (jack_get_time) in one histogram, and how far into the
-   cycle it finished (against jack_get_cycle_times) in another.
+5. record its own duration (jack_get_time) in the histogram.
 
 ``process_callback`` (a Numba ``@cfunc``) runs it on JACK's thread without the
 Python interpreter; ``audio_thread: python`` calls the very same kernel from
@@ -92,12 +91,9 @@ from ..rt.layout import (
     T_AUDIO_DATA,
     T_AUDIO_HDR,
     T_CHANNELS,
-    T_CLIENT,
     T_COUNTERS,
-    T_CYCLE,
     T_HIST,
     T_HIST_BINS,
-    T_HIST_FINISH,
     T_PARAMS,
     T_PORTS,
     T_RESULT_CAPACITY,
@@ -108,7 +104,6 @@ from ..rt.layout import (
     TABLE_SIZE,
 )
 from .libjack import (
-    jack_get_cycle_times,
     jack_get_time,
     jack_midi_clear_buffer,
     jack_midi_event_get,
@@ -287,29 +282,11 @@ def process_period(nframes, table):
     counters[C_PERIODS] += 1
     if nframes > counters[C_MAX_NFRAMES]:
         counters[C_MAX_NFRAMES] = nframes
-    t1 = jack_get_time()
-    elapsed = np.int64(t1 - t0)
+    elapsed = np.int64(jack_get_time() - t0)
     hist_add(view_i64(table[T_HIST], table[T_HIST_BINS]), elapsed)
     if elapsed > counters[C_TIME_MAX_US]:
         counters[C_TIME_MAX_US] = elapsed
-    _record_finish(table, t1)
     return 0
-
-
-@_jit
-def _record_finish(table, now):
-    """How far into the cycle the callback ended: includes waiting to be scheduled (and, in
-    python mode, for the GIL), which the callback's own time cannot see."""
-    cycle = table[T_CYCLE]
-    c = view_i64(cycle, 4)
-    if jack_get_cycle_times(
-        address_as_voidptr(table[T_CLIENT]),
-        address_as_voidptr(cycle),
-        address_as_voidptr(cycle + 8),
-        address_as_voidptr(cycle + 16),
-        address_as_voidptr(cycle + 24),
-    ) == 0:
-        hist_add(view_i64(table[T_HIST_FINISH], table[T_HIST_BINS]), np.int64(now) - c[1])
 
 
 @numba.cfunc(types.int32(types.uint32, types.voidptr), nopython=True, cache=True)

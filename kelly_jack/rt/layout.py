@@ -20,10 +20,7 @@ T_CHANNELS = 10
 T_AUDIO_CAPACITY = 11
 T_RESULT_CAPACITY = 12
 T_HIST_BINS = 13
-T_CLIENT = 14  # the jack_client_t pointer
-T_HIST_FINISH = 15  # int64[HIST_BINS], microseconds from cycle start to the callback's end
-T_CYCLE = 16  # int64[4]: jack_get_cycle_times outputs (frames, usecs, next usecs, period)
-TABLE_SIZE = 20
+TABLE_SIZE = 16
 
 # --- params (float64): configuration the audio thread reads
 P_LATENCY = 0  # total latency L in frames
