@@ -22,22 +22,7 @@ from .inference import InferenceThreadManager
 from .jack.client import KellyJackClient
 from .latency import LatencyManager
 from .report import figures, status_line, summary
-from .rt.layout import (
-    P_CC_AROUSAL,
-    P_CC_MIN_INTERVAL,
-    P_CC_VALENCE,
-    P_EVENTFD,
-    P_HOP,
-    P_IN_CC_AROUSAL,
-    P_IN_CC_BLEND,
-    P_IN_CC_ML,
-    P_IN_CC_VALENCE,
-    P_IN_CHANNEL,
-    P_LATENCY,
-    P_OUT_CHANNEL,
-    P_SEND_CC,
-    P_TAU,
-)
+from .rt import layout
 from .state import SharedState
 
 
@@ -46,20 +31,20 @@ def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wak
     p = state.params
     ms = rate / 1000.0
     midi = cfg["midi"]
-    p[P_LATENCY] = latency
-    p[P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
-    p[P_HOP] = cfg["analysis"]["hop"]
-    p[P_EVENTFD] = wake_fd
-    p[P_OUT_CHANNEL] = midi["out_channel"] - 1
-    p[P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
-    p[P_CC_VALENCE] = midi["cc_valence"]
-    p[P_CC_AROUSAL] = midi["cc_arousal"]
-    p[P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
-    p[P_IN_CHANNEL] = midi["in_channel"]
-    p[P_IN_CC_VALENCE] = midi["in_cc_valence"]
-    p[P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
-    p[P_IN_CC_BLEND] = midi["in_cc_blend"]
-    p[P_IN_CC_ML] = midi["in_cc_ml"]
+    p[layout.P_LATENCY] = latency
+    p[layout.P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
+    p[layout.P_HOP] = cfg["analysis"]["hop"]
+    p[layout.P_EVENTFD] = wake_fd
+    p[layout.P_OUT_CHANNEL] = midi["out_channel"] - 1
+    p[layout.P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
+    p[layout.P_CC_VALENCE] = midi["cc_valence"]
+    p[layout.P_CC_AROUSAL] = midi["cc_arousal"]
+    p[layout.P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
+    p[layout.P_IN_CHANNEL] = midi["in_channel"]
+    p[layout.P_IN_CC_VALENCE] = midi["in_cc_valence"]
+    p[layout.P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
+    p[layout.P_IN_CC_BLEND] = midi["in_cc_blend"]
+    p[layout.P_IN_CC_ML] = midi["in_cc_ml"]
     e = cfg["emotion"]
     state.set_user(e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"])
 

@@ -18,20 +18,8 @@ from .inference.thread import (
     I_SKIPPED,
     InferenceThreadManager,
 )
-from .rt import ring
+from .rt import layout, ring
 from .rt.histogram import hist_percentile
-from .rt.layout import (
-    C_APPLIED,
-    C_LATE,
-    C_MIDI_DROPPED,
-    C_MIDI_IN,
-    C_MIDI_SENT,
-    C_PERIODS,
-    C_TIME_MAX_US,
-    C_XRUNS,
-    S_OUT_A,
-    S_OUT_V,
-)
 from .state import SharedState
 
 
@@ -42,27 +30,27 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
     hist = state.hist.copy()
     results = int(i[I_RESULTS])
     return {
-        "periods": int(c[C_PERIODS]),
-        "xruns": int(c[C_XRUNS]),
+        "periods": int(c[layout.C_PERIODS]),
+        "xruns": int(c[layout.C_XRUNS]),
         "time_p50_us": hist_percentile(hist, 50),
         "time_p999_us": hist_percentile(hist, 99.9),
-        "time_max_us": int(c[C_TIME_MAX_US]),
+        "time_max_us": int(c[layout.C_TIME_MAX_US]),
         "results": results,
-        "applied": int(c[C_APPLIED]),
-        "late": int(c[C_LATE]),
+        "applied": int(c[layout.C_APPLIED]),
+        "late": int(c[layout.C_LATE]),
         "backend_errors": int(i[I_ERRORS]),
         "nonfinite": int(i[I_NONFINITE]),
         "skipped_hops": int(i[I_SKIPPED]),
         "audio_overflow_frames": int(state.audio_hdr[ring.H_OVERFLOW]),
         "audio_resyncs": int(i[I_RESYNCS]),
         "result_overflow": int(state.result_hdr[ring.H_OVERFLOW]),
-        "midi_sent": int(c[C_MIDI_SENT]),
-        "midi_dropped": int(c[C_MIDI_DROPPED]),
-        "midi_in": int(c[C_MIDI_IN]),
+        "midi_sent": int(c[layout.C_MIDI_SENT]),
+        "midi_dropped": int(c[layout.C_MIDI_DROPPED]),
+        "midi_in": int(c[layout.C_MIDI_IN]),
         "infer_mean_us": float(i[I_INFER_TOTAL_US]) / results if results else float("nan"),
         "infer_max_us": int(i[I_INFER_MAX_US]),
-        "valence": float(state.state[S_OUT_V]),
-        "arousal": float(state.state[S_OUT_A]),
+        "valence": float(state.state[layout.S_OUT_V]),
+        "arousal": float(state.state[layout.S_OUT_A]),
     }
 
 

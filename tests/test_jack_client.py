@@ -54,9 +54,8 @@ def recorder(jack_server):
     rec.close()
 
 
-@pytest.mark.parametrize("mode", ["native", "python"])
-def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
-    name = f"k-const-{mode}"
+def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native") -> Kelly:
+    """kelly with one input and the constant backend at valence 0.5 (CC 95), arousal -0.25 (CC 48)."""
     cfg = write_config(
         tmp_path / "k.yaml",
         jack_server,
@@ -64,7 +63,13 @@ def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, m
         f"  audio_thread: {mode}\nports: {{inputs: 1}}\n"
         "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
     )
-    kelly = Kelly(jack_server, cfg)
+    return Kelly(jack_server, cfg)
+
+
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
+    name = f"k-const-{mode}"
+    kelly = constant_kelly(jack_server, tmp_path, name, mode)
     player = Player(jack_server, np.sin(np.arange(48000 * 3) * 0.05).astype(np.float32) * 0.3, f"pl-{mode}")
     try:
         started = kelly.wait_ready()
@@ -124,14 +129,7 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
 @pytest.mark.parametrize("mode", ["native", "python"])
 def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mode):
     name = f"k-midiin-{mode}"
-    cfg = write_config(
-        tmp_path / "k.yaml",
-        jack_server,
-        name,
-        f"  audio_thread: {mode}\nports: {{inputs: 1}}\n"
-        "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
-    )
-    kelly = Kelly(jack_server, cfg)
+    kelly = constant_kelly(jack_server, tmp_path, name, mode)
     player = Player(jack_server, np.zeros(48000, dtype=np.float32), f"plm-{mode}", midi=True)
     try:
         kelly.wait_ready()
@@ -156,13 +154,7 @@ def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mod
 
 def test_cc_seen_by_jack_midi_dump(jack_server, tmp_path):
     name = "k-dump"
-    cfg = write_config(
-        tmp_path / "k.yaml",
-        jack_server,
-        name,
-        "ports: {inputs: 1}\nbackend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
-    )
-    kelly = Kelly(jack_server, cfg)
+    kelly = constant_kelly(jack_server, tmp_path, name)
     dump = subprocess.Popen(["jack_midi_dump", "dump"], env=jack_server.env, stdout=subprocess.PIPE, text=True)
     probe = jack_server.client("probe-dump")
     try:

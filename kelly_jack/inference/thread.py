@@ -29,18 +29,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..backends.base import EMOTIONS, Backend, FunctionBackend
-from ..rt import ring
+from ..rt import layout, ring
 from ..rt.emotion import grid_centroid
 from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
-from ..rt.layout import (
-    R_AROUSAL,
-    R_CONFIDENCE,
-    R_EMOTION,
-    R_FRAME,
-    R_INFER_US,
-    R_VALENCE,
-    RECORD_WIDTH,
-)
 from ..state import SharedState
 
 # indices of InferenceThreadManager.counters
@@ -84,7 +75,7 @@ class InferenceThreadManager:
         self._buf = np.zeros(window, dtype=np.float32)
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
         self._va = np.zeros(3, dtype=np.float64)
-        self._record = np.zeros(RECORD_WIDTH, dtype=np.float64)
+        self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_report = 0.0
@@ -112,7 +103,7 @@ class InferenceThreadManager:
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
         hdr = ring.new_header(2)
-        ring.record_push(hdr, np.zeros((2, RECORD_WIDTH)), self._record)
+        ring.record_push(hdr, np.zeros((2, layout.RECORD_WIDTH)), self._record)
 
     def start(self) -> None:
         """Start the thread (after the client is activated)."""
@@ -202,12 +193,12 @@ class InferenceThreadManager:
             return 0
         grid_centroid(y, self._va)
         rec = self._record
-        rec[R_FRAME] = frame
-        rec[R_VALENCE] = self._va[0]
-        rec[R_AROUSAL] = self._va[1]
-        rec[R_CONFIDENCE] = self._va[2]
-        rec[R_INFER_US] = elapsed_us
-        rec[R_EMOTION : R_EMOTION + EMOTIONS] = y
+        rec[layout.R_FRAME] = frame
+        rec[layout.R_VALENCE] = self._va[0]
+        rec[layout.R_AROUSAL] = self._va[1]
+        rec[layout.R_CONFIDENCE] = self._va[2]
+        rec[layout.R_INFER_US] = elapsed_us
+        rec[layout.R_EMOTION : layout.R_EMOTION + EMOTIONS] = y
         self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
         self.counters[I_INFER_TOTAL_US] += elapsed_us
         if ring.record_push(self.state.result_hdr, self.state.results, rec):
