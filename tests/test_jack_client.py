@@ -93,19 +93,16 @@ def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, m
     assert f"audio thread {mode}" in started
 
 
-def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_path):
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_path, mode):
     """Silence, then loud noise: the arousal CC moves exactly L frames after the first window holding noise."""
-    name = "k-align"
-    cfg = write_config(
-        tmp_path / "k.yaml",
-        jack_server,
-        name,
-        "ports: {inputs: 1}\nbackend: {name: heuristic}\nemotion: {smoothing_ms: 0}\n",
-    )
+    name = f"k-align-{mode}"
+    body = f"  audio_thread: {mode}\nports: {{inputs: 1}}\nbackend: {{name: heuristic}}\nemotion: {{smoothing_ms: 0}}\n"
+    cfg = write_config(tmp_path / "k.yaml", jack_server, name, body)
     rng = np.random.default_rng(1)
     noise = rng.uniform(-0.6, 0.6, 48000).astype(np.float32)  # -9 dBFS RMS, ~0.5 crossings per sample
     kelly = Kelly(jack_server, cfg)
-    player = Player(jack_server, noise, "pl-align")
+    player = Player(jack_server, noise, f"pl-align-{mode}")
     try:
         kelly.wait_ready()
         player.client.connect(player.port, f"{name}:in_1")
@@ -173,18 +170,19 @@ def test_cc_seen_by_jack_midi_dump(jack_server, tmp_path):
     assert re.search(r"b0 15 30", dumped), dumped
 
 
-def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path):
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path, mode):
     """30 s at 48 kHz/128 with inference taking 5 hops: kelly keeps every period and counts results late."""
-    name = "k-slow"
+    name = f"k-slow-{mode}"
     hop_ms = 1000.0 * HOP / 48000
     cfg = write_config(
         tmp_path / "k.yaml",
         jack_server,
         name,
-        f"ports: {{inputs: 1}}\nbackend: {{name: slow, delay_ms: {5 * hop_ms:.3f}}}\n",
+        f"  audio_thread: {mode}\nports: {{inputs: 1}}\nbackend: {{name: slow, delay_ms: {5 * hop_ms:.3f}}}\n",
     )
     kelly = Kelly(jack_server, cfg, "--duration", "30")
-    player = Player(jack_server, np.sin(np.arange(48000 * 40) * 0.03).astype(np.float32) * 0.5, "pl-slow")
+    player = Player(jack_server, np.sin(np.arange(48000 * 40) * 0.03).astype(np.float32) * 0.5, f"pl-slow-{mode}")
     try:
         kelly.wait_ready()
         player.client.connect(player.port, f"{name}:in_1")
@@ -228,3 +226,25 @@ def test_auto_connect_patterns_and_pretty_names(jack_server, recorder, tmp_path)
         player.close()
     assert rc == 0
     assert "warning: connect.in_2: no port matches '^nobody:here$'" in err
+
+
+@pytest.mark.parametrize("interval_ms", [10, 100])
+def test_cc_rate_limit(jack_server, recorder, tmp_path, interval_ms):
+    """A model whose output changes every hop: one controller never sends twice within the interval."""
+    name = f"k-rate-{interval_ms}"
+    body = (
+        "ports: {inputs: 1}\nbackend: {name: random, seed: 5, scale: 4.0}\nemotion: {smoothing_ms: 0}\n"
+        f"midi: {{cc_min_interval_ms: {interval_ms}}}\nanalysis: {{window: 1024, hop: 256}}\n"
+    )
+    kelly = Kelly(jack_server, write_config(tmp_path / "k.yaml", jack_server, name, body))
+    kelly.wait_ready()
+    recorder.client.connect(f"{name}:midi_out", recorder.port)
+    time.sleep(2.0)
+    rc, out, err = kelly.stop()
+    assert rc == 0, err
+    frames = [t for t, _ in recorder.cc(20)]
+    gaps = np.diff(frames)
+    assert len(frames) > 10
+    assert gaps.min() >= interval_ms * 48  # frames at 48 kHz
+    # the random model moves every 256 frames: the limit, not the model, sets the pace
+    assert np.median(gaps) < interval_ms * 48 * 2
