@@ -17,7 +17,7 @@ import time
 from typing import TextIO
 
 from .backends import Backend
-from .config import input_names
+from .config import input_names, output_names
 from .inference import InferenceThreadManager
 from .jack.client import KellyJackClient
 from .latency import LatencyManager
@@ -57,11 +57,16 @@ class Session:
         names = input_names(cfg)
         ports = cfg["ports"]
         self.client = KellyJackClient(
-            cfg["client"]["name"], cfg["client"]["server"], names, ports["midi_out"], ports["midi_in"]
+            cfg["client"]["name"],
+            cfg["client"]["server"],
+            names,
+            ports["midi_out"],
+            ports["midi_in"],
+            output_names(cfg),
         )
         self.rate = self.client.samplerate
         self.latency = LatencyManager.from_config(cfg["latency"]).frames(self.rate)
-        self.state = SharedState(len(names))
+        self.state = SharedState(len(names), outputs=ports["outputs"], latency=self.latency)
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         configure_params(self.state, cfg, self.rate, self.latency, self.wake_fd)
         self.inference = InferenceThreadManager(
@@ -78,7 +83,7 @@ class Session:
 
     def start(self) -> list[str]:
         """Register callbacks, activate, patch, start inference; return patching warnings."""
-        self.client.attach(self.state, self.cfg["client"]["audio_thread"])
+        self.client.attach(self.state, self.latency, self.cfg["client"]["audio_thread"])
         warnings = self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
         self.inference.start()
         return warnings

@@ -70,6 +70,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "ports": {
         "inputs": Field("int", 2, _range(1, 32), "number of audio inputs"),
         "input_names": Field("strlist", [], None, "names of the inputs; empty: in_1..in_N"),
+        "outputs": Field("bool", True, None, "audio outputs out_1..out_N, each input delayed by L"),
+        "output_names": Field("strlist", [], None, "names of the outputs; empty: out_1..out_N"),
         "midi_out": Field("str", "midi_out", _port_name, "MIDI output port name"),
         "midi_in": Field("str", "midi_in", _port_name, "MIDI input port name"),
         "pretty_names": Field("bool", True, None, "set JACK metadata pretty names"),
@@ -244,16 +246,25 @@ def input_names(cfg: dict) -> list[str]:
     return list(names) if names else [f"in_{i + 1}" for i in range(cfg["ports"]["inputs"])]
 
 
+def output_names(cfg: dict) -> list[str]:
+    """The audio output port names (none when ``ports.outputs`` is false)."""
+    if not cfg["ports"]["outputs"]:
+        return []
+    names = cfg["ports"]["output_names"]
+    return list(names) if names else [f"out_{i + 1}" for i in range(cfg["ports"]["inputs"])]
+
+
 def _cross_checks(cfg: dict, lines: _Lines) -> None:
     ports = cfg["ports"]
-    names = ports["input_names"]
-    if names:
-        if len(names) != ports["inputs"]:
-            raise lines.error("ports.input_names", f"has {len(names)} names for {ports['inputs']} inputs")
-        for n in names:
-            if problem := _port_name(n):
-                raise lines.error("ports.input_names", problem)
-    all_ports = input_names(cfg) + [ports["midi_out"], ports["midi_in"]]
+    for key in ("input_names", "output_names"):
+        names = ports[key]
+        if names:
+            if len(names) != ports["inputs"]:
+                raise lines.error(f"ports.{key}", f"has {len(names)} names for {ports['inputs']} inputs")
+            for n in names:
+                if problem := _port_name(n):
+                    raise lines.error(f"ports.{key}", problem)
+    all_ports = input_names(cfg) + output_names(cfg) + [ports["midi_out"], ports["midi_in"]]
     if len(set(all_ports)) != len(all_ports):
         raise lines.error("ports", f"port names must be distinct, got {', '.join(all_ports)}")
     for port, patterns in cfg["connect"].items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rt import layout, ring
+from .rt.delay import delay_capacity
 from .rt.histogram import HIST_BINS, new_histogram
 
 AUDIO_RING_FRAMES = 1 << 17  # 2.7 s at 48 kHz: room for a stalled inference thread
@@ -29,9 +30,17 @@ class SharedState:
     ring and reads the audio ring, everyone else only reads.
     """
 
-    def __init__(self, channels: int, audio_frames: int = AUDIO_RING_FRAMES, results: int = RESULT_RING_RECORDS):
+    def __init__(
+        self,
+        channels: int,
+        audio_frames: int = AUDIO_RING_FRAMES,
+        results: int = RESULT_RING_RECORDS,
+        outputs: bool = False,
+        latency: int = 0,
+    ):
         self.channels = channels
-        self.ports = np.zeros(channels + 2, dtype=np.int64)
+        self.ports = np.zeros(2 * channels + 2, dtype=np.int64)
+        self.delay = np.zeros((channels, delay_capacity(latency)), dtype=np.float32)
         self.audio_hdr = ring.new_header(audio_frames)
         self.audio = np.zeros((channels, audio_frames), dtype=np.float32)
         self.result_hdr = ring.new_header(results)
@@ -45,7 +54,7 @@ class SharedState:
         self.state[layout.S_SENT_V] = -1.0
         self.state[layout.S_SENT_A] = -1.0
         self.table = np.zeros(layout.TABLE_SIZE, dtype=np.int64)
-        for array in (self.audio, self.results, self.hist):
+        for array in (self.audio, self.results, self.hist, self.delay):
             array.fill(0)  # fault every page in now, not in the audio thread (calloc maps lazily)
         t = self.table
         t[layout.T_PORTS] = _address(self.ports)
@@ -62,6 +71,13 @@ class SharedState:
         t[layout.T_AUDIO_CAPACITY] = audio_frames
         t[layout.T_RESULT_CAPACITY] = results
         t[layout.T_HIST_BINS] = HIST_BINS
+        t[layout.T_OUTPUTS] = 1 if outputs else 0
+        t[layout.T_DELAY] = _address(self.delay)
+        t[layout.T_DELAY_CAPACITY] = self.delay.shape[1]
+
+    def set_client(self, client_address: int) -> None:
+        """The jack_client_t pointer the callback reads the frame time with (before activation)."""
+        self.table[layout.T_CLIENT] = client_address
 
     @property
     def table_address(self) -> int:

@@ -16,6 +16,7 @@ import threading
 import jack
 
 from ..state import SharedState
+from .port_latency import PortLatency
 from .process import process_callback, process_period, xrun_callback
 
 
@@ -35,7 +36,15 @@ class KellyJackClient:
     start one: without a ~/.jackdrc its autostart tries ALSA and fails slowly).
     """
 
-    def __init__(self, name: str, server: str | None, inputs: list[str], midi_out: str, midi_in: str):
+    def __init__(
+        self,
+        name: str,
+        server: str | None,
+        inputs: list[str],
+        midi_out: str,
+        midi_in: str,
+        outputs: list[str] = (),
+    ):
         # libjack prints several lines when no server answers; keep them out of the
         # user's way while opening (only then: these hooks would need the GIL later)
         jack_says: list[str] = []
@@ -56,6 +65,8 @@ class KellyJackClient:
         self.inputs = [self.client.inports.register(n) for n in inputs]
         self.midi_out = self.client.midi_outports.register(midi_out)
         self.midi_in = self.client.midi_inports.register(midi_in)
+        self.outputs = [self.client.outports.register(n) for n in outputs]
+        self.latency: PortLatency | None = None
         self.server_gone = threading.Event()
         self.client.set_shutdown_callback(lambda status, reason: self.server_gone.set())
         self._state: SharedState | None = None
@@ -74,14 +85,19 @@ class KellyJackClient:
         return self.client.blocksize
 
     def ports(self) -> list[jack.Port]:
-        """Every port of kelly in table order: inputs, midi_out, midi_in."""
-        return [*self.inputs, self.midi_out, self.midi_in]
+        """Every port of kelly in table order: inputs, midi_out, midi_in, outputs."""
+        return [*self.inputs, self.midi_out, self.midi_in, *self.outputs]
 
-    def attach(self, state: SharedState, audio_thread: str = "native") -> None:
-        """Point the callbacks at ``state`` (before activate). ``audio_thread``: native or python."""
+    def attach(self, state: SharedState, latency: int, audio_thread: str = "native") -> None:
+        """Point the callbacks at ``state`` and report ``latency`` frames (before activate).
+
+        ``audio_thread``: native (the cfunc) or python (JACK-Client's callback, same kernel).
+        """
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
+        state.set_client(pointer_value(self.client._ptr))
         self._state = state
+        self.latency = PortLatency(self.client, [*self.inputs, self.midi_in], [*self.outputs, self.midi_out], latency)
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr
         if audio_thread == "native":

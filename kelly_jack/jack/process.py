@@ -4,7 +4,8 @@
 
 1. copy each input port's buffer into the audio ring (all channels or, when the
    ring is full, none; the dropped frames are counted) and wake the inference
-   thread through its eventfd when a hop boundary is crossed;
+   thread through its eventfd when a hop boundary is crossed; feed the delay
+   line that makes ``out_1..out_N`` (each input L frames later);
 2. take the user's valence/arousal, blend and ML switch from CCs on midi_in;
 3. apply every result due in this period at its exact frame offset (a result
    for the window ending at input frame t is due at output frame t + L; one
@@ -32,6 +33,7 @@ from numba import types
 from ..rt import layout, ring
 from ..rt.atomics import (
     address_as_voidptr,
+    store_release,
     view_f32_2d,
     view_f64,
     view_f64_2d,
@@ -39,10 +41,12 @@ from ..rt.atomics import (
     view_u8,
     voidptr_as_address,
 )
+from ..rt.delay import delay_process
 from ..rt.emotion import blend, cc_value, smoothing_alpha
 from ..rt.histogram import hist_add
 from .libjack import (
     jack_get_time,
+    jack_last_frame_time,
     jack_midi_clear_buffer,
     jack_midi_event_get,
     jack_midi_event_reserve,
@@ -74,6 +78,17 @@ def _inputs_to_ring(nframes, table, ports, counters, params):
         # scratch[3] holds the eventfd increment (1), set at allocation
         libc_write(efd, address_as_voidptr(table[layout.T_SCRATCH] + 24), 8)
         counters[layout.C_WAKES] += 1
+
+
+@_jit
+def _delay_outputs(nframes, clock, table, ports, params):
+    channels = table[layout.T_CHANNELS]
+    line = view_f32_2d(table[layout.T_DELAY], channels, table[layout.T_DELAY_CAPACITY])
+    latency = np.int64(params[layout.P_LATENCY])
+    for ch in range(channels):
+        src = numba.carray(jack_port_get_buffer(address_as_voidptr(ports[ch]), nframes), (nframes,), np.float32)
+        out = jack_port_get_buffer(address_as_voidptr(ports[channels + 2 + ch]), nframes)
+        delay_process(line[ch], clock, latency, src, numba.carray(out, (nframes,), np.float32), nframes)
 
 
 @_jit
@@ -205,10 +220,15 @@ def process_period(nframes, table):
     params = view_f64(table[layout.T_PARAMS], layout.N_PARAMS)
     state = view_f64(table[layout.T_STATE], layout.N_STATE)
     channels = table[layout.T_CHANNELS]
-    ports = view_i64(table[layout.T_PORTS], channels + 2)
+    ports = view_i64(table[layout.T_PORTS], 2 * channels + 2)
     clock = counters[layout.C_CLOCK]
+    periods = counters[layout.C_PERIODS]
+    if periods == 0:
+        counters[layout.C_FRAME0] = jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT]))
 
     _inputs_to_ring(nframes, table, ports, counters, params)
+    if table[layout.T_OUTPUTS] != 0:
+        _delay_outputs(nframes, clock, table, ports, params)
     _midi_in(nframes, table, ports, params, state, counters)
 
     out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
@@ -217,7 +237,7 @@ def process_period(nframes, table):
     _apply_results(nframes, out_buf, clock, table, params, state, counters)
 
     counters[layout.C_CLOCK] = clock + nframes
-    counters[layout.C_PERIODS] += 1
+    store_release(counters, layout.C_PERIODS, periods + 1)  # publishes C_FRAME0 with it
     if nframes > counters[layout.C_MAX_NFRAMES]:
         counters[layout.C_MAX_NFRAMES] = nframes
     elapsed = np.int64(jack_get_time() - t0)

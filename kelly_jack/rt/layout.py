@@ -6,7 +6,7 @@ that the kernels, the inference thread and the CLI agree on them.
 """
 
 # --- table slots (int64): addresses and sizes
-T_PORTS = 0  # int64[channels + 2]: in_1..in_N, midi_out, midi_in port pointers
+T_PORTS = 0  # int64[2 * channels + 2]: in_1..in_N, midi_out, midi_in, out_1..out_N port pointers
 T_AUDIO_HDR = 1  # ring header of the audio ring
 T_AUDIO_DATA = 2  # float32[channels, audio_capacity]
 T_RESULT_HDR = 3  # ring header of the result ring
@@ -20,7 +20,11 @@ T_CHANNELS = 10
 T_AUDIO_CAPACITY = 11
 T_RESULT_CAPACITY = 12
 T_HIST_BINS = 13
-TABLE_SIZE = 16
+T_OUTPUTS = 14  # 1: audio outputs out_1..out_N exist, 0: none
+T_DELAY = 15  # float32[channels, delay_capacity]: the delay line
+T_DELAY_CAPACITY = 16
+T_CLIENT = 17  # the jack_client_t pointer (for jack_last_frame_time)
+TABLE_SIZE = 20
 
 # --- params (float64): configuration the audio thread reads
 P_LATENCY = 0  # total latency L in frames
@@ -69,10 +73,11 @@ C_MIDI_IN = 7  # control changes taken from midi_in
 C_TIME_MAX_US = 8
 C_MAX_NFRAMES = 9
 C_WAKES = 10
+C_FRAME0 = 11  # JACK frame time of the first period: client frame 0
 N_COUNTERS = 16
 
 # --- result record (float64 row)
-R_FRAME = 0  # client frame one past the last frame of the analysed window
+R_FRAME = 0  # client frame of the last frame of the analysed window
 R_VALENCE = 1
 R_AROUSAL = 2
 R_DOMINANCE = 3
