@@ -75,10 +75,6 @@ class SharedState:
         t[layout.T_DELAY] = _address(self.delay)
         t[layout.T_DELAY_CAPACITY] = self.delay.shape[1]
 
-    def set_client(self, client_address: int) -> None:
-        """The jack_client_t pointer the callback reads the frame time with (before activation)."""
-        self.table[layout.T_CLIENT] = client_address
-
     @property
     def table_address(self) -> int:
         """The address passed to the callbacks as ``void *arg``."""

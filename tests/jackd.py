@@ -91,6 +91,7 @@ class Kelly:
             text=True,
             cwd=ROOT,
         )
+        self._result: tuple[int, str, str] | None = None
 
     def wait_ready(self) -> str:
         """Block until kelly has activated (it prints its start line then); return that line."""
@@ -101,6 +102,9 @@ class Kelly:
         return line
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> tuple[int, str, str]:
+        """Signal kelly and collect (exit code, stdout, stderr); a second call returns the same."""
+        if self._result is not None:
+            return self._result
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -108,7 +112,8 @@ class Kelly:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
-        return self.proc.returncode, out, err
+        self._result = (self.proc.returncode, out, err)
+        return self._result
 
     def wait(self, timeout: float) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)

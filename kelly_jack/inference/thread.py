@@ -6,10 +6,9 @@ pushes a result record stamped with the client frame of the window's last
 frame. The audio thread wakes it through an eventfd; it never takes a lock the
 audio side could hold.
 
-Windows sit on a grid fixed to JACK's frame time, not to kelly's start: the
-last frame of every window is a JACK frame ``f`` with ``(f + 1) % hop == 0``.
-So the analysis is reproducible from run to run, and another client can tell
-which window a frame falls in.
+Windows sit on a fixed grid of client frames: the last frame ``c`` of every
+window has ``(c + 1) % hop == 0``, so a live run and an offline one over the
+same audio analyse the same windows.
 
 Time line: the audio ring's positions count the frames written into it; the
 client's frames also include periods dropped on overflow, which the ring's
@@ -35,7 +34,6 @@ import numpy as np
 
 from ..backends.base import EMOTIONS, Backend, FunctionBackend
 from ..rt import layout, ring
-from ..rt.atomics import load_acquire
 from ..rt.emotion import grid_centroid
 from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
 from ..state import SharedState
@@ -88,7 +86,6 @@ class InferenceThreadManager:
         self._offset = 0  # client frame minus ring position
         self._seen_overflow = 0
         self._next_end = window
-        self._aligned = False
 
     # ------------------------------------------------------------ public API
 
@@ -149,17 +146,8 @@ class InferenceThreadManager:
             self.process_available()
 
     def _resync(self) -> None:
-        """Read (write position, overflow) consistently and restart windowing there.
-
-        Needs the JACK frame time of client frame 0, which the audio thread
-        publishes in its first period; before that, it leaves ``_aligned`` False.
-        """
+        """Read (write position, overflow) consistently and restart windowing there."""
         hdr = self.state.audio_hdr
-        counters = self.state.counters
-        self._aligned = load_acquire(counters, layout.C_PERIODS) > 0
-        if not self._aligned:
-            return
-        frame0 = int(counters[layout.C_FRAME0])
         while True:
             w1 = ring.consumer_write_position(hdr)
             overflow = int(hdr[ring.H_OVERFLOW])
@@ -171,16 +159,12 @@ class InferenceThreadManager:
         # after an overflow, frames before w1 are on the other side of a gap in time
         base = w1 if overflow else int(hdr[ring.H_READ])
         first = base + self.window
-        self._next_end = first + (-(frame0 + first + overflow)) % self.hop
+        self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
 
     def process_available(self) -> int:
         """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
         hdr = self.state.audio_hdr
-        if not self._aligned:
-            self._resync()
-            if not self._aligned:
-                return 0
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             self.counters[I_RESYNCS] += 1
             self._resync()

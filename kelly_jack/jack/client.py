@@ -95,7 +95,6 @@ class KellyJackClient:
         """
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
-        state.set_client(pointer_value(self.client._ptr))
         self._state = state
         self.latency = PortLatency(self.client, [*self.inputs, self.midi_in], [*self.outputs, self.midi_out], latency)
         arg = jack._ffi.cast("void *", state.table_address)

@@ -33,7 +33,6 @@ from numba import types
 from ..rt import layout, ring
 from ..rt.atomics import (
     address_as_voidptr,
-    store_release,
     view_f32_2d,
     view_f64,
     view_f64_2d,
@@ -46,7 +45,6 @@ from ..rt.emotion import blend, cc_value, smoothing_alpha
 from ..rt.histogram import hist_add
 from .libjack import (
     jack_get_time,
-    jack_last_frame_time,
     jack_midi_clear_buffer,
     jack_midi_event_get,
     jack_midi_event_reserve,
@@ -222,9 +220,6 @@ def process_period(nframes, table):
     channels = table[layout.T_CHANNELS]
     ports = view_i64(table[layout.T_PORTS], 2 * channels + 2)
     clock = counters[layout.C_CLOCK]
-    periods = counters[layout.C_PERIODS]
-    if periods == 0:
-        counters[layout.C_FRAME0] = jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT]))
 
     _inputs_to_ring(nframes, table, ports, counters, params)
     if table[layout.T_OUTPUTS] != 0:
@@ -237,7 +232,7 @@ def process_period(nframes, table):
     _apply_results(nframes, out_buf, clock, table, params, state, counters)
 
     counters[layout.C_CLOCK] = clock + nframes
-    store_release(counters, layout.C_PERIODS, periods + 1)  # publishes C_FRAME0 with it
+    counters[layout.C_PERIODS] += 1
     if nframes > counters[layout.C_MAX_NFRAMES]:
         counters[layout.C_MAX_NFRAMES] = nframes
     elapsed = np.int64(jack_get_time() - t0)

@@ -71,21 +71,6 @@ def voidptr_as_address(typingctx, pointer):
     return sig, codegen
 
 
-@numba.njit(nogil=True, cache=True)
-def load_acquire(array, index):
-    """``array[index]``, with every later access ordered after it (pairs with a release store)."""
-    value = array[index]
-    fence_acquire()
-    return value
-
-
-@numba.njit(nogil=True, cache=True)
-def store_release(array, index, value):
-    """``array[index] = value``, with every earlier access ordered before it."""
-    fence_release()
-    array[index] = value
-
-
 @numba.njit(inline="always")
 def view_i64(address, n):
     """An int64 array of ``n`` items at ``address``."""

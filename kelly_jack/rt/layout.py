@@ -23,7 +23,6 @@ T_HIST_BINS = 13
 T_OUTPUTS = 14  # 1: audio outputs out_1..out_N exist, 0: none
 T_DELAY = 15  # float32[channels, delay_capacity]: the delay line
 T_DELAY_CAPACITY = 16
-T_CLIENT = 17  # the jack_client_t pointer (for jack_last_frame_time)
 TABLE_SIZE = 20
 
 # --- params (float64): configuration the audio thread reads
@@ -63,7 +62,7 @@ N_STATE = 16
 
 # --- counters (int64), written only by the audio thread (C_XRUNS by the xrun callback)
 C_PERIODS = 0
-C_CLOCK = 1  # frames processed since activation (the client's time line)
+C_CLOCK = 1  # frames processed since activation: the client's time line (client frames)
 C_XRUNS = 2
 C_APPLIED = 3  # results applied on time
 C_LATE = 4  # results applied after their frame
@@ -73,7 +72,6 @@ C_MIDI_IN = 7  # control changes taken from midi_in
 C_TIME_MAX_US = 8
 C_MAX_NFRAMES = 9
 C_WAKES = 10
-C_FRAME0 = 11  # JACK frame time of the first period: client frame 0
 N_COUNTERS = 16
 
 # --- result record (float64 row)
