@@ -249,3 +249,17 @@ def test_cc_rate_limit(jack_server, recorder, tmp_path, interval_ms):
     assert gaps.min() >= interval_ms * 48  # frames at 48 kHz
     # the random model moves every 256 frames: the limit, not the model, sets the pace
     assert np.median(gaps) < interval_ms * 48 * 2
+
+
+def test_outputs_can_be_turned_off(jack_server, tmp_path):
+    name = "k-noout"
+    kelly = Kelly(jack_server, write_config(tmp_path / "k.yaml", jack_server, name, "ports: {outputs: false}\n"))
+    probe = jack_server.client("probe-noout")
+    try:
+        kelly.wait_ready()
+        names = sorted(p.shortname for p in probe.get_ports(f"^{name}:"))
+        assert names == ["in_1", "in_2", "midi_in", "midi_out"]
+        rc, out, err = kelly.stop()
+    finally:
+        probe.close()
+    assert rc == 0, err
