@@ -22,6 +22,16 @@ _counter = itertools.count()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:
+    """True as soon as ``predicate()`` is, False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False
+
+
 def have_jackd() -> bool:
     return shutil.which("jackd") is not None
 

@@ -11,7 +11,7 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import Kelly, MidiRecorder, Player, write_config
+from jackd import Kelly, MidiRecorder, Player, wait_until, write_config
 
 from kelly_jack.rt.emotion import cc_value
 
@@ -36,15 +36,6 @@ def summary_numbers(out: str) -> dict[str, int]:
         "midi_in": r"(\d+) CC in",
     }
     return {k: int(re.search(p, text).group(1)) for k, p in pick.items()}
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

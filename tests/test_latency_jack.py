@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 import pytest
-from jackd import JackServer, Kelly, write_config
+from jackd import JackServer, Kelly, wait_until, write_config
 from probe import Probe
 
 from kelly_jack.jack import latency_api
@@ -30,15 +30,6 @@ PERIODS = [32, 64, 128, 1024]
 
 def expected_latency(rate: int) -> int:
     return LatencyManager().frames(rate)  # 20 ms + 1024 samples, the defaults
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def iodelay(server: JackServer, probe: Probe, kelly_name: str, seconds: float = 2.0) -> float:
