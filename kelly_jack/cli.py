@@ -13,6 +13,7 @@ import sys
 from . import __version__
 from .backends import BackendError, create_backend
 from .config import ConfigError, backend_options, load_config, parse_config, where
+from .plugins import load_plugins
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -28,10 +29,21 @@ def build_parser() -> argparse.ArgumentParser:
             "and sends valence/arousal as MIDI on its midi_out port, sample-aligned and with its "
             "latency accounted. Patch its ports in qjackctl or Carla. Stop with Ctrl-C."
         ),
-        epilog=(
-            "exit codes: 0 ok, 1 server went away or internal error, 2 bad arguments or config, "
-            "3 no JACK server (scripts/demo starts a private one). Every config key is documented in README.md."
-        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""\
+tools for model and plugin authors:
+  kelly-jack backends              list the backends every plugin provides
+  kelly-jack model info MODEL      sizes, parameters and layout version of a model file
+  kelly-jack model run MODEL --input X --output Y
+                                   run a model over the rows of X (.npy/.csv)
+
+exit codes:
+  0  ok
+  1  the JACK server went away, or an internal error
+  2  bad arguments, configuration or backend block (one line: file:line and key)
+  3  no JACK server running (scripts/demo starts a private one)
+
+Every config key is documented in README.md.""",
     )
     p.add_argument("--config", metavar="FILE", help="YAML configuration (default: built-in defaults)")
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
@@ -42,7 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+TOOLS = ("backends", "model")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TOOLS:
+        from .model_cli import main as tools_main
+
+        return tools_main(argv)
     args = build_parser().parse_args(argv)
     if args.duration is not None and args.duration <= 0:
         print("kelly-jack: --duration must be positive", file=sys.stderr)
@@ -53,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
             cfg["client"]["server"] = args.server
         if args.name:
             cfg["client"]["name"] = args.name
+        plugins = load_plugins(cfg["plugins"]["modules"])
+        for problem in plugins.errors:
+            print(f"kelly-jack: warning: {problem}", file=sys.stderr)
         try:
-            backend = create_backend(cfg["backend"]["name"], backend_options(cfg))
+            backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
         except BackendError as e:
             raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
     except ConfigError as e:

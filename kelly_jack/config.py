@@ -92,6 +92,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "name": Field("str", "heuristic", None, "backend name (see README)"),
         "*": Field("mapping", None, None, "options of the backend"),
     },
+    "plugins": {
+        "modules": Field("strlist", [], None, "extra plugin modules to import (dotted paths)"),
+    },
     "emotion": {
         "smoothing_ms": Field("float", 150.0, _range(0, 60000), "one-pole time constant, 0 for none"),
         "user_valence": Field("float", 0.0, _range(-1, 1), "the user's valence"),
@@ -301,8 +304,13 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def backend_options(cfg: dict) -> dict[str, Any]:
-    """The backend block without its ``name``."""
-    return {k: v for k, v in cfg["backend"].items() if k != "name"}
+    """The backend block without its ``name``; a relative ``model`` path is taken from the config's folder."""
+    options = {k: v for k, v in cfg["backend"].items() if k != "name"}
+    model = options.get("model")
+    source = cfg.get("_source", {}).get("path", "")
+    if isinstance(model, str) and not Path(model).is_absolute() and source and not source.startswith("<"):
+        options["model"] = str(Path(source).parent / model)
+    return options
 
 
 def where(cfg: dict, key: str) -> str:

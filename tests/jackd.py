@@ -91,11 +91,11 @@ def write_config(path: Path, server: JackServer, name: str, body: str) -> Path:
 class Kelly:
     """A running ``kelly-jack`` process (stopped by PID)."""
 
-    def __init__(self, server: JackServer, config: Path, *args: str):
+    def __init__(self, server: JackServer, config: Path, *args: str, env: dict[str, str] | None = None):
         self.server = server
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kelly_jack", "--config", str(config), *args],
-            env=server.env,
+            env=env or server.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,38 +1,45 @@
-"""Model backends: objects that turn one 128-float feature vector into 64 emotion logits.
+"""Model backends: objects that turn one 128-float feature vector into 64 emotion values.
 
-The contract every backend meets (the pluggy plugin system builds on it):
-
-* ``name`` (str), ``input_size`` (128) and ``output_size`` (64);
-* ``infer(features) -> emotion``: one float32 vector in, 64 floats out; may
-  raise or return non-finite values, which the inference thread drops and
-  counts;
-* ``reset()``: forget any streaming state.
-
-``create_backend(name, options)`` builds a built-in backend from the config's
-``backend`` block and raises ``BackendError`` (one line naming the backend and
-the option) when the block is wrong. Backends never import the JACK layer:
-they run offline and in training too.
+The contract is in ``base.py``; backends are contributed by plugins (see
+``kelly_jack.hookspecs``), the built-in ones too. ``create_backend`` builds
+one from the config's ``backend`` block. Backends never import the JACK
+layer: they run offline and in training too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .base import Backend, BackendError, FunctionBackend
-from .stubs import STUBS
+from .base import BackendBase, BackendError, FunctionBackend
+
+Backend = BackendBase
 
 
-def available_backends() -> list[str]:
-    """Names accepted by ``create_backend``."""
-    return sorted(STUBS)
+def create_backend(name: str, options: dict[str, Any], plugins=None) -> BackendBase:
+    """A loaded, validated backend from the plugins' factories; raises BackendError."""
+    if plugins is None:
+        from ..plugins import load_plugins
+
+        plugins = load_plugins()
+    entry = plugins.backends.get(name)
+    if entry is None:
+        known = ", ".join(sorted(plugins.backends))
+        raise BackendError(f"backend {name!r}: unknown (available: {known})", "name")
+    try:
+        return entry.spec.factory(options)
+    except BackendError:
+        raise
+    except Exception as e:  # a plugin's own bug: still one line, naming the plugin
+        raise BackendError(f"backend {name!r} (plugin {entry.plugin}): {type(e).__name__}: {e}") from None
 
 
-def create_backend(name: str, options: dict[str, Any]) -> Backend:
-    """A loaded, validated backend; raises BackendError."""
-    factory = STUBS.get(name)
-    if factory is None:
-        raise BackendError(f"backend {name!r}: unknown (available: {', '.join(available_backends())})", "name")
-    return factory(options)
+def available_backends(plugins=None) -> list[str]:
+    """Names ``create_backend`` accepts."""
+    if plugins is None:
+        from ..plugins import load_plugins
+
+        plugins = load_plugins()
+    return sorted(plugins.backends)
 
 
-__all__ = ["Backend", "BackendError", "FunctionBackend", "available_backends", "create_backend"]
+__all__ = ["Backend", "BackendBase", "BackendError", "FunctionBackend", "available_backends", "create_backend"]

@@ -1,9 +1,25 @@
-"""The backend protocol, its error type, and the adapter for plain callables."""
+"""The backend contract, its error type, a base class, and the adapter for plain callables.
+
+A backend is what a backend factory returns (see ``kelly_jack.hookspecs``):
+
+* ``name``, ``input_size`` (128 features) and ``output_size`` (64 emotion values);
+* ``infer(x) -> y``: one float32 vector in, ``output_size`` floats out;
+* ``infer_block(X) -> Y``: rows of X are consecutive steps; a streaming model
+  processes them in order, carrying its state, as if ``infer`` were called per row;
+* ``reset()``: forget streaming state;
+* ``metadata``: a dict with at least ``name`` and ``layout_version`` (the feature
+  layout the model was trained on, None if it does not say), and
+  ``emotion_mapping`` (a 3x64 valence/arousal/dominance matrix, or None for
+  the default 8x8 grid centroid).
+
+``infer`` may raise or return non-finite values: the inference thread drops
+and counts those. Loading must not: every problem is a ``BackendError``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -23,25 +39,36 @@ class BackendError(Exception):
         self.key = key
 
 
-class Backend(Protocol):
-    """What the inference thread needs of a model."""
+class BackendBase:
+    """Defaults for the contract: per-row ``infer_block``, no state, minimal metadata."""
 
-    name: str
-    input_size: int
-    output_size: int
-
-    def infer(self, features: np.ndarray) -> np.ndarray:
-        """64 emotion logits for one 128-float feature vector (inference thread)."""
-
-    def reset(self) -> None:
-        """Forget streaming state."""
-
-
-class FunctionBackend:
-    """Any callable ``features -> emotion`` as a backend (the seed's setInferenceFunction)."""
-
+    name = "backend"
     input_size = FEATURES
     output_size = EMOTIONS
+    layout_version: int | None = None
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def infer_block(self, block: np.ndarray) -> np.ndarray:
+        """Rows of ``block`` as consecutive steps."""
+        rows = np.asarray(block, dtype=np.float32).reshape(-1, self.input_size)
+        return (
+            np.stack([np.asarray(self.infer(row), dtype=np.float32) for row in rows])
+            if len(rows)
+            else (np.zeros((0, self.output_size), dtype=np.float32))
+        )
+
+    def reset(self) -> None:
+        pass
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"name": self.name, "layout_version": self.layout_version, "emotion_mapping": None}
+
+
+class FunctionBackend(BackendBase):
+    """Any callable ``features -> emotion`` as a backend (the seed's setInferenceFunction)."""
 
     def __init__(self, fn: Callable[[np.ndarray], Any], name: str = "function"):
         if not callable(fn):
@@ -52,14 +79,12 @@ class FunctionBackend:
     def infer(self, features: np.ndarray) -> np.ndarray:
         return self._fn(features)
 
-    def reset(self) -> None:
-        pass
-
 
 def take_options(backend: str, options: dict[str, Any], spec: dict[str, tuple[type, Any]]) -> dict[str, Any]:
     """Check ``options`` against ``spec`` (key -> (type, default)); raises BackendError.
 
-    ints are accepted where floats are expected; bools are never numbers.
+    ints are accepted where floats are expected; bools are never numbers. A
+    default of ``...`` makes the option required.
     """
     out = {}
     for key in options:
@@ -67,6 +92,8 @@ def take_options(backend: str, options: dict[str, Any], spec: dict[str, tuple[ty
             known = ", ".join(spec) or "none"
             raise BackendError(f"backend {backend!r}: unknown option backend.{key} (options: {known})", key)
     for key, (kind, default) in spec.items():
+        if key not in options and default is ...:
+            raise BackendError(f"backend {backend!r}: backend.{key} is required", key)
         value = options.get(key, default)
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -19,19 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from ..hookspecs import BackendFactory, hookimpl
 from ..rt.emotion import logits_for
-from .base import EMOTIONS, FEATURES, BackendError, take_options
+from .base import EMOTIONS, BackendBase, BackendError, take_options
 
 
-class _Stub:
-    input_size = FEATURES
-    output_size = EMOTIONS
-
-    def reset(self) -> None:
-        pass
+class _Stub(BackendBase):
+    """Stubs read feature layout 0 (heuristic) or none at all."""
 
 
 class ConstantBackend(_Stub):
+    """Stub: the logits whose grid centroid is (valence, arousal)."""
+
     name = "constant"
     spec = {"valence": (float, 0.0), "arousal": (float, 0.0)}
 
@@ -47,6 +46,8 @@ class ConstantBackend(_Stub):
 
 
 class EchoBackend(_Stub):
+    """Stub: the first 64 features as logits."""
+
     name = "echo"
 
     def __init__(self, options: dict[str, Any]):
@@ -57,6 +58,8 @@ class EchoBackend(_Stub):
 
 
 class RandomBackend(_Stub):
+    """Stub: seeded Gaussian logits."""
+
     name = "random"
     spec = {"seed": (int, 0), "scale": (float, 2.0)}
 
@@ -74,6 +77,8 @@ class RandomBackend(_Stub):
 
 
 class SlowBackend(ConstantBackend):
+    """Stub: constant after sleeping delay_ms (releases the GIL)."""
+
     name = "slow"
     spec = {**ConstantBackend.spec, "delay_ms": (float, 100.0)}
 
@@ -90,6 +95,8 @@ class SlowBackend(ConstantBackend):
 
 
 class FailingBackend(ConstantBackend):
+    """Stub: raises (or returns NaN) on every every-th call."""
+
     name = "failing"
     spec = {**ConstantBackend.spec, "every": (int, 1), "mode": (str, "raise")}
 
@@ -114,6 +121,10 @@ class FailingBackend(ConstantBackend):
 
 
 class HeuristicBackend(_Stub):
+    """Not ML: loudness -> arousal, brightness -> valence (layout 0)."""
+
+    layout_version = 0
+
     name = "heuristic"
 
     def __init__(self, options: dict[str, Any]):
@@ -127,7 +138,9 @@ class HeuristicBackend(_Stub):
         return logits_for(max(-1.0, min(1.0, valence)), max(-1.0, min(1.0, arousal)))
 
 
-STUBS = {
-    cls.name: cls
-    for cls in (ConstantBackend, EchoBackend, RandomBackend, SlowBackend, FailingBackend, HeuristicBackend)
-}
+STUBS = (ConstantBackend, EchoBackend, RandomBackend, SlowBackend, FailingBackend, HeuristicBackend)
+
+
+@hookimpl
+def kelly_jack_backends() -> list[BackendFactory]:
+    return [BackendFactory(cls.name, cls, (cls.__doc__ or "").strip().splitlines()[0]) for cls in STUBS]

@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..backends.base import EMOTIONS, Backend, FunctionBackend
+from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid
 from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
@@ -63,7 +63,7 @@ class InferenceThreadManager:
     def __init__(
         self,
         state: SharedState,
-        backend: Backend,
+        backend: BackendBase,
         window: int,
         hop: int,
         channel: int = -1,
@@ -89,7 +89,7 @@ class InferenceThreadManager:
 
     # ------------------------------------------------------------ public API
 
-    def set_inference_function(self, fn: Callable[[np.ndarray], np.ndarray] | Backend) -> None:
+    def set_inference_function(self, fn: Callable[[np.ndarray], np.ndarray] | BackendBase) -> None:
         """Swap the model: a backend object, or any callable ``features -> 64 logits``.
 
         Takes effect from the next hop (one attribute store, safe from any thread).

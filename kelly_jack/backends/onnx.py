@@ -1,0 +1,132 @@
+"""The ``onnx`` backend: a model file run by onnxruntime.
+
+Options (the config's ``backend`` block):
+
+* ``model`` (required): path to the .onnx file;
+* ``providers``: execution providers in order of preference (default
+  ``["CPUExecutionProvider"]``); an unavailable one is a load error;
+* ``input`` / ``output``: names to use when the graph has several.
+
+The session runs with one intra-op and one inter-op thread, sequential
+execution and full graph optimisation, so it never competes with the audio
+thread for more than one core. onnxruntime releases the GIL inside ``run``.
+The input must take 128 float features (shape ``[128]`` or ``[batch, 128]``,
+batch fixed to 1 or dynamic) and the output give 64 values. Metadata props
+``kelly_jack.layout_version`` and ``kelly_jack.emotion_mapping`` (JSON, 3x64)
+are read when present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from ..hookspecs import BackendFactory, hookimpl
+from .base import EMOTIONS, FEATURES, BackendBase, BackendError, take_options
+
+NAME = "onnx"
+
+
+def _last_dim(shape) -> Any:
+    return shape[-1] if shape else None
+
+
+class OnnxBackend(BackendBase):
+    name = NAME
+    spec = {"model": (str, ...), "providers": (list, ["CPUExecutionProvider"]), "input": (str, ""), "output": (str, "")}
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(NAME, options, self.spec)
+        self.path = Path(o["model"])
+        where = f"backend {NAME!r}: {self.path}"
+        if not self.path.is_file():
+            raise BackendError(f"{where}: no such file", "model")
+        missing = [p for p in o["providers"] if p not in ort.get_available_providers()]
+        if missing:
+            raise BackendError(
+                f"{where}: execution provider {missing[0]} is not available "
+                f"(available: {', '.join(ort.get_available_providers())})",
+                "providers",
+            )
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=o["providers"])
+        except Exception as e:
+            raise BackendError(f"{where}: onnxruntime cannot load it: {str(e).splitlines()[0]}") from None
+        self._input = self._pick(self.session.get_inputs(), o["input"], "input", where)
+        self._output = self._pick(self.session.get_outputs(), o["output"], "output", where)
+        self._check(where)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.layout_version = int(meta["kelly_jack.layout_version"]) if "kelly_jack.layout_version" in meta else None
+        self._mapping = json.loads(meta["kelly_jack.emotion_mapping"]) if "kelly_jack.emotion_mapping" in meta else None
+        self._feed = np.zeros(self._feed_shape(1), dtype=np.float32)
+
+    @staticmethod
+    def _pick(args, wanted: str, what: str, where: str):
+        if wanted:
+            for a in args:
+                if a.name == wanted:
+                    return a
+            raise BackendError(f"{where}: no {what} named {wanted!r} (has {', '.join(a.name for a in args)})", what)
+        if len(args) != 1:
+            names = ", ".join(a.name for a in args)
+            raise BackendError(
+                f"{where}: the graph has {len(args)} {what}s ({names}); name one with backend.{what}", what
+            )
+        return args[0]
+
+    def _check(self, where: str) -> None:
+        i, o = self._input, self._output
+        if i.type != "tensor(float)":
+            raise BackendError(f"{where}: input {i.name!r} is {i.type}, expected tensor(float)")
+        if len(i.shape) not in (1, 2) or _last_dim(i.shape) != FEATURES:
+            raise BackendError(f"{where}: input {i.name!r} has shape {i.shape}, expected [128] or [batch, 128]")
+        if len(i.shape) == 2 and isinstance(i.shape[0], int) and i.shape[0] != 1:
+            raise BackendError(f"{where}: input {i.name!r} has a fixed batch of {i.shape[0]}, expected 1 or dynamic")
+        if _last_dim(o.shape) != EMOTIONS:
+            raise BackendError(f"{where}: output {o.name!r} has shape {o.shape}, expected 64 values per step")
+        self.output_size = EMOTIONS
+        self._dynamic_batch = len(i.shape) == 2 and not isinstance(i.shape[0], int)
+
+    def _feed_shape(self, rows: int) -> tuple[int, ...]:
+        return (FEATURES,) if len(self._input.shape) == 1 else (rows, FEATURES)
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        self._feed.reshape(-1)[:] = features
+        (y,) = self.session.run([self._output.name], {self._input.name: self._feed})
+        return y.reshape(-1)
+
+    def infer_block(self, block: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, FEATURES)
+        if self._dynamic_batch and len(rows):
+            (y,) = self.session.run([self._output.name], {self._input.name: rows})
+            return y.reshape(len(rows), EMOTIONS)
+        return super().infer_block(rows)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        graph = onnx.load(str(self.path), load_external_data=False).graph
+        return {
+            "name": NAME,
+            "file": str(self.path),
+            "parameters": int(sum(np.prod(t.dims) for t in graph.initializer)),
+            "layout_version": self.layout_version,
+            "emotion_mapping": self._mapping,
+            "input": f"{self._input.name} {self._input.shape}",
+            "output": f"{self._output.name} {self._output.shape}",
+            "providers": self.session.get_providers(),
+        }
+
+
+@hookimpl
+def kelly_jack_backends() -> list[BackendFactory]:
+    return [BackendFactory(NAME, OnnxBackend, "an ONNX model run by onnxruntime (1 thread)")]

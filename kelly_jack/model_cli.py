@@ -1,0 +1,126 @@
+"""``kelly-jack backends`` and ``kelly-jack model ...``: tools for model and plugin authors.
+
+* ``backends``: every discovered backend, with its plugin, distribution and version;
+* ``model info MODEL``: what a model file is (sizes, parameters, layout version);
+* ``model run MODEL --input X --output Y``: the rows of X (.npy or .csv) as
+  consecutive steps from a reset state, written to Y (.npy or .csv), so an
+  export can be checked against its training framework.
+
+Errors are one line on stderr and exit code 2; outputs are written to a
+temporary file first and renamed, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .backends import BackendError, create_backend
+from .plugins import load_plugins
+
+BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural"}
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its files: one line for the user."""
+
+
+def _backend_for(model: str, name: str | None, plugins):
+    name = name or BY_SUFFIX.get(Path(model).suffix.lower())
+    if name is None:
+        raise UsageError(f"{model}: cannot tell the backend from the file name; use --backend")
+    try:
+        return create_backend(name, {"model": model}, plugins)
+    except BackendError as e:
+        raise UsageError(str(e)) from None
+
+
+def _read_matrix(path: str, columns: int) -> np.ndarray:
+    p = Path(path)
+    try:
+        data = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: cannot read ({e})") from None
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data.reshape(1, -1)
+    if data.ndim != 2 or data.shape[1] != columns:
+        raise UsageError(f"{path}: shape {data.shape}, expected (steps, {columns})")
+    return data
+
+
+def _write_matrix(path: str, data: np.ndarray) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=p.suffix)
+    os.close(fd)
+    try:
+        if p.suffix == ".npy":
+            np.save(tmp, data)
+        else:
+            np.savetxt(tmp, data, delimiter=",", fmt="%.9g")
+        os.replace(tmp, p)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def cmd_backends(args, plugins) -> int:
+    rows = [(n, e.plugin, e.distribution, e.version, e.spec.description) for n, e in sorted(plugins.backends.items())]
+    widths = [max(len(r[i]) for r in rows + [("backend", "plugin", "distribution", "version", "")]) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(("backend", "plugin", "distribution", "version"), widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + f"  {r[4]}")
+    return 0
+
+
+def cmd_info(args, plugins) -> int:
+    backend = _backend_for(args.model, args.backend, plugins)
+    meta = {"input size": backend.input_size, "output size": backend.output_size, **backend.metadata}
+    for key, value in meta.items():
+        if key == "emotion_mapping":
+            value = "none (8x8 grid centroid)" if value is None else f"{np.asarray(value).shape} matrix"
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_run(args, plugins) -> int:
+    backend = _backend_for(args.model, args.backend, plugins)
+    x = _read_matrix(args.input, backend.input_size)
+    backend.reset()
+    y = np.asarray(backend.infer_block(x), dtype=np.float32)
+    _write_matrix(args.output, y)
+    print(f"{args.output}: {y.shape[0]} steps x {y.shape[1]} values", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kelly-jack", description="kelly-jack's tools for model and plugin authors.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("backends", help="list the backends every plugin provides")
+    model = sub.add_parser("model", help="inspect or run a model file").add_subparsers(dest="action", required=True)
+    info = model.add_parser("info", help="sizes, parameters and layout version of a model")
+    run = model.add_parser("run", help="run a model over the rows of a .npy/.csv file as consecutive steps")
+    for q in (info, run):
+        q.add_argument("model", help="model file (.onnx, .json)")
+        q.add_argument("--backend", help="backend name (default: from the file suffix)")
+    run.add_argument("--input", required=True, metavar="X", help="steps x inputs (.npy or .csv)")
+    run.add_argument("--output", required=True, metavar="Y", help="where to write steps x outputs (.npy or .csv)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    plugins = load_plugins()
+    for problem in plugins.errors:
+        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
+    command = {"backends": cmd_backends, "info": cmd_info, "run": cmd_run}[getattr(args, "action", args.command)]
+    try:
+        return command(args, plugins)
+    except UsageError as e:
+        print(f"kelly-jack: {e}", file=sys.stderr)
+        return 2
