@@ -12,6 +12,7 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
+from .backends.base import EMOTIONS, FEATURES
 from .config import ConfigError, backend_options, load_config, parse_config, where
 from .plugins import load_plugins
 
@@ -78,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kelly-jack: warning: {problem}", file=sys.stderr)
         try:
             backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
+            if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
+                raise BackendError(
+                    f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
+                    f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
+                    "model" if "model" in cfg["backend"] else None,
+                )
         except BackendError as e:
             raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
     except ConfigError as e:

@@ -17,10 +17,10 @@ import pluggy
 
 from . import hookspecs
 from .backends import onnx as onnx_backend
-from .backends import stubs
+from .backends import rtneural, stubs
 from .hookspecs import BackendFactory
 
-BUILTINS = (stubs, onnx_backend)
+BUILTINS = (stubs, onnx_backend, rtneural)
 ENV = "KELLY_JACK_LOAD_PLUGINS"
 
 

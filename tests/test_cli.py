@@ -67,6 +67,17 @@ def test_config_mistakes_exit_2_with_one_line(tmp_path, text, expected):
     assert "Traceback" not in r.stderr
 
 
+def test_a_model_of_the_wrong_size_is_refused_before_jack(tmp_path):
+    (tmp_path / "tiny.json").write_text(
+        '{"in_shape": [null, 1], "layers": [{"type": "dense", "shape": [null, 1], "weights": [[[2.0]], [0.5]]}]}'
+    )
+    path = tmp_path / "k.yaml"
+    path.write_text("backend:\n  name: rtneural\n  model: tiny.json\n")
+    r = kelly("--config", str(path), "--server", f"no-such-server-{os.getpid()}")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"kelly-jack: {path}:3: backend 'rtneural': the model maps 1 inputs to 1 outputs")
+
+
 def test_missing_config_file(tmp_path):
     r = kelly("--config", str(tmp_path / "none.yaml"))
     assert r.returncode == 2

@@ -1,0 +1,62 @@
+"""The ``rtneural`` backend: RTNeural's JSON model format run by Numba kernels, one small module per layer type.
+
+Options: ``model`` (required), the .json file. Layers: dense,
+time-distributed-dense, activation, conv1d (dilation, groups, causal
+streaming), batchnorm, prelu, gru (reset_after true or false), lstm;
+activations tanh, relu, sigmoid, softmax (max-subtracted), elu. Streaming
+state carries across ``infer`` calls until ``reset()``. Computation is in
+float64; results are returned as float32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...hookspecs import BackendFactory, hookimpl
+from ..base import BackendBase, BackendError, take_options
+from .errors import ModelError
+from .model import Model, load_model
+
+NAME = "rtneural"
+
+
+class RTNeuralBackend(BackendBase):
+    name = NAME
+
+    def __init__(self, options: dict[str, Any]):
+        o = take_options(NAME, options, {"model": (str, ...)})
+        self.path = Path(o["model"])
+        try:
+            self.model: Model = load_model(self.path)
+        except ModelError as e:
+            raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
+        self.input_size = self.model.input_size
+        self.output_size = self.model.output_size
+
+    def infer(self, features: np.ndarray) -> np.ndarray:
+        return self.model.forward_block(np.asarray(features).reshape(1, -1))[0].astype(np.float32)
+
+    def infer_block(self, block: np.ndarray) -> np.ndarray:
+        return self.model.forward_block(block).astype(np.float32)
+
+    def reset(self) -> None:
+        self.model.reset()
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "name": NAME,
+            "file": str(self.path),
+            "layers": ", ".join(self.model.kinds),
+            "parameters": self.model.parameters(),
+            "layout_version": None,
+            "emotion_mapping": None,
+        }
+
+
+@hookimpl
+def kelly_jack_backends() -> list[BackendFactory]:
+    return [BackendFactory(NAME, RTNeuralBackend, "an RTNeural JSON model run by Numba kernels")]

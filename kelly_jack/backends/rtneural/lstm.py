@@ -1,0 +1,63 @@
+"""``lstm``: Keras's LSTM, streaming (state carried across steps and blocks).
+
+Weights: ``[kernel (in x 4h), recurrent (h x 4h), bias (4h)]``, gates in Keras
+order i, f, c, o; tanh and sigmoid as in Keras's defaults (no peepholes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .errors import ModelError
+from .gru import _sigmoid, _units
+from .weights import matrix, vector
+
+
+@numba.njit(nogil=True, cache=True)
+def lstm_block(x, h, c, wk, wr, b, out):
+    steps, n_in = x.shape
+    n = h.shape[0]
+    g = np.empty(4 * n)
+    for t in range(steps):
+        for k in range(4 * n):
+            acc = b[k]
+            for i in range(n_in):
+                acc += x[t, i] * wk[i, k]
+            for i in range(n):
+                acc += h[i] * wr[i, k]
+            g[k] = acc
+        for u in range(n):
+            i_g = _sigmoid(g[u])
+            f_g = _sigmoid(g[n + u])
+            c_g = math.tanh(g[2 * n + u])
+            o_g = _sigmoid(g[3 * n + u])
+            c[u] = f_g * c[u] + i_g * c_g
+            out[t, u] = o_g * math.tanh(c[u])
+        for u in range(n):
+            h[u] = out[t, u]
+
+
+class LSTM:
+    def __init__(self, spec: dict, where: str, in_size: int):
+        weights = spec.get("weights", [])
+        if len(weights) != 3:
+            raise ModelError(f"{where}: expected [kernel, recurrent, bias] weights, got {len(weights)} arrays")
+        units = _units(spec, where)
+        self.wk = matrix(weights[0], (in_size, 4 * units), f"{where}: weights[0] (kernel) for {units} units")
+        self.wr = matrix(weights[1], (units, 4 * units), f"{where}: weights[1] (recurrent) for {units} units")
+        self.b = vector(weights[2], 4 * units, f"{where}: weights[2] (bias) for {units} units")
+        self.out_size = units
+        self.h = np.zeros(units)
+        self.c = np.zeros(units)
+
+    def reset(self) -> None:
+        self.h[:] = 0.0
+        self.c[:] = 0.0
+
+    def forward_block(self, x: np.ndarray) -> np.ndarray:
+        y = np.empty((x.shape[0], self.out_size))
+        lstm_block(np.ascontiguousarray(x), self.h, self.c, self.wk, self.wr, self.b, y)
+        return y

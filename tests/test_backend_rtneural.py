@@ -1,0 +1,141 @@
+"""The rtneural backend against RTNeural's own test models and reference outputs (../shared, read-only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kelly_jack.backends import BackendError, create_backend
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "rtneural"
+MODELS, DATA = CONFORMANCE / "models", CONFORMANCE / "test_data"
+
+# RTNeural's own tolerances (tests/functional/test_configs.hpp): 1e-6, except 5e-6 for gru.json
+KERAS = [("dense", 1e-6), ("conv", 1e-6), ("gru", 5e-6), ("gru_1d", 1e-6), ("lstm", 1e-6), ("lstm_1d", 1e-6)]
+
+pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance is not beside the repo")
+
+
+def load(name: str):
+    return create_backend("rtneural", {"model": str(MODELS / f"{name}.json")})
+
+
+def reference(name: str) -> tuple[np.ndarray, np.ndarray]:
+    x = np.loadtxt(DATA / f"{name}_x_python.csv").reshape(-1, 1)
+    y = np.loadtxt(DATA / f"{name}_y_python.csv").reshape(-1)
+    return x, y
+
+
+@pytest.mark.parametrize(("name", "tolerance"), KERAS)
+def test_keras_models_match_reference_within_rtneurals_tolerance(name, tolerance):
+    backend = load(name)
+    x, y = reference(name)
+    got = backend.model.forward_block(x)[:, 0]  # float64, as RTNeural's double tests
+    error = float(np.max(np.abs(got - y)))
+    print(f"{name}.json: max abs error {error:.3g} (tolerance {tolerance})")
+    assert error <= tolerance
+
+
+@pytest.mark.parametrize("name", ["conv", "gru", "lstm"])
+def test_streaming_step_by_step_equals_one_block(name):
+    backend = load(name)
+    x, _ = reference(name)
+    whole = backend.model.forward_block(x)
+    backend.reset()
+    steps = np.concatenate([backend.model.forward_block(row[None, :]) for row in x])
+    backend.reset()
+    split = np.concatenate([backend.model.forward_block(x[:37]), backend.model.forward_block(x[37:])])
+    assert np.array_equal(steps, whole) or np.max(np.abs(steps - whole)) < 1e-12
+    assert np.max(np.abs(split - whole)) < 1e-12
+    backend.reset()
+    assert np.max(np.abs(backend.model.forward_block(x) - whole)) < 1e-12  # reset really resets
+
+
+def test_infer_and_infer_block_follow_the_contract():
+    backend = load("gru")
+    x, y = reference("gru")
+    out = np.array([backend.infer(row)[0] for row in x.astype(np.float32)])
+    assert out.dtype == np.float32
+    assert np.max(np.abs(out - y)) < 1e-5  # float32 in and out
+    backend.reset()
+    assert backend.infer_block(x).shape == (100, 1)
+    assert backend.metadata["layers"] == "time-distributed-dense, gru, dense, dense"
+
+
+def test_full_model_loads_and_runs():
+    backend = load("full_model")
+    x = np.loadtxt(DATA / "dense_x_python.csv").reshape(-1, 1)
+    y = backend.infer_block(x)
+    assert y.shape == (100, 1) and np.all(np.isfinite(y))
+
+
+def test_bad_lstm_is_refused():
+    with pytest.raises(BackendError) as e:
+        load("bad_lstm")
+    message = str(e.value)
+    assert "bad_lstm.json: layer 0 (lstm): weights[0] (kernel) for 16 units: shape 1x80, expected 1x64" in message
+
+
+def write(tmp_path, layers, in_shape=(None, 1)) -> str:
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"in_shape": list(in_shape), "layers": layers}))
+    return str(path)
+
+
+DENSE = {"type": "dense", "activation": "", "shape": [None, 2], "weights": [[[1.0, 2.0]], [0.0, 0.0]]}
+
+
+@pytest.mark.parametrize(
+    ("layers", "words"),
+    [
+        ([{**DENSE, "activation": "swish"}], "layer 0 (dense): unknown activation 'swish'"),
+        ([DENSE, {"type": "attention", "weights": []}], "layer 1 (attention): unknown layer type 'attention'"),
+        ([{**DENSE, "weights": [[[1.0, 2.0, 3.0]], [0.0]]}], "layer 0 (dense): weights[1] (bias): shape 1, expected 3"),
+        ([{**DENSE, "shape": [None, 5]}], "layer 0 (dense): declares 5 outputs but its weights give 2"),
+        ([DENSE, {"type": "batchnorm", "weights": [[1, 1], [1, 1]]}], "layer 1 (batchnorm): missing or bad 'epsilon'"),
+        (
+            [DENSE, {"type": "batchnorm", "epsilon": 0.1, "weights": [[1, 1]] * 3}],
+            "expected 4 (gamma, beta, mean, var)",
+        ),
+        ([{"type": "conv2d", "weights": []}], "layer 0 (conv2d): layer type 'conv2d' is not supported yet"),
+        ([{**DENSE, "weights": [[[1.0, float("nan")]]]}], "holds NaN or Inf"),
+    ],
+    ids=["activation", "layer-type", "bias", "shape", "epsilon", "batchnorm-arrays", "conv2d", "nan"],
+)
+def test_bad_models_are_refused_with_the_layer_named(tmp_path, layers, words):
+    with pytest.raises(BackendError) as e:
+        create_backend("rtneural", {"model": write(tmp_path, layers)})
+    assert words in str(e.value)
+    assert str(e.value).startswith("backend 'rtneural': ")
+
+
+def test_softmax_subtracts_the_max(tmp_path):
+    layers = [{"type": "dense", "activation": "softmax", "shape": [None, 3], "weights": [[[1.0, 2.0, 3.0]], [0, 0, 0]]}]
+    backend = create_backend("rtneural", {"model": write(tmp_path, layers)})
+    y = backend.infer_block(np.array([[1000.0], [-1000.0]]))
+    assert np.all(np.isfinite(y))
+    assert np.allclose(y.sum(axis=1), 1.0)
+    assert np.allclose(y[0], [0, 0, 1])
+
+
+def test_gru_without_reset_after_matches_a_numpy_reference(tmp_path):
+    rng = np.random.default_rng(0)
+    n_in, n = 2, 3
+    wk, wr, b = rng.standard_normal((n_in, 3 * n)), rng.standard_normal((n, 3 * n)), rng.standard_normal(3 * n)
+    layers = [{"type": "gru", "shape": [None, None, n], "weights": [wk.tolist(), wr.tolist(), b.tolist()]}]
+    backend = create_backend("rtneural", {"model": write(tmp_path, layers, (None, None, n_in))})
+    x = rng.standard_normal((20, n_in))
+    h = np.zeros(n)
+    expected = []
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    for row in x:  # Keras GRU, reset_after=False
+        xz = row @ wk + b
+        z = sig(xz[:n] + h @ wr[:, :n])
+        r = sig(xz[n : 2 * n] + h @ wr[:, n : 2 * n])
+        cand = np.tanh(xz[2 * n :] + (r * h) @ wr[:, 2 * n :])
+        h = z * h + (1 - z) * cand
+        expected.append(h)
+    assert np.max(np.abs(backend.model.forward_block(x) - np.array(expected))) < 1e-12
