@@ -19,11 +19,11 @@ def dense_block(x, w, b, out):
     steps, n_in = x.shape
     n_out = w.shape[1]
     for t in range(steps):
-        for o in range(n_out):
-            acc = b[o]
-            for i in range(n_in):
-                acc += x[t, i] * w[i, o]
-            out[t, o] = acc
+        out[t, :] = b
+        for i in range(n_in):  # row by row: contiguous, so the inner loop vectorises
+            xi = x[t, i]
+            for o in range(n_out):
+                out[t, o] += xi * w[i, o]
 
 
 class Dense:

@@ -33,17 +33,17 @@ def gru_block(x, h, wk, wr, b_in, b_rec, reset_after, out):
     hz = np.empty(3 * n)
     rh = np.empty(n)
     for t in range(steps):
-        for g in range(3 * n):
-            acc = b_in[g]
-            for i in range(n_in):
-                acc += x[t, i] * wk[i, g]
-            xz[g] = acc
-        if reset_after:
+        xz[:] = b_in
+        for i in range(n_in):  # row by row: contiguous, so the inner loops vectorise
+            xi = x[t, i]
             for g in range(3 * n):
-                acc = b_rec[g]
-                for i in range(n):
-                    acc += h[i] * wr[i, g]
-                hz[g] = acc
+                xz[g] += xi * wk[i, g]
+        if reset_after:
+            hz[:] = b_rec
+            for i in range(n):
+                hi = h[i]
+                for g in range(3 * n):
+                    hz[g] += hi * wr[i, g]
             for u in range(n):
                 z = _sigmoid(xz[u] + hz[u])
                 r = _sigmoid(xz[n + u] + hz[n + u])

@@ -22,13 +22,15 @@ def lstm_block(x, h, c, wk, wr, b, out):
     n = h.shape[0]
     g = np.empty(4 * n)
     for t in range(steps):
-        for k in range(4 * n):
-            acc = b[k]
-            for i in range(n_in):
-                acc += x[t, i] * wk[i, k]
-            for i in range(n):
-                acc += h[i] * wr[i, k]
-            g[k] = acc
+        g[:] = b
+        for i in range(n_in):  # row by row: contiguous, so the inner loops vectorise
+            xi = x[t, i]
+            for k in range(4 * n):
+                g[k] += xi * wk[i, k]
+        for i in range(n):
+            hi = h[i]
+            for k in range(4 * n):
+                g[k] += hi * wr[i, k]
         for u in range(n):
             i_g = _sigmoid(g[u])
             f_g = _sigmoid(g[n + u])
