@@ -70,12 +70,7 @@ def gru_block(x, h, wk, wr, b_in, b_rec, reset_after, out):
 
 class GRU:
     def __init__(self, spec: dict, where: str, in_size: int):
-        weights = spec.get("weights", [])
-        if len(weights) != 3:
-            raise ModelError(f"{where}: expected [kernel, recurrent, bias] weights, got {len(weights)} arrays")
-        units = _units(spec, where)
-        self.wk = matrix(weights[0], (in_size, 3 * units), f"{where}: weights[0] (kernel) for {units} units")
-        self.wr = matrix(weights[1], (units, 3 * units), f"{where}: weights[1] (recurrent) for {units} units")
+        units, self.wk, self.wr, weights = recurrent_weights(spec, where, in_size, 3)
         bias = np.asarray(weights[2], dtype=np.float64)
         if bias.ndim == 2:
             bias = shaped(weights[2], (2, 3 * units), f"{where}: weights[2] (bias)")
@@ -95,9 +90,15 @@ class GRU:
         return y
 
 
-def _units(spec: dict, where: str) -> int:
+def recurrent_weights(spec: dict, where: str, in_size: int, gates: int):
+    """(units, kernel, recurrent kernel, the raw weights list) of a GRU (3 gates) or LSTM (4) layer."""
     shape = spec.get("shape")
     units = shape[-1] if isinstance(shape, list) and shape else None
     if not isinstance(units, int) or units < 1:
         raise ModelError(f"{where}: missing or bad 'shape' ({shape!r})")
-    return units
+    weights = spec.get("weights", [])
+    if len(weights) != 3:
+        raise ModelError(f"{where}: expected [kernel, recurrent, bias] weights, got {len(weights)} arrays")
+    wk = matrix(weights[0], (in_size, gates * units), f"{where}: weights[0] (kernel) for {units} units")
+    wr = matrix(weights[1], (units, gates * units), f"{where}: weights[1] (recurrent) for {units} units")
+    return units, wk, wr, weights

@@ -11,9 +11,8 @@ import math
 import numba
 import numpy as np
 
-from .errors import ModelError
-from .gru import _sigmoid, _units
-from .weights import matrix, vector
+from .gru import _sigmoid, recurrent_weights
+from .weights import vector
 
 
 @numba.njit(nogil=True, cache=True)
@@ -44,12 +43,7 @@ def lstm_block(x, h, c, wk, wr, b, out):
 
 class LSTM:
     def __init__(self, spec: dict, where: str, in_size: int):
-        weights = spec.get("weights", [])
-        if len(weights) != 3:
-            raise ModelError(f"{where}: expected [kernel, recurrent, bias] weights, got {len(weights)} arrays")
-        units = _units(spec, where)
-        self.wk = matrix(weights[0], (in_size, 4 * units), f"{where}: weights[0] (kernel) for {units} units")
-        self.wr = matrix(weights[1], (units, 4 * units), f"{where}: weights[1] (recurrent) for {units} units")
+        units, self.wk, self.wr, weights = recurrent_weights(spec, where, in_size, 4)
         self.b = vector(weights[2], 4 * units, f"{where}: weights[2] (bias) for {units} units")
         self.out_size = units
         self.h = np.zeros(units)
