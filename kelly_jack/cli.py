@@ -37,6 +37,8 @@ tools for model and plugin authors:
   kelly-jack model info MODEL      sizes, parameters and layout version of a model file
   kelly-jack model run MODEL --input X --output Y
                                    run a model over the rows of X (.npy/.csv)
+  kelly-jack model convert MODEL.onnx -o MODEL.json
+                                   convert an ONNX graph to RTNeural JSON
 
 exit codes:
   0  ok

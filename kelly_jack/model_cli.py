@@ -4,7 +4,9 @@
 * ``model info MODEL``: what a model file is (sizes, parameters, layout version);
 * ``model run MODEL --input X --output Y``: the rows of X (.npy or .csv) as
   consecutive steps from a reset state, written to Y (.npy or .csv), so an
-  export can be checked against its training framework.
+  export can be checked against its training framework;
+* ``model convert MODEL.onnx -o MODEL.json``: an ONNX graph of the ops
+  RTNeural's layers cover, as RTNeural JSON (anything else refused by op name).
 
 Errors are one line on stderr and exit code 2; outputs are written to a
 temporary file first and renamed, so a failed run leaves nothing half-written.
@@ -98,6 +100,20 @@ def cmd_run(args, plugins) -> int:
     return 0
 
 
+def cmd_convert(args, plugins) -> int:
+    from .backends.rtneural.convert import ConversionError, convert_file
+
+    if not args.model.lower().endswith(".onnx"):
+        raise UsageError(f"{args.model}: expected an .onnx file")
+    try:
+        doc = convert_file(args.model, args.output)
+    except ConversionError as e:
+        raise UsageError(f"{args.model}: cannot convert: {e}") from None
+    kinds = ", ".join(layer["type"] for layer in doc["layers"])
+    print(f"{args.output}: {len(doc['layers'])} layers ({kinds})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kelly-jack", description="kelly-jack's tools for model and plugin authors.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -108,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (info, run):
         q.add_argument("model", help="model file (.onnx, .json)")
         q.add_argument("--backend", help="backend name (default: from the file suffix)")
+    convert = model.add_parser("convert", help="convert an ONNX graph of RTNeural-shaped layers to RTNeural JSON")
+    convert.add_argument("model", help="the .onnx file")
+    convert.add_argument("-o", "--output", required=True, help="the .json file to write")
     run.add_argument("--input", required=True, metavar="X", help="steps x inputs (.npy or .csv)")
     run.add_argument("--output", required=True, metavar="Y", help="where to write steps x outputs (.npy or .csv)")
     return p
@@ -118,7 +137,9 @@ def main(argv: list[str]) -> int:
     plugins = load_plugins()
     for problem in plugins.errors:
         print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-    command = {"backends": cmd_backends, "info": cmd_info, "run": cmd_run}[getattr(args, "action", args.command)]
+    command = {"backends": cmd_backends, "info": cmd_info, "run": cmd_run, "convert": cmd_convert}[
+        getattr(args, "action", args.command)
+    ]
     try:
         return command(args, plugins)
     except UsageError as e:
