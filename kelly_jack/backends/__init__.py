@@ -15,12 +15,18 @@ from .base import BackendBase, BackendError, FunctionBackend
 Backend = BackendBase
 
 
+def _discovered(plugins):
+    """``plugins``, or the default discovery when None (imported late: plugins imports the backends)."""
+    if plugins is not None:
+        return plugins
+    from ..plugins import load_plugins
+
+    return load_plugins()
+
+
 def create_backend(name: str, options: dict[str, Any], plugins=None) -> BackendBase:
     """A loaded, validated backend from the plugins' factories; raises BackendError."""
-    if plugins is None:
-        from ..plugins import load_plugins
-
-        plugins = load_plugins()
+    plugins = _discovered(plugins)
     entry = plugins.backends.get(name)
     if entry is None:
         known = ", ".join(sorted(plugins.backends))
@@ -35,11 +41,7 @@ def create_backend(name: str, options: dict[str, Any], plugins=None) -> BackendB
 
 def available_backends(plugins=None) -> list[str]:
     """Names ``create_backend`` accepts."""
-    if plugins is None:
-        from ..plugins import load_plugins
-
-        plugins = load_plugins()
-    return sorted(plugins.backends)
+    return sorted(_discovered(plugins).backends)
 
 
 __all__ = ["Backend", "BackendBase", "BackendError", "FunctionBackend", "available_backends", "create_backend"]

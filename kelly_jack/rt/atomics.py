@@ -84,12 +84,6 @@ def view_f64(address, n):
 
 
 @numba.njit(inline="always")
-def view_f32(address, n):
-    """A float32 array of ``n`` items at ``address``."""
-    return numba.carray(address_as_voidptr(address), (n,), numba.float32)
-
-
-@numba.njit(inline="always")
 def view_f32_2d(address, rows, cols):
     """A C-ordered float32 array of shape (rows, cols) at ``address``."""
     return numba.carray(address_as_voidptr(address), (rows, cols), numba.float32)

@@ -14,16 +14,20 @@ from .errors import ModelError
 from .weights import matrix, vector
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def accumulate(acc, v, w):
+    """``acc += v @ w``, row by row of ``w``: contiguous, so the inner loop vectorises."""
+    for i in range(v.shape[0]):
+        vi = v[i]
+        for o in range(acc.shape[0]):
+            acc[o] += vi * w[i, o]
+
+
 @numba.njit(nogil=True, cache=True)
 def dense_block(x, w, b, out):
-    steps, n_in = x.shape
-    n_out = w.shape[1]
-    for t in range(steps):
+    for t in range(x.shape[0]):
         out[t, :] = b
-        for i in range(n_in):  # row by row: contiguous, so the inner loop vectorises
-            xi = x[t, i]
-            for o in range(n_out):
-                out[t, o] += xi * w[i, o]
+        accumulate(out[t], x[t], w)
 
 
 class Dense:

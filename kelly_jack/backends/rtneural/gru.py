@@ -16,6 +16,7 @@ import math
 import numba
 import numpy as np
 
+from .dense import accumulate
 from .errors import ModelError
 from .weights import matrix, shaped
 
@@ -27,23 +28,17 @@ def _sigmoid(v):
 
 @numba.njit(nogil=True, cache=True)
 def gru_block(x, h, wk, wr, b_in, b_rec, reset_after, out):
-    steps, n_in = x.shape
+    steps = x.shape[0]
     n = h.shape[0]
     xz = np.empty(3 * n)
     hz = np.empty(3 * n)
     rh = np.empty(n)
     for t in range(steps):
         xz[:] = b_in
-        for i in range(n_in):  # row by row: contiguous, so the inner loops vectorise
-            xi = x[t, i]
-            for g in range(3 * n):
-                xz[g] += xi * wk[i, g]
+        accumulate(xz, x[t], wk)
         if reset_after:
             hz[:] = b_rec
-            for i in range(n):
-                hi = h[i]
-                for g in range(3 * n):
-                    hz[g] += hi * wr[i, g]
+            accumulate(hz, h, wr)
             for u in range(n):
                 z = _sigmoid(xz[u] + hz[u])
                 r = _sigmoid(xz[n + u] + hz[n + u])

@@ -11,25 +11,20 @@ import math
 import numba
 import numpy as np
 
+from .dense import accumulate
 from .gru import _sigmoid, recurrent_weights
 from .weights import vector
 
 
 @numba.njit(nogil=True, cache=True)
 def lstm_block(x, h, c, wk, wr, b, out):
-    steps, n_in = x.shape
+    steps = x.shape[0]
     n = h.shape[0]
     g = np.empty(4 * n)
     for t in range(steps):
         g[:] = b
-        for i in range(n_in):  # row by row: contiguous, so the inner loops vectorise
-            xi = x[t, i]
-            for k in range(4 * n):
-                g[k] += xi * wk[i, k]
-        for i in range(n):
-            hi = h[i]
-            for k in range(4 * n):
-                g[k] += hi * wr[i, k]
+        accumulate(g, x[t], wk)
+        accumulate(g, h, wr)
         for u in range(n):
             i_g = _sigmoid(g[u])
             f_g = _sigmoid(g[n + u])
