@@ -13,7 +13,8 @@ import sys
 from . import __version__
 from .backends import BackendError, create_backend
 from .backends.base import EMOTIONS, FEATURES
-from .config import ConfigError, backend_options, load_config, parse_config, where
+from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
+from .midi.factory import GeneratorError, create_generator
 from .plugins import load_plugins
 
 EXIT_OK = 0
@@ -89,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
         except BackendError as e:
             raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
+        generators = []
+        for instance in cfg["generators"]:
+            kind, options = generator_options(cfg, instance)
+            try:
+                generators.append(create_generator(kind, options, plugins))
+            except GeneratorError as e:
+                key = f"generators.{instance}" + (f".{e.key}" if e.key else "")
+                raise ConfigError(f"{where(cfg, key)}: generators.{instance}: {e}") from None
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from .jack.client import ServerNotRunning
 
     try:
-        return run(cfg, backend, args.duration, args.status)
+        return run(cfg, backend, args.duration, args.status, generators=generators)
     except ServerNotRunning as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_NO_SERVER

@@ -16,6 +16,10 @@ overflow counter tallies. ``_resync`` reads (write position, overflow) as a
 consistent pair, so a window's ring position plus that offset is its exact
 client frame.
 
+After each result the MIDI generators run here too (``generators``, a
+``midi.runner.GeneratorRunner``), and every wake-up lets it release queued
+events whose time has come.
+
 When the backend is slower than the hop, the thread skips to the newest
 complete hop (counted in ``skipped``). Exceptions and non-finite outputs are
 dropped and counted; a message goes to stderr at most every 5 s.
@@ -68,6 +72,7 @@ class InferenceThreadManager:
         hop: int,
         channel: int = -1,
         wake_fd: int = -1,
+        generators=None,
     ):
         self.state = state
         self.backend = backend
@@ -75,6 +80,7 @@ class InferenceThreadManager:
         self.hop = hop
         self.channel = channel
         self.wake_fd = wake_fd
+        self.generators = generators  # a midi.runner.GeneratorRunner, or None
         self.counters = np.zeros(N_ICOUNTERS, dtype=np.int64)
         self._buf = np.zeros(window, dtype=np.float32)
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
@@ -144,6 +150,8 @@ class InferenceThreadManager:
             else:
                 time.sleep(0.001)
             self.process_available()
+            if self.generators is not None:
+                self.generators.tick(int(self.state.counters[layout.C_CLOCK]))
 
     def _resync(self) -> None:
         """Read (write position, overflow) consistently and restart windowing there."""
@@ -208,10 +216,12 @@ class InferenceThreadManager:
         rec[layout.R_EMOTION : layout.R_EMOTION + EMOTIONS] = y
         self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
         self.counters[I_INFER_TOTAL_US] += elapsed_us
-        if ring.record_push(self.state.result_hdr, self.state.results, rec):
-            self.counters[I_RESULTS] += 1
-            return 1
-        return 0
+        if not ring.record_push(self.state.result_hdr, self.state.results, rec):
+            return 0
+        self.counters[I_RESULTS] += 1
+        if self.generators is not None:
+            self.generators.after_result(frame, self._va[0], self._va[1])
+        return 1
 
     def _report(self, message: str) -> None:
         now = time.monotonic()

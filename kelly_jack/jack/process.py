@@ -12,7 +12,10 @@
    already past is applied at offset 0 and counted late);
 4. send valence and arousal as 7-bit CCs on midi_out when they change, at
    most one message per controller per ``cc_min_interval`` frames;
-5. record its own duration (jack_get_time) in the histogram.
+5. write the generators' events (the MIDI event ring) due in this period at
+   their exact offsets, merged in time order with the CCs (JACK refuses
+   events out of order); late ones go out at once and are counted;
+6. record its own duration (jack_get_time) in the histogram.
 
 ``process_callback`` (a Numba ``@cfunc``) runs it on JACK's thread without the
 Python interpreter; ``audio_thread: python`` calls the very same kernel from
@@ -30,13 +33,14 @@ import numba
 import numpy as np
 from numba import types
 
-from ..rt import layout, ring
+from ..rt import layout, midi_events, ring
 from ..rt.atomics import (
     address_as_voidptr,
     view_f32_2d,
     view_f64,
     view_f64_2d,
     view_i64,
+    view_i64_2d,
     view_u8,
     voidptr_as_address,
 )
@@ -176,7 +180,30 @@ def _emit(out_buf, offset, clock, state, params, counters):
 
 
 @_jit
-def _apply_results(nframes, out_buf, clock, table, params, state, counters):
+def _write_events(out_buf, clock, upto, last, table, counters):
+    """Write the generators' events due before offset ``upto``, in order; return the last offset used."""
+    hdr = view_i64(table[layout.T_EVENT_HDR], ring.HEADER_SIZE)
+    data = view_i64_2d(table[layout.T_EVENT_DATA], table[layout.T_EVENT_CAPACITY], midi_events.EVENT_WIDTH)
+    while True:
+        offset, packed, late = midi_events.take_due(hdr, data, clock, upto, last)
+        if offset < 0:
+            return last
+        if late:
+            counters[layout.C_EVENTS_LATE] += 1
+        size = midi_events.message_size(packed)
+        buf = jack_midi_event_reserve(out_buf, offset, size)
+        if voidptr_as_address(buf) == 0:
+            counters[layout.C_MIDI_DROPPED] += 1
+            continue
+        msg = numba.carray(buf, (size,), np.uint8)
+        for i in range(size):
+            msg[i] = midi_events.message_byte(packed, i)
+        counters[layout.C_EVENTS_SENT] += 1
+        last = offset
+
+
+@_jit
+def _apply_results(nframes, out_buf, clock, table, params, state, counters, last):
     hdr = view_i64(table[layout.T_RESULT_HDR], ring.HEADER_SIZE)
     data = view_f64_2d(table[layout.T_RESULT_DATA], table[layout.T_RESULT_CAPACITY], layout.RECORD_WIDTH)
     latency = np.int64(params[layout.P_LATENCY])
@@ -194,6 +221,7 @@ def _apply_results(nframes, out_buf, clock, table, params, state, counters):
         else:
             counters[layout.C_APPLIED] += 1
         due = max(due, cursor)
+        last = _write_events(out_buf, clock, due, last, table, counters)  # JACK wants time order
         _advance_smoothing(state, due - cursor, tau)
         cursor = due
         state[layout.S_TARGET_V] = data[row, layout.R_VALENCE]
@@ -204,7 +232,9 @@ def _apply_results(nframes, out_buf, clock, table, params, state, counters):
         state[layout.S_HAVE_RESULT] = 1.0
         ring.record_pop(hdr)
         _emit(out_buf, due, clock, state, params, counters)
+        last = max(last, due)
     _advance_smoothing(state, nframes - cursor, tau)
+    _write_events(out_buf, clock, nframes, last, table, counters)
 
 
 @_jit
@@ -229,7 +259,7 @@ def process_period(nframes, table):
     out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
     jack_midi_clear_buffer(out_buf)
     _emit(out_buf, 0, clock, state, params, counters)  # smoothing moved since last period
-    _apply_results(nframes, out_buf, clock, table, params, state, counters)
+    _apply_results(nframes, out_buf, clock, table, params, state, counters, 0)
 
     counters[layout.C_CLOCK] = clock + nframes
     counters[layout.C_PERIODS] += 1

@@ -23,6 +23,9 @@ T_HIST_BINS = 13
 T_OUTPUTS = 14  # 1: audio outputs out_1..out_N exist, 0: none
 T_DELAY = 15  # float32[channels, delay_capacity]: the delay line
 T_DELAY_CAPACITY = 16
+T_EVENT_HDR = 17  # ring header of the MIDI event ring (generators -> audio thread)
+T_EVENT_DATA = 18  # int64[event_capacity, EVENT_WIDTH] (see rt/midi_events.py)
+T_EVENT_CAPACITY = 19
 TABLE_SIZE = 20
 
 # --- params (float64): configuration the audio thread reads
@@ -72,6 +75,8 @@ C_MIDI_IN = 7  # control changes taken from midi_in
 C_TIME_MAX_US = 8
 C_MAX_NFRAMES = 9
 C_WAKES = 10
+C_EVENTS_SENT = 11  # generator events written to midi_out
+C_EVENTS_LATE = 12  # generator events that arrived after their frame (sent at once)
 N_COUNTERS = 16
 
 # --- result record (float64 row)
