@@ -18,6 +18,7 @@ import numpy as np
 from ...hookspecs import BackendFactory, hookimpl
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
+from .frame import FrameModel
 from .model import Model, load_model
 
 NAME = "rtneural"
@@ -27,10 +28,10 @@ class RTNeuralBackend(BackendBase):
     name = NAME
 
     def __init__(self, options: dict[str, Any]):
-        o = take_options(NAME, options, {"model": (str, ...)})
+        o = take_options(NAME, options, {"model": (str, ...), "mode": (str, "")})
         self.path = Path(o["model"])
         try:
-            self.model: Model = load_model(self.path)
+            self.model: Model | FrameModel = load_model(self.path, o["mode"] or None)
         except ModelError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         self.input_size = self.model.input_size
@@ -50,6 +51,7 @@ class RTNeuralBackend(BackendBase):
         return {
             "name": NAME,
             "file": str(self.path),
+            "mode": "frame" if isinstance(self.model, FrameModel) else "stream",
             "layers": ", ".join(self.model.kinds),
             "parameters": self.model.parameters(),
             "layout_version": None,
