@@ -46,6 +46,10 @@ class RTNeuralBackend(BackendBase):
     def reset(self) -> None:
         self.model.reset()
 
+    def _sizes(self) -> list[int]:
+        first = self.model.channels if isinstance(self.model, FrameModel) else self.model.input_size
+        return [first, *(layer.out_size for layer in self.model.layers)]
+
     @property
     def metadata(self) -> dict[str, Any]:
         return {
@@ -53,6 +57,8 @@ class RTNeuralBackend(BackendBase):
             "file": str(self.path),
             "mode": "frame" if isinstance(self.model, FrameModel) else "stream",
             "layers": ", ".join(self.model.kinds),
+            # values per step into the first layer, then out of each (per step of the frame in frame mode)
+            "sizes": " -> ".join(str(n) for n in self._sizes()),
             "parameters": self.model.parameters(),
             "layout_version": None,
             "emotion_mapping": None,
