@@ -1,11 +1,14 @@
-"""The ``rtneural`` backend: RTNeural's JSON model format run by Numba kernels, one small module per layer type.
+"""The ``rtneural`` backend: RTNeural models run by Numba kernels, one small module per layer type.
 
-Options: ``model`` (required), the .json file. Layers: dense,
+Options: ``model`` (required): RTNeural's Keras-format ``.json`` or a
+``.yaml`` architecture description (``architecture.py``: PyTorch state_dicts,
+or a Keras file and its mode); ``mode``: ``stream`` (default) or ``frame``
+(whole-frame stateless ``valid`` convs, ``frame.py``). Layers: dense,
 time-distributed-dense, activation, conv1d (dilation, groups, causal
-streaming), batchnorm, prelu, gru (reset_after true or false), lstm;
-activations tanh, relu, sigmoid, softmax (max-subtracted), elu. Streaming
-state carries across ``infer`` calls until ``reset()``. Computation is in
-float64; results are returned as float32.
+streaming), conv2d (streaming time axis), batchnorm, batchnorm2d, prelu, gru
+(reset_after true or false), lstm; activations tanh, relu, sigmoid, softmax
+(max-subtracted), elu. Streaming state carries across ``infer`` calls until
+``reset()``. Computation is in float64; results are returned as float32.
 """
 
 from __future__ import annotations

@@ -4,7 +4,11 @@
 "weights", ...}, ...]}``. Every layer is checked against the size the one
 before it produces; an unknown layer type or activation, a missing key or a
 weight array of the wrong shape is a ``ModelError`` naming the layer, never a
-crash on the first forward pass and never a silently skipped layer.
+crash on the first forward pass and never a silently skipped layer. A
+4-entry ``in_shape`` ``[null, time, features, channels]`` (conv2d models)
+makes one step a whole frame of ``features x channels`` values. ``load_model``
+also dispatches ``.yaml`` architecture descriptions (``architecture.py``) and
+frame mode (``frame.py``).
 """
 
 from __future__ import annotations
