@@ -19,8 +19,8 @@ from .parameters import count_parameters
 class StridedConv1D:
     def __init__(self, spec: dict, where: str, in_size: int, stride: int):
         self.conv = Conv1D(spec, where, in_size)
-        k = spec["kernel_size"]
-        self.span = (k - 1) * spec.get("dilation", 1)
+        (k,), (dilation,) = spec["kernel_size"], spec["dilation"]  # Keras's one-entry lists
+        self.span = (k - 1) * dilation
         self.stride = stride
         self.out_size = self.conv.out_size
         self.step = 0  # steps since reset

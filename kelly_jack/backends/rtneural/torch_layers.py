@@ -69,6 +69,16 @@ def build(entry: dict, sd: StateDict, where: str, in_size: int) -> list[tuple[ob
     return BUILDERS[kind](entry, sd, where, in_size, _prefix(entry, where))
 
 
+def _spec(kind: str, out: int, weights: list, activation="") -> dict:
+    """A layer dict exactly as RTNeural's Keras-format JSON has it (weights as nested lists)."""
+    return {
+        "type": kind,
+        "activation": activation,
+        "shape": [None, None, out],
+        "weights": [np.asarray(w).tolist() for w in weights],
+    }
+
+
 def _prefix(entry: dict, where: str) -> str:
     prefix = entry.get("prefix", "")
     if not isinstance(prefix, str):
@@ -105,7 +115,7 @@ def _gru(entry, sd, where, in_size, p):
         else:
             b = np.zeros((2, 3 * h))
         order = np.r_[h : 2 * h, 0:h, 2 * h : 3 * h]  # torch r, z, n -> Keras z, r, h
-        spec = {"shape": [None, None, h], "weights": [w_ih[order].T, w_hh[order].T, b[:, order]]}
+        spec = _spec("gru", h, [w_ih[order].T, w_hh[order].T, b[:, order]])
         out.append((GRU(spec, f"{where} layer {k}", in_size), "gru"))
         in_size = h
     return out
@@ -122,7 +132,7 @@ def _lstm(entry, sd, where, in_size, p):
         b = np.zeros(4 * h)
         if bias:
             b = sd.get(f"{p}bias_ih_l{k}", (4 * h,), where) + sd.get(f"{p}bias_hh_l{k}", (4 * h,), where)
-        spec = {"shape": [None, None, h], "weights": [w_ih.T, w_hh.T, b]}  # i, f, g, o = Keras i, f, c, o
+        spec = _spec("lstm", h, [w_ih.T, w_hh.T, b])  # i, f, g, o = Keras i, f, c, o
         out.append((LSTM(spec, f"{where} layer {k}", in_size), "lstm"))
         in_size = h
     return out
@@ -133,7 +143,7 @@ def _dense(entry, sd, where, in_size, p):
     weights = [w.T]
     if _bool(entry, "bias", where):
         weights.append(sd.get(f"{p}bias", (w.shape[0],), where))
-    spec = {"weights": weights, "activation": entry.get("activation", "")}
+    spec = _spec("dense", w.shape[0], weights, entry.get("activation", ""))
     return [(Dense(spec, where, in_size), "dense")]
 
 
@@ -151,13 +161,9 @@ def _conv1d(entry, sd, where, in_size, p):
     groups = _int(entry, "groups", where, in_size // per_group if per_group and in_size % per_group == 0 else 1)
     w = sd.get(f"{p}weight", (n_out, in_size // groups, None), where)
     k, bias = _conv_weights(entry, sd, where, w, n_out, p)
-    spec = {
-        "kernel_size": k,
-        "dilation": _int(entry, "dilation", where, 1),
-        "groups": groups,
-        "weights": [w.transpose(2, 1, 0), bias],
-        "activation": entry.get("activation", ""),
-    }
+    dilation = _int(entry, "dilation", where, 1)
+    spec = _spec("conv1d", n_out, [w.transpose(2, 1, 0), bias], entry.get("activation", ""))
+    spec.update(kernel_size=[k], dilation=[dilation], groups=groups)
     stride = _int(entry, "stride", where, 1)
     if stride > 1:
         return [(StridedConv1D(spec, where, in_size, stride), "conv1d")]
@@ -170,11 +176,9 @@ def _conv_transpose1d(entry, sd, where, in_size, p):
     k, bias = _conv_weights(entry, sd, where, w, n_out, p)
     _int(entry, "stride", where, 1)  # documents the zero-stuffing the caller does
     _int(entry, "padding", where, 0, minimum=0)  # documents the output offset
-    spec = {
-        "kernel_size": k,
-        "weights": [w[:, :, ::-1].transpose(2, 0, 1), bias],  # [in, out, k] -> taps reversed, [k, in, out]
-        "activation": entry.get("activation", ""),
-    }
+    # [in, out, k] -> taps reversed, [k, in, out]
+    spec = _spec("conv1d", n_out, [w[:, :, ::-1].transpose(2, 0, 1), bias], entry.get("activation", ""))
+    spec.update(kernel_size=[k], dilation=[1], groups=1)
     return [(Conv1D(spec, where, in_size), "conv_transpose1d")]
 
 
@@ -185,20 +189,22 @@ def _batchnorm(entry, sd, where, in_size, p):
     stats = [sd.get(f"{p}running_mean", (in_size,), where), sd.get(f"{p}running_var", (in_size,), where)]
     if sd.has(f"{p}weight") or sd.has(f"{p}bias"):
         stats = [sd.get(f"{p}weight", (in_size,), where), sd.get(f"{p}bias", (in_size,), where), *stats]
-    return [(BatchNorm({"epsilon": eps, "weights": stats}, where, in_size), "batchnorm")]
+    spec = _spec("batchnorm", in_size, stats)
+    spec["epsilon"] = eps
+    return [(BatchNorm(spec, where, in_size), "batchnorm")]
 
 
 def _prelu(entry, sd, where, in_size, p):
     alpha = sd.get(f"{p}weight", (None,), where)
     if alpha.size not in (1, in_size):
         raise ModelError(f"{where}: {p}weight has {alpha.size} values, expected 1 or {in_size}")
-    return [(PReLU({"weights": [alpha.reshape(1, -1)]}, where, in_size), "prelu")]
+    return [(PReLU(_spec("prelu", in_size, [alpha.reshape(1, -1)]), where, in_size), "prelu")]
 
 
 def _activation(entry, sd, where, in_size, p):
     if "activation" not in entry:
         raise ModelError(f"{where}: an activation layer needs 'activation'")
-    return [(Activation({"activation": entry["activation"]}, where, in_size), "activation")]
+    return [(Activation(_spec("activation", in_size, [], entry["activation"]), where, in_size), "activation")]
 
 
 BUILDERS = {
