@@ -177,6 +177,12 @@ CONV2D = {
 }
 
 
+def test_conv2d_keys_may_be_one_entry_lists_as_rtneural_reads_them(tmp_path):
+    spec = {**CONV2D, "kernel_size_feature": [2], "num_features_in": [4], "strides": [2]}
+    backend = create_backend("rtneural", {"model": write(tmp_path, [spec], (None, 10, 4, 1))})
+    assert backend.model.forward_block(np.array([[1.0, 2.0, 3.0, 4.0]])).tolist() == [[5.0, 11.0]]
+
+
 @pytest.mark.parametrize(
     ("layers", "words"),
     [

@@ -113,6 +113,8 @@ class Conv2D:
 
 def _positive(spec: dict, key: str, where: str, default: int | None = None) -> int:
     value = spec.get(key, default)
+    if isinstance(value, list) and len(value) == 1:  # RTNeural reads either 5 or [5]
+        value = value[0]
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ModelError(f"{where}: missing or bad {key!r} ({spec.get(key)!r})")
     return value

@@ -43,7 +43,6 @@ LAYERS = {
     "conv2d": Conv2D,
     "batchnorm2d": BatchNorm2D,
 }
-NOT_YET: set[str] = set()
 MODES = ("stream", "frame")
 
 
@@ -120,8 +119,6 @@ def keras_model(doc: dict, mode: str = "stream") -> Model | FrameModel:
     for index, spec in enumerate(doc["layers"]):
         kind = spec.get("type") if isinstance(spec, dict) else None
         where = f"layer {index} ({kind})"
-        if kind in NOT_YET:
-            raise ModelError(f"{where}: layer type {kind!r} is not supported yet")
         if kind not in LAYERS:
             raise ModelError(f"{where}: unknown layer type {kind!r} (known: {', '.join(LAYERS)})")
         layer = LAYERS[kind](spec, where, size)
