@@ -25,7 +25,7 @@ import numpy as np
 from .backends import BackendError, create_backend
 from .plugins import load_plugins
 
-BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural"}
+BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural", ".yaml": "rtneural", ".yml": "rtneural"}  # .yaml: a description
 
 
 class UsageError(Exception):

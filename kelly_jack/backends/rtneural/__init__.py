@@ -1,11 +1,14 @@
-"""The ``rtneural`` backend: RTNeural's JSON model format run by Numba kernels, one small module per layer type.
+"""The ``rtneural`` backend: RTNeural models run by Numba kernels, one small module per layer type.
 
-Options: ``model`` (required), the .json file. Layers: dense,
+Options: ``model`` (required): RTNeural's Keras-format ``.json`` or a
+``.yaml`` architecture description (``architecture.py``: PyTorch state_dicts,
+or a Keras file and its mode); ``mode``: ``stream`` (default) or ``frame``
+(whole-frame stateless ``valid`` convs, ``frame.py``). Layers: dense,
 time-distributed-dense, activation, conv1d (dilation, groups, causal
-streaming), batchnorm, prelu, gru (reset_after true or false), lstm;
-activations tanh, relu, sigmoid, softmax (max-subtracted), elu. Streaming
-state carries across ``infer`` calls until ``reset()``. Computation is in
-float64; results are returned as float32.
+streaming), conv2d (streaming time axis), batchnorm, batchnorm2d, prelu, gru
+(reset_after true or false), lstm; activations tanh, relu, sigmoid, softmax
+(max-subtracted), elu. Streaming state carries across ``infer`` calls until
+``reset()``. Computation is in float64; results are returned as float32.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from ...hookspecs import BackendFactory, hookimpl
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
+from .frame import FrameModel
 from .model import Model, load_model
 
 NAME = "rtneural"
@@ -27,10 +31,10 @@ class RTNeuralBackend(BackendBase):
     name = NAME
 
     def __init__(self, options: dict[str, Any]):
-        o = take_options(NAME, options, {"model": (str, ...)})
+        o = take_options(NAME, options, {"model": (str, ...), "mode": (str, "")})
         self.path = Path(o["model"])
         try:
-            self.model: Model = load_model(self.path)
+            self.model: Model | FrameModel = load_model(self.path, o["mode"] or None)
         except ModelError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         self.input_size = self.model.input_size
@@ -45,12 +49,19 @@ class RTNeuralBackend(BackendBase):
     def reset(self) -> None:
         self.model.reset()
 
+    def _sizes(self) -> list[int]:
+        first = self.model.channels if isinstance(self.model, FrameModel) else self.model.input_size
+        return [first, *(layer.out_size for layer in self.model.layers)]
+
     @property
     def metadata(self) -> dict[str, Any]:
         return {
             "name": NAME,
             "file": str(self.path),
+            "mode": "frame" if isinstance(self.model, FrameModel) else "stream",
             "layers": ", ".join(self.model.kinds),
+            # values per step into the first layer, then out of each (per step of the frame in frame mode)
+            "sizes": " -> ".join(str(n) for n in self._sizes()),
             "parameters": self.model.parameters(),
             "layout_version": None,
             "emotion_mapping": None,
