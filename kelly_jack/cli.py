@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="""\
 tools for model and plugin authors:
   kelly-jack backends              list the backends every plugin provides
+  kelly-jack generators            list the MIDI generators every plugin provides
   kelly-jack model info MODEL      sizes, parameters and layout version of a model file
   kelly-jack model run MODEL --input X --output Y
                                    run a model over the rows of X (.npy/.csv)
@@ -58,7 +59,7 @@ Every config key is documented in README.md.""",
     return p
 
 
-TOOLS = ("backends", "model")
+TOOLS = ("backends", "generators", "model")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,9 @@ class Moment:
     Frames are kelly's output frames (the delayed time line the audio thread
     keeps: frame 0 is the first frame after activation). ``beat`` is the
     musical position at ``start`` in beats (quarter notes when the meter is
-    x/4) from the clock's origin; ``bar_beat`` is the beat within the bar.
+    x/4) from the clock's origin. Generators play the grid points in
+    ``[beat, end_beat)``: consecutive moments tile the time line exactly, so
+    nothing is played twice or skipped.
     """
 
     start: int
@@ -43,7 +45,8 @@ class Moment:
     arousal: float  # -1..1
     dominance: float | None
     bpm: float
-    beat: float
+    beat: float  # position at ``start``
+    end_beat: float  # position at ``end``: exactly the next moment's ``beat``, so [beat, end_beat) tile
     beats_per_bar: float
     rolling: bool  # False while the JACK transport is stopped: play nothing
     key: int | None = None  # tonic pitch class 0..11 detected from the audio, if any
@@ -53,16 +56,12 @@ class Moment:
         return self.rate * 60.0 / self.bpm
 
     def beat_at(self, frame: int) -> float:
-        """Musical position (beats) at output ``frame``, at this hop's tempo."""
+        """Musical position (beats) at output ``frame`` (linear over this moment)."""
         return self.beat + (frame - self.start) / self.frames_per_beat
 
     def frame_at(self, beat: float) -> int:
         """The output frame of musical position ``beat`` (rounded to the nearest frame)."""
         return self.start + int(math.floor((beat - self.beat) * self.frames_per_beat + 0.5))
-
-    @property
-    def end_beat(self) -> float:
-        return self.beat_at(self.end)
 
 
 class Generator(Protocol):

@@ -61,6 +61,8 @@ class GeneratorRunner:
         self._horizon = -(1 << 62)
         self._rolling = True
         self._last_report = 0.0
+        self._end: int | None = None  # the last moment's end frame and beat, to tile the time line exactly
+        self._end_beat: float | None = None
 
     def _blend(self, valence: float, arousal: float, start: int) -> tuple[float, float]:
         user_v, user_a, amount, ml_on = self.user()
@@ -90,7 +92,10 @@ class GeneratorRunner:
             self._release(end)
             return
         self._rolling = True
-        moment = Moment(start, end, self.rate, v, a, dominance, pos.bpm, pos.beat, pos.beats_per_bar, True)
+        beat = self._end_beat if start == self._end and self._end_beat is not None else pos.beat
+        end_beat = beat + (end - start) * pos.bpm / (60.0 * self.rate)
+        self._end, self._end_beat = end, end_beat
+        moment = Moment(start, end, self.rate, v, a, dominance, pos.bpm, beat, end_beat, pos.beats_per_bar, True)
         for g in self.generators:
             try:
                 g.generate(moment, self.scheduler)
@@ -114,6 +119,7 @@ class GeneratorRunner:
         return n
 
     def _transport_stopped(self, frame: int) -> None:
+        self._end_beat = None
         if self._rolling:
             self._rolling = False
             self.scheduler.all_notes_off(frame)

@@ -160,7 +160,7 @@ class Harmony:
         per_beat = 0 if a < -0.33 else (2 if a < 0.33 else 4)
         step = 1.0 / per_beat if per_beat else moment.beats_per_bar
         beat = self._next if self._next is not None and self._next >= moment.beat else moment.beat
-        beat = math.ceil(beat / step - 1e-9) * step  # on the grid of the current subdivision
+        beat = math.ceil(beat / step) * step  # on the grid of the current subdivision
         bpb = moment.beats_per_bar
         end = moment.end_beat
         while beat < end:
