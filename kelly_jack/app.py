@@ -123,10 +123,13 @@ class Session:
         self.inference.stop()
         if self.runner is not None and not self.client.server_gone.is_set():
             # the note-offs go out in the next period; wait (bounded) until the audio thread took them
-            self.runner.stop(int(self.state.counters[layout.C_CLOCK]))
+            # at the start of the period after next: on time even if one runs while we queue them
+            self.runner.stop(int(self.state.counters[layout.C_CLOCK]) + self.blocksize)
             deadline = time.monotonic() + 0.5
             while self.runner.scheduler.in_ring and time.monotonic() < deadline:
                 time.sleep(0.005)
+            # taken is not yet delivered: let the cycle that wrote them reach the clients downstream
+            time.sleep(3.0 * self.blocksize / self.rate)
         self.client.close()
         os.close(self.wake_fd)
 
