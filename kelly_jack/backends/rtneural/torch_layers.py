@@ -63,7 +63,7 @@ def build(entry: dict, sd: StateDict, where: str, in_size: int) -> list[tuple[ob
     unknown = set(entry) - KEYS[kind] - {"type", "prefix"}
     if unknown:
         raise ModelError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))} (a {kind} takes: "
+            f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))} (a {kind} takes: "
             f"{', '.join(sorted(KEYS[kind] | {'prefix'}))})"
         )
     return BUILDERS[kind](entry, sd, where, in_size, _prefix(entry, where))
