@@ -54,6 +54,7 @@ class SharedState:
         self.hist = new_histogram()
         self.scratch = np.zeros(4, dtype=np.int64)
         self.scratch[3] = 1  # the value written to the eventfd
+        self.counters[layout.C_ORIGIN] = -1
         self.state[layout.S_SENT_V] = -1.0
         self.state[layout.S_SENT_A] = -1.0
         self.table = np.zeros(layout.TABLE_SIZE, dtype=np.int64)
@@ -80,6 +81,25 @@ class SharedState:
         t[layout.T_EVENT_HDR] = _address(self.event_hdr)
         t[layout.T_EVENT_DATA] = _address(self.events)
         t[layout.T_EVENT_CAPACITY] = events
+
+    def go_offline(self, midi_capacity: int = 1 << 14) -> None:
+        """Make the audio kernel read its input from ``offline_in`` and write midi_out to ``offline_midi``.
+
+        For the offline renderer: no ports, no libjack; call before the first period.
+        """
+        self.offline_in = np.zeros((self.channels, layout.OFFLINE_BLOCK), dtype=np.float32)
+        self.offline_midi = np.zeros((midi_capacity, 2), dtype=np.int64)
+        self.table[layout.T_OFFLINE_IN] = _address(self.offline_in)
+        self.table[layout.T_OFFLINE_MIDI] = _address(self.offline_midi)
+        self.table[layout.T_OFFLINE_MIDI_CAPACITY] = midi_capacity
+        self.table[layout.T_OUTPUTS] = 0
+
+    def take_offline_midi(self) -> np.ndarray:
+        """The (frame, packed message) rows written since the last call (offline only; one thread)."""
+        n = int(self.counters[layout.C_OFFLINE_MIDI])
+        rows = self.offline_midi[:n].copy()
+        self.counters[layout.C_OFFLINE_MIDI] = 0
+        return rows
 
     @property
     def table_address(self) -> int:

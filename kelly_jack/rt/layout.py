@@ -26,7 +26,12 @@ T_DELAY_CAPACITY = 16
 T_EVENT_HDR = 17  # ring header of the MIDI event ring (generators -> audio thread)
 T_EVENT_DATA = 18  # int64[event_capacity, EVENT_WIDTH] (see rt/midi_events.py)
 T_EVENT_CAPACITY = 19
-TABLE_SIZE = 20
+T_OFFLINE_IN = 20  # 0 on JACK; offline: float32[channels, OFFLINE_BLOCK] the input block (instead of ports)
+T_OFFLINE_MIDI = 21  # offline: int64[capacity, 2] (frame, packed message) where midi_out events go
+T_OFFLINE_MIDI_CAPACITY = 22
+T_CLIENT = 23  # jack_client_t * (0 offline), for the frame time of client frame 0
+TABLE_SIZE = 24
+OFFLINE_BLOCK = 8192  # frames of the offline input block (JACK's largest period)
 
 # --- params (float64): configuration the audio thread reads
 P_LATENCY = 0  # total latency L in frames
@@ -77,6 +82,8 @@ C_MAX_NFRAMES = 9
 C_WAKES = 10
 C_EVENTS_SENT = 11  # generator events written to midi_out
 C_EVENTS_LATE = 12  # generator events that arrived after their frame (sent at once)
+C_OFFLINE_MIDI = 13  # offline: events in the T_OFFLINE_MIDI sink (the reader resets it)
+C_ORIGIN = 14  # JACK frame time of client frame 0 (-1 until the first period)
 N_COUNTERS = 16
 
 # --- result record (float64 row)
