@@ -76,6 +76,7 @@ class Session:
             cfg["analysis"]["hop"],
             cfg["analysis"]["channel"],
             self.wake_fd,
+            rate=self.rate,
         )
         self.inference.warm_up()
         self.blocksize = self.client.blocksize

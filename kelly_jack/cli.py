@@ -12,9 +12,10 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES
+from .backends.base import EMOTIONS, FEATURES, check_layout_version
 from .config import ConfigError, backend_options, load_config, parse_config, where
 from .plugins import load_plugins
+from .rt.features.layout import LAYOUT_VERSION
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
                     "model" if "model" in cfg["backend"] else None,
                 )
+            check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
         except BackendError as e:
             raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
     except ConfigError as e:

@@ -35,7 +35,7 @@ import numpy as np
 from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid
-from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
+from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
 
 # indices of InferenceThreadManager.counters
@@ -55,9 +55,11 @@ _REPORT_EVERY_S = 5.0
 class InferenceThreadManager:
     """Runs the backend once per hop on its own thread.
 
-    ``window`` and ``hop`` are in frames at the server rate; ``channel`` is the
-    input index analysed, or -1 to average all inputs. ``wake_fd`` is the
-    eventfd the audio thread writes (or -1 to poll every millisecond).
+    ``window`` and ``hop`` are in frames at the server rate ``rate`` (Hz);
+    ``channel`` is the input index analysed, or -1 to average all inputs.
+    ``wake_fd`` is the eventfd the audio thread writes (or -1 to poll every
+    millisecond). The features are computed at the server rate: the window is
+    not resampled to a model's analysis rate yet.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class InferenceThreadManager:
         hop: int,
         channel: int = -1,
         wake_fd: int = -1,
+        rate: float = 48000.0,
     ):
         self.state = state
         self.backend = backend
@@ -78,6 +81,7 @@ class InferenceThreadManager:
         self.counters = np.zeros(N_ICOUNTERS, dtype=np.int64)
         self._buf = np.zeros(window, dtype=np.float32)
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
+        self.extractor = FeatureExtractor(rate, window, hop)
         self._va = np.zeros(3, dtype=np.float64)
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
@@ -102,7 +106,8 @@ class InferenceThreadManager:
         Compiling on the first hop would hold the GIL and the CPU for seconds.
         """
         mix_to_mono(self.state.audio, 0, self.window, self.channel, self._buf)
-        compute_features(self._buf, self._features)
+        self.extractor.compute(self._buf, self._features)
+        self.extractor.reset()
         grid_centroid(np.zeros(EMOTIONS), self._va)
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
@@ -161,6 +166,7 @@ class InferenceThreadManager:
         first = base + self.window
         self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
+        self.extractor.reset()  # the next window does not follow the last one
 
     def process_available(self) -> int:
         """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
@@ -182,7 +188,7 @@ class InferenceThreadManager:
         ring.consumer_release_to(hdr, self._next_end - self.window)
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             return 0  # the window may span a drop: discard it, resync next time
-        self.counters[I_BAD_SAMPLES] += compute_features(self._buf, self._features)
+        self.counters[I_BAD_SAMPLES] += self.extractor.compute(self._buf, self._features)
         return self._infer_and_push(end - 1 + self._offset)
 
     def _infer_and_push(self, frame: int) -> int:
