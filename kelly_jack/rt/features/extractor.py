@@ -155,7 +155,7 @@ def extract(
     vec[L.MINOR_STRENGTH] = minor
 
     # causal width-5 slope: (-2 x[t-4] - x[t-3] + x[t-1] + 2 x[t]) / 10, history padded with the first value
-    depth = delta_ring.shape[0]
+    depth = delta_ring.shape[0]  # DELTA_WIDTH = 5: slots newest, newest-1, ..., newest-4 (= newest+1)
     for j in range(len(L.DELTA_OF)):
         v = vec[L.DELTA_OF[j]]
         if seen == 0:
@@ -163,9 +163,10 @@ def extract(
                 delta_ring[r, j] = v
         else:
             delta_ring[seen % depth, j] = v
-        s = 0.0
-        for r in range(depth):
-            s += (r - depth // 2) * delta_ring[(seen - (depth - 1) + r) % depth, j]
+        newest = seen % depth
+        # exactly 0 for a constant (paired differences, not a weighted sum)
+        s = 2.0 * (delta_ring[newest, j] - delta_ring[(newest + 1) % depth, j])
+        s += delta_ring[(newest + depth - 1) % depth, j] - delta_ring[(newest + 2) % depth, j]
         vec[L.DELTAS + j] = s / 10.0
     istate[_SEEN] = seen + 1
 
@@ -204,8 +205,8 @@ class FeatureExtractor:
         onset_size = max(8, int(round(max(TEMPO_S, ONSET_RATE_S) * self.rhythm_fps)))
         self._lags, self._prior = tables.tempo_lags(self.rhythm_fps, onset_size)
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
-        # hfc: per-bin power scaled so a sine of amplitude A weighs about A**2 / 2
-        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / w.sum() ** 2, stride])
+        # hfc: power scaled so the bins of a sine of amplitude A add up to its power A**2 / 2
+        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride])
         self._frame = np.zeros(n)
         self._windowed = np.zeros(n)
         self._spec = np.zeros(bins, dtype=np.complex128)
