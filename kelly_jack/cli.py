@@ -40,6 +40,8 @@ tools for model and plugin authors:
                                    run a model over the rows of X (.npy/.csv)
   kelly-jack model convert MODEL.onnx -o MODEL.json
                                    convert an ONNX graph to RTNeural JSON
+  kelly-jack features IN.wav -o OUT.npy [--config FILE]
+                                   the 128 features of every hop of a file (.npy + .json)
 
 exit codes:
   0  ok
@@ -63,6 +65,10 @@ TOOLS = ("backends", "model")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "features":
+        from .features_cli import main as features_main
+
+        return features_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
