@@ -142,12 +142,27 @@ def test_major_and_minor_mode_strength():
         assert r[L.KEY_CLARITY] == max(r[L.MAJOR_STRENGTH], r[L.MINOR_STRENGTH])
 
 
-@pytest.mark.parametrize(("window", "hop"), [(64, 16), (256, 64), (2048, 512), (4096, 1024), (1024, 1000)])
-def test_other_windows_and_hops_stay_finite_and_bounded(window, hop):
+@pytest.mark.parametrize(
+    ("rate", "window", "hop"),
+    [(48000, 64, 16), (48000, 256, 64), (48000, 2048, 512), (48000, 4096, 1024), (48000, 1024, 1000)]
+    + [
+        (8000, 512, 128),
+        (16000, 1024, 256),
+        (22050, 2048, 512),
+        (44100, 2048, 1024),
+        (96000, 4096, 2048),
+        (192000, 2048, 64),
+    ],
+)
+def test_other_rates_windows_and_hops_stay_finite_and_bounded(rate, window, hop):
     x = np.concatenate([rec.clicks(2.0), rec.noise(1.0)]).astype(np.float32)
-    rows, _ = run(x, FeatureExtractor(SR, window, hop), window, hop)
+    fx = FeatureExtractor(rate, window, hop)
+    rows, _ = run(x, fx, window, hop)
     assert np.isfinite(rows).all()
     assert 0 <= rows[:, L.TEMPO].min() and rows[:, L.TEMPO].max() <= 250
+    assert rows[:, L.CENTROID].max() <= rate / 2
+    if rate <= 12800:  # the top contrast band starts above Nyquist: empty, 0, as documented
+        assert np.all(rows[:, L.CONTRAST + 6] == 0)
 
 
 def test_wrong_window_length_is_a_value_error():

@@ -89,9 +89,9 @@ def extract(
     """All 128 features of ``x`` into ``out`` (float32); return the count of non-finite input samples.
 
     ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
-    hfc scale, hops per rhythm frame). ``vec`` (float64,
-    >= 128) holds the features before the float32 store; ``scratch`` rows are
-    work space. The last five arguments are the streaming state.
+    hfc scale, hops per rhythm frame). ``vec`` (float64, >= 128) holds the
+    features before the float32 store; ``scratch`` rows are work space. The
+    arguments from ``prev_logmel`` on are the streaming state.
     """
     rhythm_fps = params[0]
     rate_span = int(params[1])
@@ -180,7 +180,7 @@ class FeatureExtractor:
     """The 128 features (layout ``LAYOUT_VERSION``) of ``window``-sample frames, ``hop`` samples apart.
 
     ``sample_rate`` is the analysis rate in Hz. Raises ValueError for a window
-    too short for the spectral contrast bands or a non-positive hop.
+    under 64 samples or a hop under 1.
     """
 
     def __init__(self, sample_rate: float, window: int, hop: int):
