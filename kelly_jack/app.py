@@ -77,6 +77,7 @@ class Session:
             cfg["analysis"]["channel"],
             self.wake_fd,
             rate=self.rate,
+            analysis_rate=cfg["analysis"]["rate"],
         )
         self.inference.warm_up()
         self.blocksize = self.client.blocksize
@@ -107,13 +108,6 @@ def run(cfg: dict, backend: Backend, duration: float | None, status: bool, out: 
     try:
         for w in session.start():
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
-        if session.rate != cfg["analysis"]["rate"]:
-            print(
-                f"kelly-jack: warning: the server runs at {session.rate} Hz, analysis.rate is "
-                f"{cfg['analysis']['rate']} Hz: features are computed at {session.rate} Hz (the live window is "
-                "not resampled yet)",
-                file=sys.stderr,
-            )
         c = session.client
         print(
             f"kelly-jack: client {c.name!r} on {('server ' + repr(c.server)) if c.server else 'the default server'}"

@@ -179,16 +179,17 @@ def extract(
 class FeatureExtractor:
     """The 128 features (layout ``LAYOUT_VERSION``) of ``window``-sample frames, ``hop`` samples apart.
 
-    ``sample_rate`` is the analysis rate in Hz. Raises ValueError for a window
-    under 64 samples or a hop under 1.
+    ``sample_rate`` is the analysis rate in Hz; ``hop`` (samples at that rate)
+    sets the time scale of the streaming features. Raises ValueError for a
+    window under 64 samples or a hop under 1.
     """
 
-    def __init__(self, sample_rate: float, window: int, hop: int):
+    def __init__(self, sample_rate: float, window: int, hop: float):
         if window < 64 or hop < 1:
             raise ValueError(f"feature window must be >= 64 and hop >= 1 samples, got {window} and {hop}")
         self.sample_rate = float(sample_rate)
         self.window = int(window)
-        self.hop = int(hop)
+        self.hop = hop  # samples at sample_rate; not an integer when the live window is resampled
         sr, n = self.sample_rate, self.window
         bins = n // 2 + 1
         self.fps = sr / hop
