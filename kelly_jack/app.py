@@ -80,7 +80,9 @@ class Session:
             cfg["analysis"]["hop"],
             cfg["analysis"]["channel"],
             self.wake_fd,
-            self.runner,
+            rate=self.rate,
+            analysis_rate=cfg["analysis"]["rate"],
+            generators=self.runner,
         )
         self.inference.warm_up()
         self.blocksize = self.client.blocksize

@@ -12,10 +12,11 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES
+from .backends.base import EMOTIONS, FEATURES, check_layout_version
 from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
 from .midi.factory import GeneratorError, create_generator
 from .plugins import load_plugins
+from .rt.features.layout import LAYOUT_VERSION
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -41,6 +42,8 @@ tools for model and plugin authors:
                                    run a model over the rows of X (.npy/.csv)
   kelly-jack model convert MODEL.onnx -o MODEL.json
                                    convert an ONNX graph to RTNeural JSON
+  kelly-jack features IN.wav -o OUT.npy [--config FILE]
+                                   the 128 features of every hop of a file (.npy + .json)
 
 exit codes:
   0  ok
@@ -64,6 +67,10 @@ TOOLS = ("backends", "generators", "model")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "features":
+        from .features_cli import main as features_main
+
+        return features_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
                     "model" if "model" in cfg["backend"] else None,
                 )
+            check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
         except BackendError as e:
             raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
         generators = []

@@ -80,9 +80,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "*": Field("strlist", [], None, "port short name -> regex patterns of ports to connect"),
     },
     "analysis": {
-        "window": Field("int", 2048, _range(64, 65536), "analysis window in frames"),
+        "window": Field("int", 2048, _range(64, 65536), "analysis window in samples at analysis.rate"),
         "hop": Field("int", 1024, _range(16, 65536), "frames between two inferences"),
         "channel": Field("input", "mix", None, "'mix' (mean of inputs) or an input number 1..N"),
+        "rate": Field("int", 48000, _range(8000, 384000), "analysis sample rate in Hz (the model's)"),
     },
     "latency": {
         "lookahead_ms": Field("float", 20.0, _range(0, 1000), "lookahead (ML_LOOKAHEAD_MS)"),
