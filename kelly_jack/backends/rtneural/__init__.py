@@ -10,12 +10,14 @@ float64; results are returned as float32.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...hookspecs import BackendFactory, hookimpl
+from .. import model_meta
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
 from .model import Model, load_model
@@ -47,13 +49,18 @@ class RTNeuralBackend(BackendBase):
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """Includes the file's ``kelly_jack.*`` top-level keys (``model_meta``); a bad one raises BackendError."""
+        try:
+            doc = json.loads(self.path.read_text())
+            meta = model_meta.read(doc if isinstance(doc, dict) else {})
+        except (OSError, ValueError) as e:
+            raise BackendError(f"backend {NAME!r}: {self.path}: {e}") from None
         return {
             "name": NAME,
             "file": str(self.path),
             "layers": ", ".join(self.model.kinds),
             "parameters": self.model.parameters(),
-            "layout_version": None,
-            "emotion_mapping": None,
+            **meta,
         }
 
 

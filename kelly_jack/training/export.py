@@ -1,0 +1,101 @@
+"""Writing a trained network as ONNX and as RTNeural JSON, both with the same metadata.
+
+The ONNX graph (built with ``onnx.helper``): input ``features`` ``[N, 128]``
+float, Gemm -> Tanh -> Gemm, output ``emotion`` ``[N, 64]`` logits. The
+RTNeural JSON is the project's own ONNX -> RTNeural conversion of that graph
+(two dense layers, the first with tanh), so both hold the same float32 weights.
+
+Metadata keys (ONNX ``metadata_props`` as strings; RTNeural JSON top-level
+keys with JSON values), read back by ``kelly_jack.backends.model_meta``:
+
+``kelly_jack.layout_version``, ``kelly_jack.sample_rate``, ``kelly_jack.window``,
+``kelly_jack.hop`` (frames at the sample rate), ``kelly_jack.mapping`` (what the
+64 outputs mean), ``kelly_jack.emotion_mapping`` (3x64, valence/arousal/dominance
+from the softmax probabilities), ``kelly_jack.training_data`` (a description).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..backends.rtneural.convert import convert
+from .mlp import Network
+
+MAPPING = (
+    "grid8x8: logits over the 8x8 valence-arousal grid, index row*8+col, valence along columns, arousal along "
+    "rows, cell centres linspace(-1, 1, 8); valence/arousal = softmax-weighted centroid; kelly_jack.emotion_mapping "
+    "is a learned 3x64 valence/arousal/dominance matrix applied to the softmax probabilities (dominance row 0)"
+)
+
+
+def metadata(net: Network, *, layout_version: int, rate: int, window: int, hop: int, training: str) -> dict[str, Any]:
+    return {
+        "kelly_jack.layout_version": int(layout_version),
+        "kelly_jack.sample_rate": int(rate),
+        "kelly_jack.window": int(window),
+        "kelly_jack.hop": int(hop),
+        "kelly_jack.mapping": MAPPING,
+        "kelly_jack.emotion_mapping": np.round(net.mapping, 6).tolist(),
+        "kelly_jack.training_data": training,
+    }
+
+
+def onnx_model(net: Network, meta: dict[str, Any]) -> onnx.ModelProto:
+    """The network as an ONNX model (opset 17) carrying ``meta`` as metadata_props."""
+    inits = [
+        numpy_helper.from_array(net.w1.astype(np.float32), "w1"),
+        numpy_helper.from_array(net.b1.astype(np.float32), "b1"),
+        numpy_helper.from_array(net.w2.astype(np.float32), "w2"),
+        numpy_helper.from_array(net.b2.astype(np.float32), "b2"),
+    ]
+    nodes = [
+        helper.make_node("Gemm", ["features", "w1", "b1"], ["z1"], name="dense1", transB=1),
+        helper.make_node("Tanh", ["z1"], ["h1"], name="tanh1"),
+        helper.make_node("Gemm", ["h1", "w2", "b2"], ["emotion"], name="dense2", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "kelly_jack_emotion",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", net.w1.shape[1]])],
+        [helper.make_tensor_value_info("emotion", TensorProto.FLOAT, ["N", net.w2.shape[0]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kelly-jack")
+    model.ir_version = 8
+    for k, v in meta.items():
+        text = v if isinstance(v, str) else json.dumps(v)
+        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=text))
+    onnx.checker.check_model(model)
+    return model
+
+
+def rtneural_doc(model: onnx.ModelProto, meta: dict[str, Any]) -> dict[str, Any]:
+    """RTNeural JSON of the ONNX model, with ``meta`` as top-level keys."""
+    return {**convert(model), **meta}
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save(net: Network, meta: dict[str, Any], onnx_path: Path, json_path: Path) -> None:
+    """Write both files (each through a temporary file and a rename)."""
+    model = onnx_model(net, meta)
+    _atomic(onnx_path, model.SerializeToString())
+    _atomic(json_path, (json.dumps(rtneural_doc(model, meta)) + "\n").encode())
