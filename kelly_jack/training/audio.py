@@ -6,14 +6,15 @@ Errors are ``AudioError`` with one line naming the file.
 
 from __future__ import annotations
 
-import os
+import io
 import shutil
 import subprocess
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 
 class AudioError(Exception):
@@ -64,17 +65,11 @@ def _read_wav(p: Path) -> tuple[np.ndarray, int]:
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
     """Write mono 16-bit PCM (samples clipped to -1..1), through a temporary file and a rename."""
-    p = Path(path)
     pcm = (np.clip(np.nan_to_num(samples), -1.0, 1.0) * 32767.0).round().astype("<i2")
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with wave.open(tmp, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm.tobytes())
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    atomic_write(path, buf.getvalue())

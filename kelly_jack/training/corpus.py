@@ -20,14 +20,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mido
@@ -35,6 +34,7 @@ import numpy as np
 
 from . import cues as C
 from .audio import write_wav
+from .files import atomic_write
 from .music import midi_bytes, notes, timed_messages
 
 SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
@@ -187,20 +187,6 @@ def render_batch(clips: list[Clip], seconds: float, soundfont: Path, rate: int, 
     return out
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]], soundfont: str) -> str:
     """DEAM static-annotation columns (1..9), then the cues."""
     buf = io.StringIO()
@@ -242,7 +228,7 @@ def write_corpus(
     (out / "midi").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for c in clips:
-        _atomic_bytes(out / "midi" / f"{c.song_id}.mid", midi_bytes(c.cues, notes(c.cues, c.seed, seconds)))
+        atomic_write(out / "midi" / f"{c.song_id}.mid", midi_bytes(c.cues, notes(c.cues, c.seed, seconds)))
     groups = [clips[i : i + batch] for i in range(0, len(clips), batch)]
     done = 0
 
@@ -257,10 +243,10 @@ def write_corpus(
             if progress:
                 progress(done, len(clips))
     render_seconds = time.perf_counter() - t0
-    _atomic_text(out / "annotations.csv", annotations_csv(clips, instruments, sf.name))
+    atomic_write(out / "annotations.csv", annotations_csv(clips, instruments, sf.name).encode())
     if pairs:
         rows = "song_low,song_high,cue\n" + "".join(f"{a},{b},{cue}\n" for a, b, cue in pairs)
-        _atomic_text(out / "contrasts.csv", rows)
+        atomic_write(out / "contrasts.csv", rows.encode())
     record = {
         **(description or {}),
         "clips": len(clips),
@@ -272,9 +258,5 @@ def write_corpus(
         "render_seconds": round(render_seconds, 1),
         "label_rules": {"valence": C.VALENCE_WEIGHTS, "arousal": C.AROUSAL_WEIGHTS},
     }
-    _atomic_text(out / "corpus.json", json.dumps(record, indent=1) + "\n")
+    atomic_write(out / "corpus.json", (json.dumps(record, indent=1) + "\n").encode())
     return record
-
-
-def clip_record(clip: Clip) -> dict:
-    return {"song_id": clip.song_id, "seed": clip.seed, **asdict(clip.cues)}

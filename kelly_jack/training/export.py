@@ -17,8 +17,6 @@ from the softmax probabilities), ``kelly_jack.training_data`` (a description).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..backends.rtneural.convert import convert
+from .files import atomic_write
 from .mlp import Network
 
 MAPPING = (
@@ -82,20 +81,8 @@ def rtneural_doc(model: onnx.ModelProto, meta: dict[str, Any]) -> dict[str, Any]
     return {**convert(model), **meta}
 
 
-def _atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def save(net: Network, meta: dict[str, Any], onnx_path: Path, json_path: Path) -> None:
     """Write both files (each through a temporary file and a rename)."""
     model = onnx_model(net, meta)
-    _atomic(onnx_path, model.SerializeToString())
-    _atomic(json_path, (json.dumps(rtneural_doc(model, meta)) + "\n").encode())
+    atomic_write(onnx_path, model.SerializeToString())
+    atomic_write(json_path, (json.dumps(rtneural_doc(model, meta)) + "\n").encode())
