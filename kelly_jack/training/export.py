@@ -1,9 +1,10 @@
 """Writing a trained network as ONNX and as RTNeural JSON, both with the same metadata.
 
 The ONNX graph (built with ``onnx.helper``): input ``features`` ``[N, 128]``
-float, Gemm -> Tanh -> Gemm, output ``emotion`` ``[N, 64]`` logits. The
-RTNeural JSON is the project's own ONNX -> RTNeural conversion of that graph
-(two dense layers, the first with tanh), so both hold the same float32 weights.
+float, Cast to double, Gemm -> Tanh -> Gemm, Cast to float, output ``emotion``
+``[N, 64]`` logits. The RTNeural JSON has the same float64 weights in two
+dense layers (the first with tanh). Both compute in float64, so they agree to
+the float32 rounding of the output.
 
 Metadata keys (ONNX ``metadata_props`` as strings; RTNeural JSON top-level
 keys with JSON values), read back by ``kelly_jack.backends.model_meta``:
@@ -24,7 +25,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..backends.rtneural.convert import convert
 from .files import atomic_write
 from .mlp import Network
 
@@ -48,17 +48,24 @@ def metadata(net: Network, *, layout_version: int, rate: int, window: int, hop: 
 
 
 def onnx_model(net: Network, meta: dict[str, Any]) -> onnx.ModelProto:
-    """The network as an ONNX model (opset 17) carrying ``meta`` as metadata_props."""
+    """The network as an ONNX model (opset 17) carrying ``meta`` as metadata_props.
+
+    Float input and output; the layers compute in float64 (Cast in, Cast out),
+    as the rtneural backend does: the first layer holds the folded feature
+    standardisation, whose cancellations lose up to ~1e-5 in float32.
+    """
     inits = [
-        numpy_helper.from_array(net.w1.astype(np.float32), "w1"),
-        numpy_helper.from_array(net.b1.astype(np.float32), "b1"),
-        numpy_helper.from_array(net.w2.astype(np.float32), "w2"),
-        numpy_helper.from_array(net.b2.astype(np.float32), "b2"),
+        numpy_helper.from_array(net.w1.astype(np.float64), "w1"),
+        numpy_helper.from_array(net.b1.astype(np.float64), "b1"),
+        numpy_helper.from_array(net.w2.astype(np.float64), "w2"),
+        numpy_helper.from_array(net.b2.astype(np.float64), "b2"),
     ]
     nodes = [
-        helper.make_node("Gemm", ["features", "w1", "b1"], ["z1"], name="dense1", transB=1),
+        helper.make_node("Cast", ["features"], ["x64"], name="to_double", to=TensorProto.DOUBLE),
+        helper.make_node("Gemm", ["x64", "w1", "b1"], ["z1"], name="dense1", transB=1),
         helper.make_node("Tanh", ["z1"], ["h1"], name="tanh1"),
-        helper.make_node("Gemm", ["h1", "w2", "b2"], ["emotion"], name="dense2", transB=1),
+        helper.make_node("Gemm", ["h1", "w2", "b2"], ["z2"], name="dense2", transB=1),
+        helper.make_node("Cast", ["z2"], ["emotion"], name="to_float", to=TensorProto.FLOAT),
     ]
     graph = helper.make_graph(
         nodes,
@@ -76,13 +83,31 @@ def onnx_model(net: Network, meta: dict[str, Any]) -> onnx.ModelProto:
     return model
 
 
-def rtneural_doc(model: onnx.ModelProto, meta: dict[str, Any]) -> dict[str, Any]:
-    """RTNeural JSON of the ONNX model, with ``meta`` as top-level keys."""
-    return {**convert(model), **meta}
+def rtneural_doc(net: Network, meta: dict[str, Any]) -> dict[str, Any]:
+    """RTNeural JSON (Keras-style kernels, in x out) of the same weights, with ``meta`` as top-level keys."""
+    n_in, hidden, n_out = net.w1.shape[1], net.w1.shape[0], net.w2.shape[0]
+    return {
+        "in_shape": [None, None, n_in],
+        "layers": [
+            {
+                "type": "dense",
+                "activation": "tanh",
+                "shape": [None, None, hidden],
+                "weights": [net.w1.T.tolist(), net.b1.tolist()],
+            },
+            {
+                "type": "dense",
+                "activation": "",
+                "shape": [None, None, n_out],
+                "weights": [net.w2.T.tolist(), net.b2.tolist()],
+            },
+        ],
+        **meta,
+    }
 
 
 def save(net: Network, meta: dict[str, Any], onnx_path: Path, json_path: Path) -> None:
     """Write both files (each through a temporary file and a rename)."""
     model = onnx_model(net, meta)
     atomic_write(onnx_path, model.SerializeToString())
-    atomic_write(json_path, (json.dumps(rtneural_doc(model, meta)) + "\n").encode())
+    atomic_write(json_path, (json.dumps(rtneural_doc(net, meta)) + "\n").encode())
