@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/eval_emotion.py models/emotion.rtneural.json data/eval
     .venv/bin/python scripts/eval_emotion.py models/emotion.onnx data/eval --json eval.json
+    .venv/bin/python scripts/eval_emotion.py heuristic data/eval      # the non-ML stub, for reference
 
 The corpus is a make_corpus.py folder (the held-out ``--set eval`` one: instruments
 and soundfont training never used); contrasts.csv, when present, gives the pairs.
@@ -32,7 +33,7 @@ GOALS = {"arousal_r": 0.8, "valence_r": 0.6, "pairwise": 0.9}
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", type=Path, help=".onnx or RTNeural .json")
+    ap.add_argument("model", help=".onnx or RTNeural .json, or a backend name without options (heuristic)")
     ap.add_argument("corpus", type=Path, help="make_corpus.py folder")
     ap.add_argument("--json", type=Path, help="write the full report here")
     a = ap.parse_args(argv)

@@ -111,6 +111,10 @@ def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
     assert "| centroid |" in out and "| mapped |" in out
     ev = json.loads((tmp_path / "e.json.report").read_text())
     assert ev["clips"] == 22 and ev["pairs"] == 6 and ev["centroid"]["pairwise"]["all"][1] > 0
+    # a backend by name (the non-ML stub) for reference: no learned mapping, so one row
+    assert _script("eval_emotion")(["heuristic", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert "| centroid |" in out and "| mapped |" not in out
 
 
 def test_trainer_bad_input_is_one_line(tmp_path, capsys):

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Modal brightness (Temperley & Tan 2013 rank ionian happiest, phrygian saddest).
+# Modal brightness: Temperley & Tan 2013 (ionian happiest, falling as scale degrees are lowered,
+# lydian below ionian); harmonic minor, not in their study, between aeolian and phrygian.
 MODES: dict[str, tuple[tuple[int, ...], float]] = {
     "ionian": ((0, 2, 4, 5, 7, 9, 11), 1.0),
     "lydian": ((0, 2, 4, 6, 7, 9, 11), 0.7),

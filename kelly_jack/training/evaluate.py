@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import create_backend
 from ..backends.base import BackendBase
 from ..backends.onnx import OnnxBackend
 from ..backends.rtneural import RTNeuralBackend
@@ -28,9 +29,14 @@ MIN_STEP = 0.1
 DIMS = ("valence", "arousal")
 
 
-def load_backend(path: str | Path) -> BackendBase:
-    p = str(path)
-    return OnnxBackend({"model": p}) if p.endswith(".onnx") else RTNeuralBackend({"model": p})
+def load_backend(model: str | Path) -> BackendBase:
+    """A model file (.onnx: ``onnx``, else ``rtneural``), or a backend that needs no options by name (``heuristic``)."""
+    p = str(model)
+    if p.endswith(".onnx"):
+        return OnnxBackend({"model": p})
+    if Path(p).suffix or Path(p).exists():
+        return RTNeuralBackend({"model": p})
+    return create_backend(p, {})
 
 
 def predict_clips(backend: BackendBase, items: list[Item]) -> dict[str, np.ndarray]:
