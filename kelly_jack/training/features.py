@@ -5,7 +5,9 @@ over a clip with the live path's window and hop (the config defaults,
 ``analysis.window`` / ``analysis.hop``) at ``ANALYSIS_RATE``. When the extractor
 changes (a new layout), this module is the only one to repoint; the layout
 version recorded in a model comes from ``layout_version()``, i.e. from the
-extractor module's ``LAYOUT_VERSION``.
+extractor module's ``LAYOUT_VERSION``. A streaming extractor (state carried
+from hop to hop) must start each clip from reset state here, since clips are
+independent; frames are produced in time order for that reason.
 """
 
 from __future__ import annotations
