@@ -13,12 +13,14 @@ streaming), conv2d (streaming time axis), batchnorm, batchnorm2d, prelu, gru
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...hookspecs import BackendFactory, hookimpl
+from .. import model_meta
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
 from .frame import FrameModel
@@ -55,6 +57,12 @@ class RTNeuralBackend(BackendBase):
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """Includes the file's ``kelly_jack.*`` top-level keys (``model_meta``); a bad one raises BackendError."""
+        try:
+            doc = json.loads(self.path.read_text())
+            meta = model_meta.read(doc if isinstance(doc, dict) else {})
+        except (OSError, ValueError) as e:
+            raise BackendError(f"backend {NAME!r}: {self.path}: {e}") from None
         return {
             "name": NAME,
             "file": str(self.path),
@@ -63,8 +71,7 @@ class RTNeuralBackend(BackendBase):
             # values per step into the first layer, then out of each (per step of the frame in frame mode)
             "sizes": " -> ".join(str(n) for n in self._sizes()),
             "parameters": self.model.parameters(),
-            "layout_version": None,
-            "emotion_mapping": None,
+            **meta,
         }
 
 
