@@ -137,9 +137,13 @@ def test_clip_features_use_the_live_extractor_and_windowing():
     x = (0.1 * rng.standard_normal(WINDOW + 5 * HOP + 17)).astype(np.float32)
     f = clip_features(x, 48000)
     assert f.shape == (frame_count(len(x)), extractor.FEATURE_SIZE) == (6, 128)
+    # the live extractor from reset state, streamed over the same windows in order
+    fx = extractor.FeatureExtractor(48000, WINDOW, HOP)
     row = np.zeros(128, dtype=np.float32)
-    extractor.compute_features(x[3 * HOP : 3 * HOP + WINDOW], row)
+    for k in range(4):
+        fx.compute(x[k * HOP : k * HOP + WINDOW], row)
     np.testing.assert_array_equal(f[3], row)
+    np.testing.assert_array_equal(clip_features(x, 48000), f)  # each clip starts from reset state
     assert clip_features(x[: WINDOW - 1], 48000).shape == (0, 128)
     # another rate is resampled to the analysis rate first
     one_second = (0.1 * rng.standard_normal(44100)).astype(np.float32)

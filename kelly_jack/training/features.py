@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import SCHEMA
 from ..rt import features as extractor
+from ..rt.features import FeatureExtractor
 
 # The rate the model is trained at; the live path resamples to it (DESIGN.md, Features).
 ANALYSIS_RATE = 48000
@@ -38,7 +39,7 @@ def clip_features(samples: np.ndarray, rate: int) -> np.ndarray:
     """Feature frames of a mono clip: float32 ``(frame_count, 128)``, one row per hop, in time order.
 
     ``samples`` are floats (nominally -1..1) at ``rate`` Hz; another rate than
-    ``ANALYSIS_RATE`` is resampled first (band-limited, FFT). Windows are taken
+    ``ANALYSIS_RATE`` is resampled first (soxr, as ``kelly-jack features`` does). Windows are taken
     the way the live inference thread takes them (length WINDOW, every HOP
     samples). Non-finite samples give finite features (the extractor's contract).
     """
@@ -48,20 +49,16 @@ def clip_features(samples: np.ndarray, rate: int) -> np.ndarray:
     frames = frame_count(len(x))
     out = np.zeros((frames, FEATURES), dtype=np.float32)
     row = np.zeros(FEATURES, dtype=np.float32)
+    fx = FeatureExtractor(ANALYSIS_RATE, WINDOW, HOP)  # fresh streaming state: clips are independent
     for k in range(frames):
-        extractor.compute_features(x[k * HOP : k * HOP + WINDOW], row)
+        fx.compute(x[k * HOP : k * HOP + WINDOW], row)
         out[k] = row
     return out
 
 
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Band-limited resampling of a whole clip by zero-padding or truncating its spectrum."""
+    """A whole clip resampled from ``rate`` to ``target`` Hz with soxr (HQ); non-finite samples become 0."""
+    import soxr
+
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    n = len(x)
-    m = int(round(n * target / rate))
-    if n == 0 or m == 0:
-        return np.zeros(m, dtype=np.float32)
-    spectrum = np.fft.rfft(x)
-    keep = min(len(spectrum), m // 2 + 1)
-    y = np.fft.irfft(spectrum[:keep], m) * (m / n)
-    return y.astype(np.float32)
+    return soxr.resample(x, rate, target, quality="HQ").astype(np.float32)
