@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES, check_layout_version
+from .backends.base import EMOTIONS, FEATURES, BackendBase, check_layout_version
 from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
 from .midi.factory import GeneratorError, create_generator
 from .plugins import load_plugins
@@ -42,6 +42,8 @@ tools for model and plugin authors:
                                    run a model over the rows of X (.npy/.csv)
   kelly-jack model convert MODEL.onnx -o MODEL.json
                                    convert an ONNX graph to RTNeural JSON
+  kelly-jack render IN.wav -o OUT.mid [--config FILE] [--csv T.csv] [--plot T.png]
+                                   the live engine over a file, no JACK: MIDI file and timeline
   kelly-jack features IN.wav -o OUT.npy [--config FILE]
                                    the 128 features of every hop of a file (.npy + .json)
 
@@ -65,12 +67,43 @@ Every config key is documented in README.md.""",
 TOOLS = ("backends", "generators", "model")
 
 
+def build_engine_parts(cfg: dict) -> tuple[BackendBase, list]:
+    """The backend and generators ``cfg`` names, loaded and checked; raises ConfigError (file:line)."""
+    plugins = load_plugins(cfg["plugins"]["modules"])
+    for problem in plugins.errors:
+        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
+    try:
+        backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
+        if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
+            raise BackendError(
+                f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
+                f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
+                "model" if "model" in cfg["backend"] else None,
+            )
+        check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
+    except BackendError as e:
+        raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
+    generators = []
+    for instance in cfg["generators"]:
+        kind, options = generator_options(cfg, instance)
+        try:
+            generators.append(create_generator(kind, options, plugins))
+        except GeneratorError as e:
+            key = f"generators.{instance}" + (f".{e.key}" if e.key else "")
+            raise ConfigError(f"{where(cfg, key)}: generators.{instance}: {e}") from None
+    return backend, generators
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "features":
         from .features_cli import main as features_main
 
         return features_main(argv[1:])
+    if argv and argv[0] == "render":
+        from .render_cli import main as render_main
+
+        return render_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
@@ -85,28 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg["client"]["server"] = args.server
         if args.name:
             cfg["client"]["name"] = args.name
-        plugins = load_plugins(cfg["plugins"]["modules"])
-        for problem in plugins.errors:
-            print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-        try:
-            backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
-            if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
-                raise BackendError(
-                    f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
-                    f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
-                    "model" if "model" in cfg["backend"] else None,
-                )
-            check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
-        except BackendError as e:
-            raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
-        generators = []
-        for instance in cfg["generators"]:
-            kind, options = generator_options(cfg, instance)
-            try:
-                generators.append(create_generator(kind, options, plugins))
-            except GeneratorError as e:
-                key = f"generators.{instance}" + (f".{e.key}" if e.key else "")
-                raise ConfigError(f"{where(cfg, key)}: generators.{instance}: {e}") from None
+        backend, generators = build_engine_parts(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_USAGE

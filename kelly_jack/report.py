@@ -49,6 +49,7 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
         "midi_in": int(c[layout.C_MIDI_IN]),
         "events_sent": int(c[layout.C_EVENTS_SENT]),
         "events_late": int(c[layout.C_EVENTS_LATE]),
+        "origin": int(c[layout.C_ORIGIN]),
         "infer_mean_us": float(i[I_INFER_TOTAL_US]) / results if results else float("nan"),
         "infer_max_us": int(i[I_INFER_MAX_US]),
         "valence": float(state.state[layout.S_OUT_V]),
@@ -70,7 +71,8 @@ def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str
         f"inference mean {f['infer_mean_us']:.0f} us, max {f['infer_max_us']} us; "
         f"MIDI {f['midi_sent']} sent, {f['midi_dropped']} dropped, {f['midi_in']} CC in; "
         f"generator events {f['events_sent']} sent, {f['events_late']} late; "
-        f"audio ring overflow {f['audio_overflow_frames']} frames."
+        f"audio ring overflow {f['audio_overflow_frames']} frames; "
+        f"client frame 0 was JACK frame {f['origin']}."
     )
 
 

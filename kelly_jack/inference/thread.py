@@ -135,6 +135,15 @@ class InferenceThreadManager:
         hdr = ring.new_header(2)
         ring.record_push(hdr, np.zeros((2, layout.RECORD_WIDTH)), self._record)
 
+    def begin(self) -> None:
+        """Take the audio ring's current position as the start (``start`` does it; the offline engine calls it)."""
+        self._resync()
+
+    @property
+    def features(self) -> np.ndarray:
+        """The feature vector of the last hop analysed (read it on the thread that runs the hops)."""
+        return self._features
+
     def start(self) -> None:
         """Start the thread (after the client is activated)."""
         self._resync()

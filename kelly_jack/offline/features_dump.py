@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -25,13 +24,14 @@ from typing import TextIO
 import numpy as np
 
 from ..rt.features import FEATURE_SIZE, LAYOUT_VERSION, NAMES, FeatureExtractor
+from .audio_file import AudioFileError, atomic_write, open_audio
 
 BLOCK_S = 2.0  # seconds of input read at a time
 LONG_FILE_S = 30.0  # files at least this long get a progress bar (on a terminal)
 
 
-class DumpError(Exception):
-    """The input or output is unusable; ``str()`` is one line naming the file."""
+# one line naming the file (the name the features tool has always used)
+DumpError = AudioFileError
 
 
 @dataclass(frozen=True)
@@ -52,31 +52,6 @@ def first_window_end(window: int, hop: int) -> int:
 
 def sidecar_path(output: Path) -> Path:
     return output.with_suffix(".json")
-
-
-def _open(src: Path):
-    import soundfile as sf
-
-    if not src.exists():
-        raise DumpError(f"{src}: no such file")
-    if src.is_dir():
-        raise DumpError(f"{src}: is a directory, not an audio file")
-    try:
-        return sf.SoundFile(src)
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError or TypeError by version
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DumpError(f"{src}: cannot read audio ({reason})") from None
-
-
-def _atomic_write(path: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return Path(tmp)
 
 
 def dump_features(
@@ -103,7 +78,7 @@ def dump_features(
         raise DumpError(f"{output}: the output must be a .npy file")
     if not output.parent.is_dir():
         raise DumpError(f"{output}: directory {output.parent} does not exist")
-    with _open(src) as f:
+    with open_audio(src) as f:
         source_rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
         if channel >= channels:
             raise DumpError(f"{src}: has {channels} channel(s); analysis.channel is {channel + 1}")
@@ -131,9 +106,9 @@ def dump_features(
         "bad_samples": bad,
     }
     sidecar = sidecar_path(output)
-    tmp_npy = _atomic_write(output, lambda fh: np.save(fh, rows))
+    tmp_npy = atomic_write(output, lambda fh: np.save(fh, rows))
     try:
-        tmp_json = _atomic_write(sidecar, lambda fh: fh.write((json.dumps(meta, indent=1) + "\n").encode()))
+        tmp_json = atomic_write(sidecar, lambda fh: fh.write((json.dumps(meta, indent=1) + "\n").encode()))
     except BaseException:
         os.unlink(tmp_npy)
         raise
