@@ -82,7 +82,7 @@ def status_line(f: dict[str, float], rate: int, latency: int) -> str:
         f"valence {f['valence']:+.2f}  arousal {f['arousal']:+.2f}  "
         f"{_bar(f['valence'])} {_bar(f['arousal'])}  "
         f"latency {latency} fr ({1000.0 * latency / rate:.1f} ms)  "
-        f"MIDI out {f['midi_sent']}  results {f['applied']}+{f['late']} late  "
+        f"MIDI out {f['midi_sent'] + f['events_sent']}  results {f['applied']}+{f['late']} late  "
         f"xruns {f['xruns']}  cb p99.9 {f['time_p999_us']:.0f} us"
     )
 
