@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kelly_jack.midi.generators.harmony import MODES, Harmony, HarmonyError, mode_for, parse_key, voice
@@ -104,3 +105,30 @@ def test_mode_hysteresis_and_keys():
         Harmony({"channel": 17})
     with pytest.raises(HarmonyError, match="unknown option 'tempo'"):
         Harmony({"tempo": 3})
+
+
+def tones(midi_notes, seconds, rate=48000):
+    """A sum of harmonic tones (the pitches of ``midi_notes``), as a test signal in one key."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = np.zeros_like(t)
+    for n in midi_notes:
+        f = 440 * 2 ** ((n - 69) / 12)
+        x += sum(np.sin(2 * np.pi * k * f * t) / k for k in (1, 2, 3))
+    return (0.1 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize(("chord", "tonic"), [((62, 66, 69, 74), 2), ((57, 60, 64, 69), 9)])
+def test_key_auto_follows_the_key_of_the_audio(chord, tonic):
+    from kelly_jack.backends import create_backend
+    from kelly_jack.config import parse_config
+    from kelly_jack.offline.engine import OfflineEngine
+
+    cfg = parse_config("ports: {inputs: 1}\n")
+    engine = OfflineEngine(cfg, create_backend("constant", {"valence": 0.3, "arousal": 0.5}),
+                           [Harmony({"channel": 3, "key": "auto"})], RATE, 1)  # fmt: skip
+    engine.feed(tones(chord, 6.0)[:, None])
+    engine.finish()
+    assert engine.runner.key.tonic is None  # the stop resets it
+    ons = [(f, m[1]) for f, m in engine.event_list() if m[0] == 0x92 and m[2] > 0]
+    late = [n % 12 for f, n in ons if f > 3 * RATE]  # after the tracker has settled
+    assert late and set(late) <= {(tonic + s) % 12 for s in MODES["major"]}

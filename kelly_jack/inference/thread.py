@@ -261,7 +261,7 @@ class InferenceThreadManager:
             return 0
         self.counters[I_RESULTS] += 1
         if self.generators is not None:
-            self.generators.after_result(frame, self._va[0], self._va[1])
+            self.generators.after_result(frame, self._va[0], self._va[1], None, self._features)
         return 1
 
     def _report(self, message: str) -> None:

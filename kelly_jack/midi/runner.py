@@ -22,6 +22,7 @@ import sys
 import time
 
 from .generator import Generator, Moment
+from .key import KeyTracker
 from .scheduler import EventScheduler
 from .tempo import InternalClock, TempoSource
 
@@ -55,6 +56,7 @@ class GeneratorRunner:
         self.user = user or (lambda: (0.0, 0.0, 1.0, True))
         self.errors = 0
         self.calls = 0
+        self.key = KeyTracker(hop / rate)
         self._v: float | None = None
         self._a = 0.0
         self._last_start: int | None = None
@@ -78,8 +80,14 @@ class GeneratorRunner:
             self._a += k * (a - self._a)
         return self._v, self._a
 
-    def after_result(self, frame: int, valence: float, arousal: float, dominance: float | None = None) -> None:
-        """Generate the output stretch of the result for the window ending at client ``frame``."""
+    def after_result(
+        self, frame: int, valence: float, arousal: float, dominance: float | None = None, features=None
+    ) -> None:
+        """Generate the output stretch of the result for the window ending at client ``frame``.
+
+        ``features`` (that hop's 128) feed the key tracker of ``key: auto`` generators.
+        """
+        tonic = self.key.update(features) if features is not None else self.key.tonic
         start = frame + 1 + self.latency
         if self._last_start is not None and start < self._last_start + self.hop:
             start = self._last_start + self.hop  # never fill a stretch twice
@@ -95,7 +103,7 @@ class GeneratorRunner:
         beat = self._end_beat if start == self._end and self._end_beat is not None else pos.beat
         end_beat = beat + (end - start) * pos.bpm / (60.0 * self.rate)
         self._end, self._end_beat = end, end_beat
-        moment = Moment(start, end, self.rate, v, a, dominance, pos.bpm, beat, end_beat, pos.beats_per_bar, True)
+        moment = Moment(start, end, self.rate, v, a, dominance, pos.bpm, beat, end_beat, pos.beats_per_bar, True, tonic)
         for g in self.generators:
             try:
                 g.generate(moment, self.scheduler)
@@ -116,6 +124,7 @@ class GeneratorRunner:
         self.scheduler.release(1 << 62)
         for g in self.generators:
             g.reset()
+        self.key.reset()
         return n
 
     def _transport_stopped(self, frame: int) -> None:

@@ -46,7 +46,7 @@ class _Observer:
     def __init__(self, runner: GeneratorRunner | None, timeline: Timeline, keep_features, inference=None):
         self.runner, self.timeline, self.keep_features, self.inference = runner, timeline, keep_features, inference
 
-    def after_result(self, frame: int, valence: float, arousal: float, dominance=None) -> None:
+    def after_result(self, frame: int, valence: float, arousal: float, dominance=None, features=None) -> None:
         t = self.timeline
         t.frames.append(int(frame))
         t.valence.append(float(valence))
@@ -54,7 +54,7 @@ class _Observer:
         if self.keep_features:
             t.features.append(self.inference.features.copy())
         if self.runner is not None:
-            self.runner.after_result(frame, valence, arousal, dominance)
+            self.runner.after_result(frame, valence, arousal, dominance, features)
 
     def tick(self, clock: int) -> None:
         if self.runner is not None:

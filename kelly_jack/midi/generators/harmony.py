@@ -21,7 +21,9 @@ What follows what (valence v and arousal a, both -1..1, at each bar start):
 Every note is queued with its note-off, so nothing changes mid-note and a
 stop leaves nothing hanging. Deterministic: no randomness.
 Options: ``channel`` (1..16, default 2), ``key`` (tonic: C, F#, Bb, ... or
-``auto`` to follow a key detected from the audio when there is one; default C).
+``auto``: the tonic of the key the audio is in, from Krumhansl-Kessler
+profiles against the features' chroma averaged over about 8 s
+(``midi/key.py``), C until there is one; default C).
 """
 
 from __future__ import annotations
