@@ -19,6 +19,7 @@ from typing import TextIO
 from .backends import Backend
 from .config import input_names, output_names
 from .inference import InferenceThreadManager
+from .inference.mapping import emotion_mapping
 from .jack.client import KellyJackClient
 from .latency import LatencyManager
 from .midi.runner import GeneratorRunner
@@ -84,6 +85,7 @@ class Session:
             analysis_rate=cfg["analysis"]["rate"],
             generators=self.runner,
         )
+        self.inference.mapping = emotion_mapping(cfg["emotion"]["mapping"], backend)
         self.inference.warm_up()
         self.blocksize = self.client.blocksize
         self.stop_requested = threading.Event()

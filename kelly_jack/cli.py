@@ -14,6 +14,7 @@ from . import __version__
 from .backends import BackendError, create_backend
 from .backends.base import EMOTIONS, FEATURES, BackendBase, check_layout_version
 from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
+from .inference.mapping import MappingError, emotion_mapping
 from .midi.factory import GeneratorError, create_generator
 from .plugins import load_plugins
 from .rt.features.layout import LAYOUT_VERSION
@@ -81,6 +82,9 @@ def build_engine_parts(cfg: dict) -> tuple[BackendBase, list]:
                 "model" if "model" in cfg["backend"] else None,
             )
         check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
+        emotion_mapping(cfg["emotion"]["mapping"], backend)
+    except MappingError as e:
+        raise ConfigError(f"{where(cfg, 'emotion.mapping')}: emotion.mapping: {e}") from None
     except BackendError as e:
         raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
     generators = []

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
 from ..rt import layout, ring
-from ..rt.emotion import grid_centroid
+from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
 from .resample import WindowResampler
@@ -104,6 +104,8 @@ class InferenceThreadManager:
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
         self.extractor = FeatureExtractor(analysis_rate, window, hop * analysis_rate / rate)
         self._va = np.zeros(3, dtype=np.float64)
+        self._vad = np.zeros(3, dtype=np.float64)
+        self.mapping: np.ndarray | None = None  # a model's learned 3x64 mapping, or None for the grid centroid
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -130,6 +132,7 @@ class InferenceThreadManager:
         self._analyse()
         self.extractor.reset()
         grid_centroid(np.zeros(EMOTIONS), self._va)
+        learned_mapping(np.zeros(EMOTIONS), np.zeros((3, EMOTIONS)), self._vad)
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
         hdr = ring.new_header(2)
@@ -247,9 +250,14 @@ class InferenceThreadManager:
             self.counters[I_NONFINITE] += 1
             self._report(f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}")
             return 0
-        grid_centroid(y, self._va)
+        grid_centroid(y, self._va)  # the confidence is the grid's spread either way
+        dominance = None
+        if self.mapping is not None:
+            learned_mapping(y, self.mapping, self._vad)
+            self._va[0], self._va[1], dominance = self._vad
         rec = self._record
         rec[layout.R_FRAME] = frame
+        rec[layout.R_DOMINANCE] = 0.0 if dominance is None else dominance
         rec[layout.R_VALENCE] = self._va[0]
         rec[layout.R_AROUSAL] = self._va[1]
         rec[layout.R_CONFIDENCE] = self._va[2]
@@ -261,7 +269,7 @@ class InferenceThreadManager:
             return 0
         self.counters[I_RESULTS] += 1
         if self.generators is not None:
-            self.generators.after_result(frame, self._va[0], self._va[1], None, self._features)
+            self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
         return 1
 
     def _report(self, message: str) -> None:
