@@ -25,6 +25,7 @@ from .latency import LatencyManager
 from .midi.runner import GeneratorRunner
 from .midi.scheduler import EventScheduler
 from .midi.tempo import InternalClock
+from .reload import ModelReloader
 from .report import figures, status_line, summary
 from .rt import layout
 from .state import SharedState
@@ -85,7 +86,7 @@ class Session:
             analysis_rate=cfg["analysis"]["rate"],
             generators=self.runner,
         )
-        self.inference.mapping = emotion_mapping(cfg["emotion"]["mapping"], backend)
+        self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
         self.blocksize = self.client.blocksize
         self.stop_requested = threading.Event()
@@ -149,10 +150,16 @@ def run(
     out: TextIO = sys.stdout,
     generators: list | None = None,
 ) -> int:
-    """Run until SIGINT/SIGTERM, ``duration`` seconds, or the server leaving. Returns an exit code."""
+    """Run until SIGINT/SIGTERM, ``duration`` seconds, or the server leaving; SIGHUP reloads the model.
+
+    Returns an exit code.
+    """
     session = Session(cfg, backend, generators)
     stop = session.stop_requested
+    reloader = ModelReloader(cfg, session.inference)
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: reloader.request())
+    reloader.start()
     try:
         for w in session.start():
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
@@ -182,6 +189,7 @@ def run(
         if status and tty:
             print(file=out)
     finally:
+        reloader.stop()
         session.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -84,7 +84,7 @@ class InferenceThreadManager:
         generators=None,
     ):
         self.state = state
-        self.backend = backend
+        self._model: tuple = (backend, None)  # (backend, learned mapping or None), swapped whole
         analysis_rate = rate if analysis_rate is None else analysis_rate
         self.resampler = None if analysis_rate == rate else WindowResampler(rate, analysis_rate, window)
         # frames of server audio read per hop
@@ -105,7 +105,6 @@ class InferenceThreadManager:
         self.extractor = FeatureExtractor(analysis_rate, window, hop * analysis_rate / rate)
         self._va = np.zeros(3, dtype=np.float64)
         self._vad = np.zeros(3, dtype=np.float64)
-        self.mapping: np.ndarray | None = None  # a model's learned 3x64 mapping, or None for the grid centroid
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,12 +115,25 @@ class InferenceThreadManager:
 
     # ------------------------------------------------------------ public API
 
-    def set_inference_function(self, fn: Callable[[np.ndarray], np.ndarray] | BackendBase) -> None:
-        """Swap the model: a backend object, or any callable ``features -> 64 logits``.
+    def set_inference_function(
+        self, fn: Callable[[np.ndarray], np.ndarray] | BackendBase, mapping: np.ndarray | None = None
+    ) -> None:
+        """Swap the model: a backend object, or any callable ``features -> 64 logits``, and its
+        learned 3x64 valence/arousal/dominance ``mapping`` (None: the grid centroid).
 
-        Takes effect from the next hop (one attribute store, safe from any thread).
+        Takes effect from the next hop: the pair is one attribute store, safe from any thread.
         """
-        self.backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
+        backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
+        matrix = None if mapping is None else np.ascontiguousarray(mapping, dtype=np.float64).reshape(3, EMOTIONS)
+        self._model = (backend, matrix)
+
+    @property
+    def backend(self) -> BackendBase:
+        return self._model[0]
+
+    @property
+    def mapping(self) -> np.ndarray | None:
+        return self._model[1]
 
     def warm_up(self) -> None:
         """Compile (or load from Numba's cache) the kernels before the audio starts.
@@ -238,22 +250,23 @@ class InferenceThreadManager:
         return self.extractor.compute(self._buf, self._features)
 
     def _infer_and_push(self, frame: int) -> int:
+        backend, mapping = self._model  # one read: a swap lands between hops, never inside one
         t0 = time.perf_counter_ns()
         try:
-            y = np.asarray(self.backend.infer(self._features), dtype=np.float64).reshape(-1)
+            y = np.asarray(backend.infer(self._features), dtype=np.float64).reshape(-1)
         except Exception as e:  # a backend must never stop the client
             self.counters[I_ERRORS] += 1
-            self._report(f"backend {getattr(self.backend, 'name', '?')} raised {type(e).__name__}: {e}")
+            self._report(f"backend {getattr(backend, 'name', '?')} raised {type(e).__name__}: {e}")
             return 0
         elapsed_us = (time.perf_counter_ns() - t0) // 1000
         if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
-            self._report(f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}")
+            self._report(f"backend {getattr(backend, 'name', '?')} returned non-finite or shape {y.shape}")
             return 0
         grid_centroid(y, self._va)  # the confidence is the grid's spread either way
         dominance = None
-        if self.mapping is not None:
-            learned_mapping(y, self.mapping, self._vad)
+        if mapping is not None:
+            learned_mapping(y, mapping, self._vad)
             self._va[0], self._va[1], dominance = self._vad
         rec = self._record
         rec[layout.R_FRAME] = frame

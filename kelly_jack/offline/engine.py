@@ -111,7 +111,7 @@ class OfflineEngine:
             generators=observer,
         )
         observer.inference = self.inference
-        self.inference.mapping = emotion_mapping(cfg["emotion"]["mapping"], backend)
+        self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
         self.inference.begin()
         self.events: list[np.ndarray] = []  # (frame, packed) rows, in output order
