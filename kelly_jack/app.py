@@ -117,11 +117,13 @@ class Session:
         )
 
     def start(self) -> list[str]:
-        """Register callbacks, activate, patch, start inference; return patching warnings."""
+        """Register callbacks, start inference, activate, patch; return patching warnings.
+
+        Inference starts first so it takes the very first window, as the offline render does.
+        """
         self.client.attach(self.state, self.latency, self.cfg["client"]["audio_thread"])
-        warnings = self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
         self.inference.start()
-        return warnings
+        return self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
 
     def stop(self) -> None:
         """Inference thread first, then end every note, then deactivate and close (see KellyJackClient.close)."""

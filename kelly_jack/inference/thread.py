@@ -172,6 +172,7 @@ class InferenceThreadManager:
             os.eventfd_write(self.wake_fd, 1)
         if self._thread is not None:
             self._thread.join(timeout)
+        self.state.sync[layout.Y_NEXT_END] = 1 << 62  # a freewheeling audio thread must not wait for us now
 
     @property
     def alive(self) -> bool:
@@ -194,6 +195,8 @@ class InferenceThreadManager:
             else:
                 time.sleep(0.001)
             self.process_available()
+            if self._stop.is_set():
+                break
             if self.generators is not None:
                 self.generators.tick(int(self.state.counters[layout.C_CLOCK]))
 
@@ -213,10 +216,24 @@ class InferenceThreadManager:
         first = base + self.window
         self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
+        self._publish()
         self.extractor.reset()  # the next window does not follow the last one
 
     def process_available(self) -> int:
-        """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
+        """Run inference for the newest complete hop, if any; return results pushed (0 or 1).
+
+        Then tell the audio thread where the next window ends (it waits for that while JACK freewheels).
+        """
+        pushed = self._process_newest()
+        self._publish()
+        return pushed
+
+    def _publish(self) -> None:
+        # after the result (and its generator events) is in its ring: x86-64 and aarch64 keep this order
+        # for an aligned 8-byte store following the ring's release fence
+        self.state.sync[layout.Y_NEXT_END] = self._next_end
+
+    def _process_newest(self) -> int:
         hdr = self.state.audio_hdr
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             self.counters[I_RESYNCS] += 1

@@ -18,7 +18,7 @@ import jack
 from ..rt import layout
 from ..state import SharedState
 from .port_latency import PortLatency
-from .process import process_callback, process_period, xrun_callback
+from .process import freewheel_callback, process_callback, process_period, xrun_callback
 
 
 class ServerNotRunning(Exception):
@@ -111,6 +111,9 @@ class KellyJackClient:
             self.client.set_process_callback(lambda frames: process_period(frames, table))
         if lib.jack_set_xrun_callback(ptr, ffi.cast("JackXRunCallback", xrun_callback.address), arg) != 0:
             raise jack.JackError("jack_set_xrun_callback failed")
+        fw = ffi.cast("JackFreewheelCallback", freewheel_callback.address)
+        if lib.jack_set_freewheel_callback(ptr, fw, arg) != 0:
+            raise jack.JackError("jack_set_freewheel_callback failed")
 
     def activate(self, connect: dict[str, list[str]], pretty_names: bool = True) -> list[str]:
         """Activate, set pretty names, apply auto-connect patterns; return warnings."""
