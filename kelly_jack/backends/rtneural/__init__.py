@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from ...hookspecs import BackendFactory, hookimpl
 from .. import model_meta
@@ -39,6 +40,12 @@ class RTNeuralBackend(BackendBase):
             self.model: Model | FrameModel = load_model(self.path, o["mode"] or None)
         except ModelError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
+        try:  # the file's kelly_jack.* top-level keys (JSON model, or YAML architecture description)
+            text = self.path.read_text()
+            doc = yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else json.loads(text)
+            self._meta = model_meta.read(doc if isinstance(doc, dict) else {})
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         self.input_size = self.model.input_size
         self.output_size = self.model.output_size
 
@@ -57,12 +64,7 @@ class RTNeuralBackend(BackendBase):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """Includes the file's ``kelly_jack.*`` top-level keys (``model_meta``); a bad one raises BackendError."""
-        try:
-            doc = json.loads(self.path.read_text())
-            meta = model_meta.read(doc if isinstance(doc, dict) else {})
-        except (OSError, ValueError) as e:
-            raise BackendError(f"backend {NAME!r}: {self.path}: {e}") from None
+        """Includes the file's ``kelly_jack.*`` top-level keys (``model_meta``), read at load."""
         return {
             "name": NAME,
             "file": str(self.path),
@@ -71,7 +73,7 @@ class RTNeuralBackend(BackendBase):
             # values per step into the first layer, then out of each (per step of the frame in frame mode)
             "sizes": " -> ".join(str(n) for n in self._sizes()),
             "parameters": self.model.parameters(),
-            **meta,
+            **self._meta,
         }
 
 
