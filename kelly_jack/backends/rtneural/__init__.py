@@ -37,10 +37,10 @@ class RTNeuralBackend(BackendBase):
         self.output_size = self.model.output_size
 
     def infer(self, features: np.ndarray) -> np.ndarray:
-        return self.model.forward_block(np.asarray(features).reshape(1, -1))[0].astype(np.float32)
+        return self.model.infer(features)
 
     def infer_block(self, block: np.ndarray) -> np.ndarray:
-        return self.model.forward_block(block).astype(np.float32)
+        return self.model.infer_block(block)
 
     def reset(self) -> None:
         self.model.reset()

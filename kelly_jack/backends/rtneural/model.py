@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from .activation import Activation
@@ -19,6 +20,7 @@ from .batchnorm import BatchNorm
 from .conv1d import Conv1D
 from .dense import Dense
 from .errors import ModelError
+from .fused import Plan, covers, run_vector
 from .gru import GRU
 from .lstm import LSTM
 from .prelu import PReLU
@@ -37,24 +39,55 @@ NOT_YET = {"conv2d", "batchnorm2d"}
 
 
 class Model:
-    """Layers run in order over blocks of steps (each layer carries its own state)."""
+    """Layers run in order over blocks of steps, streaming state carried across calls until ``reset()``.
 
-    def __init__(self, layers: list, input_size: int, kinds: list[str]):
+    ``fused=True`` (the default) runs each maximal run of layers ``fused.covers`` as one
+    ``fused.Plan`` (one jitted call per block); other layers, and every layer when
+    ``fused=False`` (the per-layer reference path), run through their own ``forward_block``.
+    Each path keeps its own state. ``infer``/``infer_block`` return float32 (the backend
+    contract); ``forward_block`` returns float64. Shape errors raise ValueError.
+    """
+
+    def __init__(self, layers: list, input_size: int, kinds: list[str], fused: bool = True):
         self.layers = layers
         self.kinds = kinds
         self.input_size = input_size
         self.output_size = layers[-1].out_size if layers else input_size
+        self.stages: list = _stages(layers, input_size) if fused else list(layers)
+        only = self.stages[0] if len(self.stages) == 1 else None
+        self._plan: Plan | None = only if isinstance(only, Plan) else None
 
     def reset(self) -> None:
-        for layer in self.layers:
-            layer.reset()
+        for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
+            stage.reset()
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
-        """(steps, inputs) -> (steps, outputs); streaming layers process the steps in order."""
+        """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
         y = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.input_size)
-        for layer in self.layers:
-            y = layer.forward_block(y)
+        for stage in self.stages:
+            y = stage.forward_block(y)
         return y
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """One step: (inputs,) -> float32 (outputs,). A fully fused model allocates only the result."""
+        plan = self._plan
+        if plan is None or type(x) is not np.ndarray:
+            return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
+        out = np.empty(self.output_size, np.float32)
+        try:
+            run_vector(plan.ops, plan.weights, plan.mem, x, out)
+        except numba.core.errors.TypingError:  # a dtype the kernel was not written for
+            run_vector(plan.ops, plan.weights, plan.mem, np.ascontiguousarray(x, dtype=np.float64), out)
+        return out
+
+    def infer_block(self, x: np.ndarray) -> np.ndarray:
+        """(steps, inputs) -> float32 (steps, outputs), the steps in order."""
+        if self._plan is None:
+            return self.forward_block(x).astype(np.float32)
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.input_size)
+        out = np.empty((x.shape[0], self.output_size), np.float32)
+        self._plan.run(x, out)
+        return out
 
     def parameters(self) -> int:
         return int(
@@ -64,6 +97,25 @@ class Model:
                 getattr(layer, "h", np.zeros(0)).size + getattr(layer, "c", np.zeros(0)).size for layer in self.layers
             )
         )
+
+
+def _stages(layers: list, input_size: int) -> list:
+    """Maximal runs of fusable layers as Plans, the other layers as they are."""
+    stages, run, size, run_in = [], [], input_size, input_size
+    for layer in [*layers, None]:
+        if layer is not None and covers(layer):
+            if not run:
+                run_in = size
+            run.append(layer)
+        else:
+            if run:
+                stages.append(Plan(run, run_in))
+                run = []
+            if layer is not None:
+                stages.append(layer)
+        if layer is not None:
+            size = layer.out_size
+    return stages
 
 
 def load_model(path: str | Path) -> Model:

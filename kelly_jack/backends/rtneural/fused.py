@@ -1,0 +1,441 @@
+"""A chain of rtneural layers laid out as one plan and run over a block in ONE jitted call.
+
+At load, ``Plan(layers, input_size)`` copies the layers' weights into one flat
+float64 array in the layouts the kernels read fastest, describes each layer by
+a row of an int64 op table, and preallocates one float64 arena holding the
+streaming state (recurrent h and c, each conv's input history) followed by the
+scratch (two ping-pong activation buffers of ``CHUNK`` steps, per-layer
+gate buffers). ``run_block`` then walks the table for each chunk of up to
+``CHUNK`` steps: no allocation, no Python, the GIL released throughout.
+
+Layer types covered: dense / time-distributed-dense, activation, conv1d,
+batchnorm, prelu, gru (both reset_after forms), lstm; ``covers(layer)`` says
+whether a layer object is one of them (anything else runs through its own
+``forward_block`` in the per-layer path of ``model.Model``).
+
+Arithmetic is float64 throughout. tanh and sigmoid use ``vecmath`` (within
+1e-15 of libm, in SIMD registers); summation order differs from the per-layer
+reference kernels, so results agree with them to ~1e-14, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from . import vecmath
+from .activation import Activation
+from .batchnorm import BatchNorm
+from .conv1d import Conv1D
+from .dense import Dense
+from .gru import GRU
+from .lstm import LSTM
+from .prelu import PReLU
+
+CHUNK = 128  # steps per pass through the layers; scratch is sized for it
+
+# op table columns
+KIND, N_IN, N_OUT, W, B, STATE, ACT, X0, X1, X2, X3 = range(11)
+COLUMNS = 11
+# header (row 0) columns
+H_LAYERS, H_IN, H_OUT, H_CHUNK, H_STATE, H_BUF_A, H_BUF_B = range(7)
+# layer kinds
+DENSE, ACTIVATION, CONV1D, BATCHNORM, PRELU, GRU_KIND, LSTM_KIND = range(1, 8)
+
+FLAGS = {"contract"}  # fused multiply-add, no reassociation (vecmath's range reduction needs the order)
+REDUCE_FLAGS = {"contract", "reassoc"}  # dot products: reassociation lets the reduction vectorise
+JIT = {"nogil": True, "cache": True, "error_model": "numpy"}  # numpy errors: no zero-division branch in loops
+
+
+# ---- kernels ----
+# Kernels take array views whose loop indices start at 0: Numba's negative-index wraparound is
+# then provably dead and LLVM vectorises the inner loops (with raw offsets into the arena it
+# cannot prove the index non-negative and every loop stays scalar, ~5x slower).
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _dense_broadcast(w, b, x, y):
+    """y (steps x n_out) = x (steps x n_in) @ w (n_in x n_out) + b: contiguous rows of w, for small n_in."""
+    for t in range(x.shape[0]):
+        for o in range(y.shape[1]):
+            y[t, o] = b[o]
+        for i in range(x.shape[1]):
+            v = x[t, i]
+            for o in range(y.shape[1]):
+                y[t, o] += v * w[i, o]
+
+
+@numba.njit(fastmath=REDUCE_FLAGS, **JIT)
+def _dense_reduce(wt, b, x, y):
+    """As _dense_broadcast with the kernel transposed (n_out x n_in): one vectorised dot product per output."""
+    n_in, n_out = x.shape[1], y.shape[1]
+    for t in range(x.shape[0]):
+        o = 0
+        while o + 4 <= n_out:  # four outputs share each load of x
+            a0 = a1 = a2 = a3 = 0.0
+            for i in range(n_in):
+                v = x[t, i]
+                a0 += wt[o, i] * v
+                a1 += wt[o + 1, i] * v
+                a2 += wt[o + 2, i] * v
+                a3 += wt[o + 3, i] * v
+            y[t, o] = b[o] + a0
+            y[t, o + 1] = b[o + 1] + a1
+            y[t, o + 2] = b[o + 2] + a2
+            y[t, o + 3] = b[o + 3] + a3
+            o += 4
+        while o < n_out:
+            a0 = 0.0
+            for i in range(n_in):
+                a0 += wt[o, i] * x[t, i]
+            y[t, o] = b[o] + a0
+            o += 1
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _matvec_add(w, col, v, acc):
+    """acc += v @ w[:, col : col + acc.size]."""
+    width = acc.shape[0]
+    for i in range(v.shape[0]):
+        hv = v[i]
+        for g in range(width):
+            acc[g] += hv * w[i, col + g]
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _activate(a, width, code):
+    """Activation ``code`` (activation.CODES) over the flat ``a`` in place; rows of ``width`` for softmax."""
+    n = a.shape[0]
+    if code == 1:
+        for i in range(n):
+            a[i] = vecmath.tanh(a[i])
+    elif code == 2:
+        for i in range(n):
+            a[i] = max(a[i], 0.0)
+    elif code == 3:
+        for i in range(n):
+            a[i] = vecmath.sigmoid(a[i])
+    elif code == 4:
+        for r in range(0, n, width):
+            peak = -np.inf
+            for i in range(width):
+                peak = max(peak, a[r + i])
+            total = 0.0
+            for i in range(width):
+                a[r + i] = math.exp(a[r + i] - peak)
+                total += a[r + i]
+            for i in range(width):
+                a[r + i] /= total
+    elif code == 5:
+        for i in range(n):
+            if a[i] < 0.0:
+                a[i] = math.expm1(a[i])
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _gru(wk, wr, b_in, b_rec, reset_after, h, xz, hz, rh, acc, x, y):
+    """Keras GRU over the rows of x into y; h (n) carried; xz (steps x 3n), hz (3n), rh, acc (n) scratch."""
+    n = h.shape[0]
+    _dense_broadcast(wk, b_in, x, xz)  # the input terms of every step at once
+    for t in range(x.shape[0]):
+        if reset_after:
+            for g in range(3 * n):
+                hz[g] = b_rec[g]
+            _matvec_add(wr, 0, h, hz)
+            for u in range(2 * n):
+                hz[u] = vecmath.sigmoid(xz[t, u] + hz[u])
+            for u in range(n):
+                z = hz[u]
+                cand = vecmath.tanh(xz[t, 2 * n + u] + hz[n + u] * hz[2 * n + u])
+                y[t, u] = z * h[u] + (1.0 - z) * cand
+        else:
+            for g in range(2 * n):
+                hz[g] = 0.0
+            _matvec_add(wr, 0, h, hz[: 2 * n])
+            for u in range(2 * n):
+                hz[u] = vecmath.sigmoid(xz[t, u] + hz[u])
+            for u in range(n):
+                rh[u] = hz[n + u] * h[u]
+                acc[u] = 0.0
+            _matvec_add(wr, 2 * n, rh, acc)
+            for u in range(n):
+                z = hz[u]
+                cand = vecmath.tanh(xz[t, 2 * n + u] + acc[u])
+                y[t, u] = z * h[u] + (1.0 - z) * cand
+        for u in range(n):
+            h[u] = y[t, u]
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _lstm(wk, wr, b, h, c, xg, x, y):
+    """Keras LSTM over the rows of x into y; h, c (n) carried; xg (steps x 4n) scratch."""
+    n = h.shape[0]
+    _dense_broadcast(wk, b, x, xg)  # the input terms of every step at once
+    for t in range(x.shape[0]):
+        g = xg[t]  # this step's gates, summed in place
+        _matvec_add(wr, 0, h, g)
+        for u in range(2 * n):
+            g[u] = vecmath.sigmoid(g[u])
+        for u in range(2 * n, 3 * n):
+            g[u] = vecmath.tanh(g[u])
+        for u in range(3 * n, 4 * n):
+            g[u] = vecmath.sigmoid(g[u])
+        for u in range(n):
+            cell = g[n + u] * c[u] + g[u] * g[2 * n + u]
+            c[u] = cell
+            y[t, u] = g[3 * n + u] * vecmath.tanh(cell)
+        for u in range(n):
+            h[u] = y[t, u]
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _conv1d(w, b, dilation, groups, hist, ycm, x, y):
+    """Causal dilated grouped conv of x (steps x n_in) into y (steps x n_out).
+
+    hist (n_in x (span + chunk)): each channel's last ``span`` inputs then this chunk's, channel-major
+    so that every tap reads a contiguous run of steps; ycm (n_out x chunk) scratch.
+    """
+    steps, n_in = x.shape
+    k, ipg, n_out = w.shape
+    span = (k - 1) * dilation
+    opg = n_out // groups
+    for t in range(steps):
+        for ch in range(n_in):
+            hist[ch, span + t] = x[t, ch]
+    for o in range(n_out):
+        g = o // opg
+        row = ycm[o]
+        for t in range(steps):
+            row[t] = b[o]
+        for j in range(k):
+            for ci in range(ipg):
+                wv = w[j, ci, o]
+                src = hist[g * ipg + ci, j * dilation :]  # output t reads input t - (k-1-j)*dilation
+                for t in range(steps):
+                    row[t] += wv * src[t]
+    for t in range(steps):
+        for o in range(n_out):
+            y[t, o] = ycm[o, t]
+    for ch in range(n_in):  # the newest ``span`` inputs become the history
+        for s in range(span):
+            hist[ch, s] = hist[ch, steps + s]
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def _chunk(ops, w, m, steps):
+    """Run every layer over the ``steps`` rows in buffer A; returns the offset of the output rows."""
+    chunk = ops[0, H_CHUNK]
+    src, dst = ops[0, H_BUF_A], ops[0, H_BUF_B]
+    for layer in range(1, ops[0, H_LAYERS] + 1):
+        op = ops[layer]
+        kind = op[KIND]
+        n_in, n_out = op[N_IN], op[N_OUT]
+        x = m[src : src + steps * n_in].reshape((steps, n_in))
+        y = m[dst : dst + steps * n_out].reshape((steps, n_out))
+        wo, bo = op[W], op[B]
+        if kind == DENSE:
+            if op[X0] == 1:
+                _dense_reduce(w[wo : wo + n_in * n_out].reshape((n_out, n_in)), w[bo : bo + n_out], x, y)
+            else:
+                _dense_broadcast(w[wo : wo + n_in * n_out].reshape((n_in, n_out)), w[bo : bo + n_out], x, y)
+            _activate(m[dst : dst + steps * n_out], n_out, op[ACT])
+            src, dst = dst, src
+        elif kind == ACTIVATION:
+            _activate(m[src : src + steps * n_in], n_in, op[ACT])
+        elif kind == BATCHNORM:
+            scale, shift = w[wo : wo + n_in], w[bo : bo + n_in]
+            for t in range(steps):
+                for i in range(n_in):
+                    x[t, i] = x[t, i] * scale[i] + shift[i]
+        elif kind == PRELU:
+            alpha = w[wo : wo + n_in]
+            for t in range(steps):
+                for i in range(n_in):
+                    v = x[t, i]
+                    x[t, i] = v if v >= 0.0 else alpha[i] * v
+        elif kind == CONV1D:
+            k, groups = op[X0], op[X2]
+            row_len = (k - 1) * op[X1] + chunk
+            kernel = w[wo : wo + k * (n_in // groups) * n_out].reshape((k, n_in // groups, n_out))
+            hist = m[op[STATE] : op[STATE] + n_in * row_len].reshape((n_in, row_len))
+            ycm = m[op[X3] : op[X3] + n_out * chunk].reshape((n_out, chunk))
+            _conv1d(kernel, w[bo : bo + n_out], op[X1], groups, hist, ycm, x, y)
+            _activate(m[dst : dst + steps * n_out], n_out, op[ACT])
+            src, dst = dst, src
+        elif kind == GRU_KIND:
+            n, s, wr = n_out, op[X3], op[X0]
+            _gru(
+                w[wo : wo + n_in * 3 * n].reshape((n_in, 3 * n)),
+                w[wr : wr + n * 3 * n].reshape((n, 3 * n)),
+                w[bo : bo + 3 * n],
+                w[op[X1] : op[X1] + 3 * n],
+                op[X2] != 0,
+                m[op[STATE] : op[STATE] + n],
+                m[s : s + steps * 3 * n].reshape((steps, 3 * n)),
+                m[s + chunk * 3 * n : s + chunk * 3 * n + 3 * n],
+                m[s + chunk * 3 * n + 3 * n : s + chunk * 3 * n + 4 * n],
+                m[s + chunk * 3 * n + 4 * n : s + chunk * 3 * n + 5 * n],
+                x,
+                y,
+            )
+            src, dst = dst, src
+        elif kind == LSTM_KIND:
+            n, s, wr, h = n_out, op[X3], op[X0], op[STATE]
+            _lstm(
+                w[wo : wo + n_in * 4 * n].reshape((n_in, 4 * n)),
+                w[wr : wr + n * 4 * n].reshape((n, 4 * n)),
+                w[bo : bo + 4 * n],
+                m[h : h + n],
+                m[h + n : h + 2 * n],
+                m[s : s + steps * 4 * n].reshape((steps, 4 * n)),
+                x,
+                y,
+            )
+            src, dst = dst, src
+    return src
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def run_block(ops, w, m, x, out):
+    """Rows of ``x`` (steps x inputs, any float dtype) through the plan as consecutive steps into ``out``.
+
+    Raises ValueError when the shapes do not match the plan. Carries the state in ``m`` across calls.
+    """
+    n_in, n_out, chunk = ops[0, H_IN], ops[0, H_OUT], ops[0, H_CHUNK]
+    steps = x.shape[0]
+    if x.shape[1] != n_in:
+        raise ValueError("rtneural: input has the wrong number of features for this model")
+    if out.shape[0] != steps or out.shape[1] != n_out:
+        raise ValueError("rtneural: output array has the wrong shape for this model")
+    a = ops[0, H_BUF_A]
+    for start in range(0, steps, chunk):
+        count = min(chunk, steps - start)
+        buf = m[a : a + count * n_in].reshape((count, n_in))
+        for t in range(count):
+            for i in range(n_in):
+                buf[t, i] = x[start + t, i]
+        res = _chunk(ops, w, m, count)
+        y = m[res : res + count * n_out].reshape((count, n_out))
+        for t in range(count):
+            for o in range(n_out):
+                out[start + t, o] = y[t, o]
+
+
+@numba.njit(fastmath=FLAGS, **JIT)
+def run_vector(ops, w, m, x, out):
+    """One step: ``x`` (inputs,) -> ``out`` (outputs,), as run_block."""
+    run_block(ops, w, m, x.reshape((1, x.size)), out.reshape((1, out.size)))
+
+
+# ---- building a plan from layer objects ----
+
+COVERED = (Dense, Activation, Conv1D, BatchNorm, PReLU, GRU, LSTM)
+
+
+def covers(layer) -> bool:
+    """Whether ``layer`` (a loaded layer object) can be part of a Plan."""
+    return type(layer) in COVERED
+
+
+class _Layout:
+    def __init__(self):
+        self.weights: list[np.ndarray] = []
+        self.w_size = 0
+        self.state = 0
+        self.scratch: list[int] = []  # sizes, placed after the state
+
+    def weight(self, a: np.ndarray) -> int:
+        offset = self.w_size
+        flat = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+        self.weights.append(flat)
+        self.w_size += flat.size
+        return offset
+
+    def state_block(self, size: int) -> int:
+        offset = self.state
+        self.state += size
+        return offset
+
+
+class Plan:
+    """Layers (all ``covers``-ed) as one fused kernel; the same streaming contract as the layers.
+
+    ``forward_block(x)`` -> float64 (steps, outputs); ``run(x, out)`` writes into a caller's array
+    (float32 or float64) without allocating; ``reset()`` zeroes the state. Not thread-safe: one
+    caller at a time, as for the layers.
+    """
+
+    def __init__(self, layers: list, input_size: int):
+        lay = _Layout()
+        rows = []
+        scratch_after: list[tuple[int, int]] = []  # (row index, size) of per-layer scratch
+        size, width = input_size, input_size
+        for layer in layers:
+            if not covers(layer):
+                raise TypeError(f"{type(layer).__name__} layers are not covered by the fused plan")
+            op = np.zeros(COLUMNS, dtype=np.int64)
+            op[N_IN] = size
+            op[N_OUT] = layer.out_size
+            if isinstance(layer, Dense):
+                op[KIND] = DENSE
+                reduce = size >= 16 or layer.out_size < 8
+                op[X0] = int(reduce)
+                op[W] = lay.weight(layer.w.T if reduce else layer.w)
+                op[B] = lay.weight(layer.b)
+                op[ACT] = layer.code
+            elif isinstance(layer, Activation):
+                op[KIND], op[ACT] = ACTIVATION, layer.code
+            elif isinstance(layer, BatchNorm):
+                op[KIND], op[W], op[B] = BATCHNORM, lay.weight(layer.scale), lay.weight(layer.shift)
+            elif isinstance(layer, PReLU):
+                op[KIND], op[W] = PRELU, lay.weight(layer.alpha)
+            elif isinstance(layer, Conv1D):
+                k = layer.w.shape[0]
+                op[KIND], op[W], op[B], op[ACT] = CONV1D, lay.weight(layer.w), lay.weight(layer.b), layer.code
+                op[X0], op[X1], op[X2] = k, layer.dilation, layer.groups
+                op[STATE] = lay.state_block(size * ((k - 1) * layer.dilation + CHUNK))
+                scratch_after.append((len(rows), layer.out_size * CHUNK))
+            elif isinstance(layer, GRU):
+                n = layer.out_size
+                op[KIND], op[W], op[X0] = GRU_KIND, lay.weight(layer.wk), lay.weight(layer.wr)
+                op[B], op[X1], op[X2] = lay.weight(layer.b_in), lay.weight(layer.b_rec), int(layer.reset_after)
+                op[STATE] = lay.state_block(n)
+                scratch_after.append((len(rows), CHUNK * 3 * n + 3 * n + 2 * n))
+            elif isinstance(layer, LSTM):
+                n = layer.out_size
+                op[KIND], op[W], op[X0] = LSTM_KIND, lay.weight(layer.wk), lay.weight(layer.wr)
+                op[B] = lay.weight(layer.b)
+                op[STATE] = lay.state_block(2 * n)
+                scratch_after.append((len(rows), CHUNK * 4 * n))
+            rows.append(op)
+            size = layer.out_size
+            width = max(width, size)
+        offset = lay.state
+        for index, need in scratch_after:
+            rows[index][X3] = offset
+            offset += need
+        header = np.zeros(COLUMNS, dtype=np.int64)
+        header[H_LAYERS], header[H_IN], header[H_OUT], header[H_CHUNK] = len(rows), input_size, size, CHUNK
+        header[H_STATE] = lay.state
+        header[H_BUF_A], header[H_BUF_B] = offset, offset + CHUNK * width
+        offset += 2 * CHUNK * width
+        self.ops = np.ascontiguousarray(np.stack([header, *rows]))
+        self.weights = np.concatenate(lay.weights) if lay.weights else np.zeros(1)
+        self.mem = np.zeros(offset)
+        self.state_size = lay.state
+        self.input_size, self.output_size = input_size, size
+
+    def reset(self) -> None:
+        self.mem[: self.state_size] = 0.0
+
+    def run(self, x: np.ndarray, out: np.ndarray) -> None:
+        """(steps, inputs) -> ``out`` (steps, outputs), float32 or float64, C-contiguous; raises ValueError."""
+        run_block(self.ops, self.weights, self.mem, x, out)
+
+    def forward_block(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x).reshape(-1, self.input_size)
+        out = np.empty((x.shape[0], self.output_size))
+        run_block(self.ops, self.weights, self.mem, x, out)
+        return out
