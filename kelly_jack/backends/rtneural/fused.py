@@ -94,14 +94,46 @@ def _dense_reduce(wt, b, x, y):
             o += 1
 
 
-@numba.njit(fastmath=FLAGS, **JIT)
-def _matvec_add(w, col, v, acc):
-    """acc += v @ w[:, col : col + acc.size]."""
-    width = acc.shape[0]
-    for i in range(v.shape[0]):
-        hv = v[i]
+@numba.njit(fastmath=FLAGS, inline="always", **JIT)
+def _matvec_add(w, v, acc):
+    """acc += v @ w, w (v.size x acc.size) C-contiguous, rows of w vectorised over acc.
+
+    Four rows per pass over acc: a quarter of the loads and stores of acc (store bandwidth,
+    not the multiply-adds, is what limits this on small recurrent layers).
+    """
+    n, width = v.shape[0], acc.shape[0]
+    i = 0
+    while i + 8 <= n:
+        v0, v1, v2, v3, v4, v5, v6, v7 = v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7]
+        w0, w1, w2, w3, w4, w5, w6, w7 = w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], w[i + 5], w[i + 6], w[i + 7]
         for g in range(width):
-            acc[g] += hv * w[i, col + g]
+            acc[g] += ((v0 * w0[g] + v1 * w1[g]) + (v2 * w2[g] + v3 * w3[g])) + (
+                (v4 * w4[g] + v5 * w5[g]) + (v6 * w6[g] + v7 * w7[g])
+            )
+        i += 8
+    while i + 4 <= n:
+        v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
+        w0, w1, w2, w3 = w[i], w[i + 1], w[i + 2], w[i + 3]
+        for g in range(width):
+            acc[g] += (v0 * w0[g] + v1 * w1[g]) + (v2 * w2[g] + v3 * w3[g])
+        i += 4
+    while i < n:
+        hv = v[i]
+        wi = w[i]
+        for g in range(width):
+            acc[g] += hv * wi[g]
+        i += 1
+
+
+@numba.njit(fastmath=FLAGS, inline="always", **JIT)
+def _input_terms(wk, b, x, t, acc):
+    """acc = b + x[t] @ wk."""
+    for g in range(acc.shape[0]):
+        acc[g] = b[g]
+    for i in range(x.shape[1]):
+        v = x[t, i]
+        for g in range(acc.shape[0]):
+            acc[g] += v * wk[i, g]
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
@@ -134,60 +166,67 @@ def _activate(a, width, code):
                 a[i] = math.expm1(a[i])
 
 
+# Loops below index views that start at 0 (hz_r[u], not hz[n + u]): with an offset the
+# index could be negative as far as LLVM knows, and the loop would stay scalar.
+
+
 @numba.njit(fastmath=FLAGS, **JIT)
-def _gru(wk, wr, b_in, b_rec, reset_after, h, xz, hz, rh, acc, x, y):
-    """Keras GRU over the rows of x into y; h (n) carried; xz (steps x 3n), hz (3n), rh, acc (n) scratch."""
+def _gru(wk, wr, wr_c, b_in, b_rec, reset_after, h, xz, hz, rh, x, y):
+    """Keras GRU over the rows of x into y; h (n) carried; xz, hz (3n) and rh (n) scratch.
+
+    reset_after: wr is the whole recurrent kernel (n x 3n). Otherwise wr holds its z and r
+    columns (n x 2n) and wr_c its candidate columns (n x n).
+    """
     n = h.shape[0]
-    _dense_broadcast(wk, b_in, x, xz)  # the input terms of every step at once
+    xz_zr, xz_c = xz[: 2 * n], xz[2 * n :]
+    hz_zr, hz_z, hz_r, hz_c = hz[: 2 * n], hz[:n], hz[n : 2 * n], hz[2 * n :]
     for t in range(x.shape[0]):
+        _input_terms(wk, b_in, x, t, xz)
         if reset_after:
             for g in range(3 * n):
                 hz[g] = b_rec[g]
-            _matvec_add(wr, 0, h, hz)
+            _matvec_add(wr, h, hz)
             for u in range(2 * n):
-                hz[u] = vecmath.sigmoid(xz[t, u] + hz[u])
+                hz_zr[u] = vecmath.sigmoid(xz_zr[u] + hz_zr[u])
             for u in range(n):
-                z = hz[u]
-                cand = vecmath.tanh(xz[t, 2 * n + u] + hz[n + u] * hz[2 * n + u])
-                y[t, u] = z * h[u] + (1.0 - z) * cand
+                hz_c[u] = vecmath.tanh(xz_c[u] + hz_r[u] * hz_c[u])
         else:
             for g in range(2 * n):
-                hz[g] = 0.0
-            _matvec_add(wr, 0, h, hz[: 2 * n])
+                hz_zr[g] = 0.0
+            _matvec_add(wr, h, hz_zr)
             for u in range(2 * n):
-                hz[u] = vecmath.sigmoid(xz[t, u] + hz[u])
+                hz_zr[u] = vecmath.sigmoid(xz_zr[u] + hz_zr[u])
             for u in range(n):
-                rh[u] = hz[n + u] * h[u]
-                acc[u] = 0.0
-            _matvec_add(wr, 2 * n, rh, acc)
+                rh[u] = hz_r[u] * h[u]
+                hz_c[u] = 0.0
+            _matvec_add(wr_c, rh, hz_c)
             for u in range(n):
-                z = hz[u]
-                cand = vecmath.tanh(xz[t, 2 * n + u] + acc[u])
-                y[t, u] = z * h[u] + (1.0 - z) * cand
+                hz_c[u] = vecmath.tanh(xz_c[u] + hz_c[u])
         for u in range(n):
-            h[u] = y[t, u]
+            z = hz_z[u]
+            h[u] = z * h[u] + (1.0 - z) * hz_c[u]
+        for u in range(n):
+            y[t, u] = h[u]
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def _lstm(wk, wr, b, h, c, xg, x, y):
-    """Keras LSTM over the rows of x into y; h, c (n) carried; xg (steps x 4n) scratch."""
+def _lstm(wk, wr, b, h, c, gates, x, y):
+    """Keras LSTM over the rows of x into y; h, c (n) carried; gates (4n) scratch."""
     n = h.shape[0]
-    _dense_broadcast(wk, b, x, xg)  # the input terms of every step at once
+    g_i, g_f, g_c, g_o = gates[:n], gates[n : 2 * n], gates[2 * n : 3 * n], gates[3 * n :]
     for t in range(x.shape[0]):
-        g = xg[t]  # this step's gates, summed in place
-        _matvec_add(wr, 0, h, g)
-        for u in range(2 * n):
-            g[u] = vecmath.sigmoid(g[u])
-        for u in range(2 * n, 3 * n):
-            g[u] = vecmath.tanh(g[u])
-        for u in range(3 * n, 4 * n):
-            g[u] = vecmath.sigmoid(g[u])
+        _input_terms(wk, b, x, t, gates)
+        _matvec_add(wr, h, gates)
+        for u in range(4 * n):  # one pass (one latency) for all four gates: tanh(x) = 2 sigmoid(2x) - 1
+            cand = (u >= 2 * n) & (u < 3 * n)
+            sv = vecmath.sigmoid(gates[u] * (2.0 if cand else 1.0))
+            gates[u] = 2.0 * sv - 1.0 if cand else sv
         for u in range(n):
-            cell = g[n + u] * c[u] + g[u] * g[2 * n + u]
+            cell = g_f[u] * c[u] + g_i[u] * g_c[u]
             c[u] = cell
-            y[t, u] = g[3 * n + u] * vecmath.tanh(cell)
+            h[u] = g_o[u] * vecmath.tanh(cell)
         for u in range(n):
-            h[u] = y[t, u]
+            y[t, u] = h[u]
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
@@ -265,31 +304,32 @@ def _chunk(ops, w, m, steps):
             _activate(m[dst : dst + steps * n_out], n_out, op[ACT])
             src, dst = dst, src
         elif kind == GRU_KIND:
-            n, s, wr = n_out, op[X3], op[X0]
+            n, s, wr, wide = n_out, op[X3], op[X0], 3 * n_out if op[X2] else 2 * n_out
+            wc = wr if op[X2] else wr + n * wide  # the candidate columns (only without reset_after)
             _gru(
                 w[wo : wo + n_in * 3 * n].reshape((n_in, 3 * n)),
-                w[wr : wr + n * 3 * n].reshape((n, 3 * n)),
+                w[wr : wr + n * wide].reshape((n, wide)),
+                w[wc : wc + n * n].reshape((n, n)),
                 w[bo : bo + 3 * n],
                 w[op[X1] : op[X1] + 3 * n],
                 op[X2] != 0,
                 m[op[STATE] : op[STATE] + n],
-                m[s : s + steps * 3 * n].reshape((steps, 3 * n)),
-                m[s + chunk * 3 * n : s + chunk * 3 * n + 3 * n],
-                m[s + chunk * 3 * n + 3 * n : s + chunk * 3 * n + 4 * n],
-                m[s + chunk * 3 * n + 4 * n : s + chunk * 3 * n + 5 * n],
+                m[s : s + 3 * n],
+                m[s + 3 * n : s + 6 * n],
+                m[s + 6 * n : s + 7 * n],
                 x,
                 y,
             )
             src, dst = dst, src
         elif kind == LSTM_KIND:
-            n, s, wr, h = n_out, op[X3], op[X0], op[STATE]
+            n, h = n_out, op[STATE]
             _lstm(
                 w[wo : wo + n_in * 4 * n].reshape((n_in, 4 * n)),
-                w[wr : wr + n * 4 * n].reshape((n, 4 * n)),
+                w[op[X0] : op[X0] + n * 4 * n].reshape((n, 4 * n)),
                 w[bo : bo + 4 * n],
                 m[h : h + n],
                 m[h + n : h + 2 * n],
-                m[s : s + steps * 4 * n].reshape((steps, 4 * n)),
+                m[op[X3] : op[X3] + 4 * n],
                 x,
                 y,
             )
@@ -399,16 +439,21 @@ class Plan:
                 scratch_after.append((len(rows), layer.out_size * CHUNK))
             elif isinstance(layer, GRU):
                 n = layer.out_size
-                op[KIND], op[W], op[X0] = GRU_KIND, lay.weight(layer.wk), lay.weight(layer.wr)
+                op[KIND], op[W] = GRU_KIND, lay.weight(layer.wk)
+                if layer.reset_after:
+                    op[X0] = lay.weight(layer.wr)
+                else:  # z and r columns, then the candidate's, each block contiguous
+                    op[X0] = lay.weight(layer.wr[:, : 2 * n])
+                    lay.weight(layer.wr[:, 2 * n :])
                 op[B], op[X1], op[X2] = lay.weight(layer.b_in), lay.weight(layer.b_rec), int(layer.reset_after)
                 op[STATE] = lay.state_block(n)
-                scratch_after.append((len(rows), CHUNK * 3 * n + 3 * n + 2 * n))
+                scratch_after.append((len(rows), 7 * n))
             elif isinstance(layer, LSTM):
                 n = layer.out_size
                 op[KIND], op[W], op[X0] = LSTM_KIND, lay.weight(layer.wk), lay.weight(layer.wr)
                 op[B] = lay.weight(layer.b)
                 op[STATE] = lay.state_block(2 * n)
-                scratch_after.append((len(rows), CHUNK * 4 * n))
+                scratch_after.append((len(rows), 4 * n))
             rows.append(op)
             size = layer.out_size
             width = max(width, size)
