@@ -242,24 +242,38 @@ def _conv1d(w, b, dilation, groups, hist, ycm, x, y):
     opg = n_out // groups
     for t in range(steps):
         for ch in range(n_in):
-            hist[ch, span + t] = x[t, ch]
+            hist[ch, np.uint64(span + t)] = x[t, ch]
+    taps = k * ipg  # (tap, channel) pairs, r = j * ipg + ci: four rows of input per pass over the output
     for o in range(n_out):
         g = o // opg
-        row = ycm[o]
         for t in range(steps):
-            row[t] = b[o]
-        for j in range(k):
-            for ci in range(ipg):
-                wv = w[j, ci, o]
-                src = hist[g * ipg + ci, j * dilation :]  # output t reads input t - (k-1-j)*dilation
-                for t in range(steps):
-                    row[t] += wv * src[t]
+            ycm[o, t] = b[o]
+        r = 0
+        while r + 4 <= taps:
+            # output t reads input t - (k-1-j)*dilation, i.e. column t + j*dilation of hist; unsigned
+            # columns (no views: a view per pass costs two reference-count calls) keep it vectorised
+            c0, c1 = g * ipg + r % ipg, g * ipg + (r + 1) % ipg
+            c2, c3 = g * ipg + (r + 2) % ipg, g * ipg + (r + 3) % ipg
+            d0, d1 = (r // ipg) * dilation, ((r + 1) // ipg) * dilation
+            d2, d3 = ((r + 2) // ipg) * dilation, ((r + 3) // ipg) * dilation
+            w0, w1 = w[r // ipg, r % ipg, o], w[(r + 1) // ipg, (r + 1) % ipg, o]
+            w2, w3 = w[(r + 2) // ipg, (r + 2) % ipg, o], w[(r + 3) // ipg, (r + 3) % ipg, o]
+            for t in range(steps):
+                ycm[o, t] += (w0 * hist[c0, np.uint64(d0 + t)] + w1 * hist[c1, np.uint64(d1 + t)]) + (
+                    w2 * hist[c2, np.uint64(d2 + t)] + w3 * hist[c3, np.uint64(d3 + t)]
+                )
+            r += 4
+        while r < taps:
+            c0, d0, w0 = g * ipg + r % ipg, (r // ipg) * dilation, w[r // ipg, r % ipg, o]
+            for t in range(steps):
+                ycm[o, t] += w0 * hist[c0, np.uint64(d0 + t)]
+            r += 1
     for t in range(steps):
         for o in range(n_out):
             y[t, o] = ycm[o, t]
     for ch in range(n_in):  # the newest ``span`` inputs become the history
         for s in range(span):
-            hist[ch, s] = hist[ch, steps + s]
+            hist[ch, s] = hist[ch, np.uint64(steps + s)]
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
@@ -365,8 +379,19 @@ def run_block(ops, w, m, x, out):
 
 @numba.njit(fastmath=FLAGS, **JIT)
 def run_vector(ops, w, m, x, out):
-    """One step: ``x`` (inputs,) -> ``out`` (outputs,), as run_block."""
-    run_block(ops, w, m, x.reshape((1, x.size)), out.reshape((1, out.size)))
+    """One step: ``x`` (inputs,) -> ``out`` (outputs,), as run_block (any layout: no reshape of x)."""
+    n_in, n_out, a = ops[0, H_IN], ops[0, H_OUT], ops[0, H_BUF_A]
+    if x.shape[0] != n_in:
+        raise ValueError("rtneural: input has the wrong number of features for this model")
+    if out.shape[0] != n_out:
+        raise ValueError("rtneural: output array has the wrong shape for this model")
+    buf = m[a : a + n_in]
+    for i in range(n_in):
+        buf[i] = x[i]
+    res = _chunk(ops, w, m, 1)
+    y = m[res : res + n_out]
+    for o in range(n_out):
+        out[o] = y[o]
 
 
 # ---- building a plan from layer objects ----

@@ -63,15 +63,21 @@ class Model:
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
         """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
-        y = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.input_size)
+        y = self._block(x, np.float64)
         for stage in self.stages:
             y = stage.forward_block(y)
         return y
 
+    def _block(self, x, dtype) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=dtype)
+        if x.ndim == 2 and x.shape[1] != self.input_size:
+            raise ValueError(f"rtneural: {x.shape[1]} features per step; the model takes {self.input_size}")
+        return x.reshape(-1, self.input_size)
+
     def infer(self, x: np.ndarray) -> np.ndarray:
         """One step: (inputs,) -> float32 (outputs,). A fully fused model allocates only the result."""
         plan = self._plan
-        if plan is None or type(x) is not np.ndarray:
+        if plan is None or type(x) is not np.ndarray or x.ndim != 1:
             return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
         out = np.empty(self.output_size, np.float32)
         try:
@@ -84,7 +90,7 @@ class Model:
         """(steps, inputs) -> float32 (steps, outputs), the steps in order."""
         if self._plan is None:
             return self.forward_block(x).astype(np.float32)
-        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.input_size)
+        x = self._block(x, np.float64)
         out = np.empty((x.shape[0], self.output_size), np.float32)
         self._plan.run(x, out)
         return out
