@@ -166,7 +166,8 @@ def test_a_layer_the_plan_does_not_cover_runs_in_between(tmp_path):
 def test_infer_accepts_any_numeric_vector_and_refuses_a_wrong_size(tmp_path):
     fast, ref, n_in = _pair(tmp_path, "dense-small-in")
     want = ref.forward_block(np.array([[1.0, 2.0, 3.0]]))[0]
-    for x in ([1, 2, 3], np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0], np.float32), np.arange(1.0, 4.0).repeat(2)[::2]):
+    strided = np.arange(1.0, 4.0).repeat(2)[::2]
+    for x in ([1, 2, 3], np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0], np.float32), strided):
         y = fast.infer(x)
         assert y.dtype == np.float32 and y.shape == (5,)
         assert np.max(np.abs(y - want)) < 1e-6
