@@ -230,19 +230,23 @@ def _lstm(wk, wr, b, h, c, gates, x, y):
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def _conv1d(w, b, dilation, groups, hist, ycm, x, y):
-    """Causal dilated grouped conv of x (steps x n_in) into y (steps x n_out).
+def _conv1d(w, b, dilation, groups, hist, ycm, x, y, ready, act, nxt_hist, nxt_span):
+    """Causal dilated grouped conv of x (steps x n_in) into y (steps x n_out), then activation ``act``.
 
     hist (n_in x (span + chunk)): each channel's last ``span`` inputs then this chunk's, channel-major
-    so that every tap reads a contiguous run of steps; ycm (n_out x chunk) scratch.
+    so that every tap reads a contiguous run of steps; ycm (n_out x chunk) scratch. ``ready``: the
+    previous conv already wrote this chunk into hist (x is not read). ``nxt_span`` >= 0: the next layer
+    is a conv whose hist is ``nxt_hist``; the outputs go straight there, channel-major (y is not
+    written), saving two transpositions.
     """
     steps, n_in = x.shape
     k, ipg, n_out = w.shape
     span = (k - 1) * dilation
     opg = n_out // groups
-    for t in range(steps):
-        for ch in range(n_in):
-            hist[ch, np.uint64(span + t)] = x[t, ch]
+    if not ready:
+        for t in range(steps):
+            for ch in range(n_in):
+                hist[ch, np.uint64(span + t)] = x[t, ch]
     taps = k * ipg  # (tap, channel) pairs, r = j * ipg + ci: four rows of input per pass over the output
     for o in range(n_out):
         g = o // opg
@@ -268,9 +272,17 @@ def _conv1d(w, b, dilation, groups, hist, ycm, x, y):
             for t in range(steps):
                 ycm[o, t] += w0 * hist[c0, np.uint64(d0 + t)]
             r += 1
-    for t in range(steps):
+    if nxt_span >= 0:
         for o in range(n_out):
-            y[t, o] = ycm[o, t]
+            row = ycm[o, :steps]
+            _activate(row, steps, act)
+            for t in range(steps):
+                nxt_hist[o, np.uint64(nxt_span + t)] = row[t]
+    else:
+        for t in range(steps):
+            for o in range(n_out):
+                y[t, o] = ycm[o, t]
+        _activate(y.reshape(-1), n_out, act)
     for ch in range(n_in):  # the newest ``span`` inputs become the history
         for s in range(span):
             hist[ch, s] = hist[ch, np.uint64(steps + s)]
@@ -281,6 +293,7 @@ def _chunk(ops, w, m, steps):
     """Run every layer over the ``steps`` rows in buffer A; returns the offset of the output rows."""
     chunk = ops[0, H_CHUNK]
     src, dst = ops[0, H_BUF_A], ops[0, H_BUF_B]
+    ready = False  # the previous conv wrote this layer's input into its history buffer
     for layer in range(1, ops[0, H_LAYERS] + 1):
         op = ops[layer]
         kind = op[KIND]
@@ -314,8 +327,14 @@ def _chunk(ops, w, m, steps):
             kernel = w[wo : wo + k * (n_in // groups) * n_out].reshape((k, n_in // groups, n_out))
             hist = m[op[STATE] : op[STATE] + n_in * row_len].reshape((n_in, row_len))
             ycm = m[op[X3] : op[X3] + n_out * chunk].reshape((n_out, chunk))
-            _conv1d(kernel, w[bo : bo + n_out], op[X1], groups, hist, ycm, x, y)
-            _activate(m[dst : dst + steps * n_out], n_out, op[ACT])
+            nxt_hist, nxt_span = hist, -1
+            if layer < ops[0, H_LAYERS] and ops[layer + 1, KIND] == CONV1D and op[ACT] != 4:  # not softmax
+                nxt = ops[layer + 1]
+                nxt_span = (nxt[X0] - 1) * nxt[X1]
+                nxt_len = nxt_span + chunk
+                nxt_hist = m[nxt[STATE] : nxt[STATE] + n_out * nxt_len].reshape((n_out, nxt_len))
+            _conv1d(kernel, w[bo : bo + n_out], op[X1], groups, hist, ycm, x, y, ready, op[ACT], nxt_hist, nxt_span)
+            ready = nxt_span >= 0
             src, dst = dst, src
         elif kind == GRU_KIND:
             n, s, wr, wide = n_out, op[X3], op[X0], 3 * n_out if op[X2] else 2 * n_out
