@@ -20,7 +20,7 @@ from .batchnorm import BatchNorm
 from .conv1d import Conv1D
 from .dense import Dense
 from .errors import ModelError
-from .fused import Plan, covers, run_vector
+from .fused import Plan, covers, run_block, run_vector
 from .gru import GRU
 from .lstm import LSTM
 from .prelu import PReLU
@@ -55,7 +55,8 @@ class Model:
         self.output_size = layers[-1].out_size if layers else input_size
         self.stages: list = _stages(layers, input_size) if fused else list(layers)
         only = self.stages[0] if len(self.stages) == 1 else None
-        self._plan: Plan | None = only if isinstance(only, Plan) else None
+        # a fully fused model: its kernel's arrays, passed straight to the jitted call
+        self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
 
     def reset(self) -> None:
         for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
@@ -63,37 +64,45 @@ class Model:
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
         """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
-        y = self._block(x, np.float64)
+        if self._args is not None and type(x) is np.ndarray and x.ndim == 2:
+            return self._run(x, np.float64)
+        y = self._block(x)
         for stage in self.stages:
             y = stage.forward_block(y)
         return y
 
-    def _block(self, x, dtype) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=dtype)
-        if x.ndim == 2 and x.shape[1] != self.input_size:
-            raise ValueError(f"rtneural: {x.shape[1]} features per step; the model takes {self.input_size}")
-        return x.reshape(-1, self.input_size)
+    def infer_block(self, x: np.ndarray) -> np.ndarray:
+        """(steps, inputs) -> float32 (steps, outputs), the steps in order."""
+        if self._args is not None:
+            return self._run(x if type(x) is np.ndarray and x.ndim == 2 else self._block(x), np.float32)
+        return self.forward_block(x).astype(np.float32)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """One step: (inputs,) -> float32 (outputs,). A fully fused model allocates only the result."""
-        plan = self._plan
-        if plan is None or type(x) is not np.ndarray or x.ndim != 1:
+        args = self._args
+        if args is None or type(x) is not np.ndarray or x.ndim != 1:
             return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
         out = np.empty(self.output_size, np.float32)
         try:
-            run_vector(plan.ops, plan.weights, plan.mem, x, out)
+            run_vector(*args, x, out)
         except numba.core.errors.TypingError:  # a dtype the kernel was not written for
-            run_vector(plan.ops, plan.weights, plan.mem, np.ascontiguousarray(x, dtype=np.float64), out)
+            run_vector(*args, np.ascontiguousarray(x, dtype=np.float64), out)
         return out
 
-    def infer_block(self, x: np.ndarray) -> np.ndarray:
-        """(steps, inputs) -> float32 (steps, outputs), the steps in order."""
-        if self._plan is None:
-            return self.forward_block(x).astype(np.float32)
-        x = self._block(x, np.float64)
-        out = np.empty((x.shape[0], self.output_size), np.float32)
-        self._plan.run(x, out)
+    def _run(self, x: np.ndarray, dtype) -> np.ndarray:
+        """The single plan over a 2-D block (any layout; the kernel checks the width)."""
+        out = np.empty((x.shape[0], self.output_size), dtype)
+        try:
+            run_block(*self._args, x, out)
+        except numba.core.errors.TypingError:
+            run_block(*self._args, np.ascontiguousarray(x, dtype=np.float64), out)
         return out
+
+    def _block(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim == 2 and x.shape[1] != self.input_size:
+            raise ValueError(f"rtneural: {x.shape[1]} features per step; the model takes {self.input_size}")
+        return x.reshape(-1, self.input_size)
 
     def parameters(self) -> int:
         return int(
