@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 
+from kelly_jack.backends import BackendError, create_backend
 from kelly_jack.backends.rtneural import fused, vecmath
 from kelly_jack.backends.rtneural.model import Model, load_model
 
@@ -193,3 +196,40 @@ def test_plan_refuses_layers_it_does_not_cover():
     assert not fused.covers(Other())
     with pytest.raises(TypeError, match="Other layers are not covered"):
         fused.Plan([Other()], 1)
+
+
+@pytest.mark.parametrize("name", ["dense-wide", "conv-stack", "gru", "gru-no-reset-after", "lstm-gru-stack"])
+def test_float32_precision_stays_close_to_the_float64_reference(tmp_path, name):
+    fast, ref, n_in = _pair(tmp_path, name)
+    single = Model(fast.layers, n_in, fast.kinds, precision="float32")
+    assert single.stages[0].weights.dtype == np.float32 and single.stages[0].mem.dtype == np.float32
+    x = RNG.uniform(-2, 2, (300, n_in))
+    expected = ref.forward_block(x)
+    got = np.concatenate([single.forward_block(x[:170]), single.forward_block(x[170:])])
+    error = np.max(np.abs(got - expected))
+    assert 0 < error < 1e-5  # float32 rounding, not float64's agreement
+
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "rtneural"
+
+
+@pytest.mark.skipif(
+    not CONFORMANCE.is_dir() and os.environ.get("CI") != "true", reason="../shared/conformance is not beside the repo"
+)
+@pytest.mark.parametrize(("name", "tolerance"), [("dense", 1e-6), ("conv", 1e-6), ("gru", 5e-6), ("lstm_1d", 1e-6)])
+def test_float32_precision_passes_rtneurals_conformance_too(name, tolerance):
+    model = str(CONFORMANCE / "models" / f"{name}.json")
+    backend = create_backend("rtneural", {"model": model, "precision": "float32"})
+    x = np.loadtxt(CONFORMANCE / "test_data" / f"{name}_x_python.csv").reshape(-1, 1)
+    y = np.loadtxt(CONFORMANCE / "test_data" / f"{name}_y_python.csv").reshape(-1)
+    error = float(np.max(np.abs(backend.model.forward_block(x)[:, 0] - y)))
+    print(f"{name}.json float32: max abs error {error:.3g} (tolerance {tolerance})")
+    assert error <= tolerance
+    assert backend.metadata["precision"] == "float32"
+
+
+def test_an_unknown_precision_is_refused(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"in_shape": [None, 3], "layers": MODELS["dense-small-in"][1]}))
+    with pytest.raises(BackendError, match="backend.precision 'float16' is not one of float64, float32"):
+        create_backend("rtneural", {"model": str(path), "precision": "float16"})

@@ -74,23 +74,24 @@ def _dense_reduce(wt, b, x, y):
     for t in range(x.shape[0]):
         o = 0
         while o + 4 <= n_out:  # four outputs share each load of x
-            a0 = a1 = a2 = a3 = 0.0
+            # accumulators start at the bias: typed like the weights (a 0.0 literal would be float64)
+            a0, a1, a2, a3 = b[o], b[o + 1], b[o + 2], b[o + 3]
             for i in range(n_in):
                 v = x[t, i]
                 a0 += wt[o, i] * v
                 a1 += wt[o + 1, i] * v
                 a2 += wt[o + 2, i] * v
                 a3 += wt[o + 3, i] * v
-            y[t, o] = b[o] + a0
-            y[t, o + 1] = b[o + 1] + a1
-            y[t, o + 2] = b[o + 2] + a2
-            y[t, o + 3] = b[o + 3] + a3
+            y[t, o] = a0
+            y[t, o + 1] = a1
+            y[t, o + 2] = a2
+            y[t, o + 3] = a3
             o += 4
         while o < n_out:
-            a0 = 0.0
+            a0 = b[o]
             for i in range(n_in):
                 a0 += wt[o, i] * x[t, i]
-            y[t, o] = b[o] + a0
+            y[t, o] = a0
             o += 1
 
 
@@ -142,13 +143,13 @@ def _activate(a, width, code):
     n = a.shape[0]
     if code == 1:
         for i in range(n):
-            a[i] = vecmath.tanh(a[i])
+            a[i] = vecmath.tanh_of(a[i])
     elif code == 2:
         for i in range(n):
             a[i] = max(a[i], 0.0)
     elif code == 3:
         for i in range(n):
-            a[i] = vecmath.sigmoid(a[i])
+            a[i] = vecmath.sigmoid_of(a[i])
     elif code == 4:
         for r in range(0, n, width):
             peak = -np.inf
@@ -187,44 +188,45 @@ def _gru(wk, wr, wr_c, b_in, b_rec, reset_after, h, xz, hz, rh, x, y):
                 hz[g] = b_rec[g]
             _matvec_add(wr, h, hz)
             for u in range(2 * n):
-                hz_zr[u] = vecmath.sigmoid(xz_zr[u] + hz_zr[u])
+                hz_zr[u] = vecmath.sigmoid_of(xz_zr[u] + hz_zr[u])
             for u in range(n):
-                hz_c[u] = vecmath.tanh(xz_c[u] + hz_r[u] * hz_c[u])
+                hz_c[u] = vecmath.tanh_of(xz_c[u] + hz_r[u] * hz_c[u])
         else:
             for g in range(2 * n):
                 hz_zr[g] = 0.0
             _matvec_add(wr, h, hz_zr)
             for u in range(2 * n):
-                hz_zr[u] = vecmath.sigmoid(xz_zr[u] + hz_zr[u])
+                hz_zr[u] = vecmath.sigmoid_of(xz_zr[u] + hz_zr[u])
             for u in range(n):
                 rh[u] = hz_r[u] * h[u]
                 hz_c[u] = 0.0
             _matvec_add(wr_c, rh, hz_c)
             for u in range(n):
-                hz_c[u] = vecmath.tanh(xz_c[u] + hz_c[u])
-        for u in range(n):
-            z = hz_z[u]
-            h[u] = z * h[u] + (1.0 - z) * hz_c[u]
+                hz_c[u] = vecmath.tanh_of(xz_c[u] + hz_c[u])
+        for u in range(n):  # z h + (1 - z) c, written without a (float64) literal
+            h[u] = hz_c[u] + hz_z[u] * (h[u] - hz_c[u])
         for u in range(n):
             y[t, u] = h[u]
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def _lstm(wk, wr, b, h, c, gates, x, y):
-    """Keras LSTM over the rows of x into y; h, c (n) carried; gates (4n) scratch."""
+def _lstm(wk, wr, b, scale, shift, h, c, gates, x, y):
+    """Keras LSTM over the rows of x into y; h, c (n) carried; gates (4n) scratch.
+
+    scale, shift (4n): 1, 0 for the sigmoid gates and 2, 1 for the candidate, whose
+    tanh(x) = 2 sigmoid(2x) - 1: all four gates in one vectorised pass.
+    """
     n = h.shape[0]
     g_i, g_f, g_c, g_o = gates[:n], gates[n : 2 * n], gates[2 * n : 3 * n], gates[3 * n :]
     for t in range(x.shape[0]):
         _input_terms(wk, b, x, t, gates)
         _matvec_add(wr, h, gates)
-        for u in range(4 * n):  # one pass (one latency) for all four gates: tanh(x) = 2 sigmoid(2x) - 1
-            cand = (u >= 2 * n) & (u < 3 * n)
-            sv = vecmath.sigmoid(gates[u] * (2.0 if cand else 1.0))
-            gates[u] = 2.0 * sv - 1.0 if cand else sv
+        for u in range(4 * n):
+            gates[u] = vecmath.sigmoid_of(gates[u] * scale[u]) * scale[u] - shift[u]
         for u in range(n):
             cell = g_f[u] * c[u] + g_i[u] * g_c[u]
             c[u] = cell
-            h[u] = g_o[u] * vecmath.tanh(cell)
+            h[u] = g_o[u] * vecmath.tanh_of(cell)
         for u in range(n):
             y[t, u] = h[u]
 
@@ -360,6 +362,8 @@ def _chunk(ops, w, m, steps):
                 w[wo : wo + n_in * 4 * n].reshape((n_in, 4 * n)),
                 w[op[X0] : op[X0] + n * 4 * n].reshape((n, 4 * n)),
                 w[bo : bo + 4 * n],
+                w[op[X1] : op[X1] + 4 * n],
+                w[op[X1] + 4 * n : op[X1] + 8 * n],
                 m[h : h + n],
                 m[h + n : h + 2 * n],
                 m[op[X3] : op[X3] + 4 * n],
@@ -416,6 +420,9 @@ def run_vector(ops, w, m, x, out):
 # ---- building a plan from layer objects ----
 
 COVERED = (Dense, Activation, Conv1D, BatchNorm, PReLU, GRU, LSTM)
+# float64: RTNeural's double-precision conformance. float32: RTNeural's own default type, twice the
+# SIMD lanes; weights rounded to float32 and every sum in float32 (errors ~1e-7 relative per layer)
+PRECISIONS = {"float64": np.float64, "float32": np.float32}
 
 
 def covers(layer) -> bool:
@@ -451,7 +458,10 @@ class Plan:
     caller at a time, as for the layers.
     """
 
-    def __init__(self, layers: list, input_size: int):
+    def __init__(self, layers: list, input_size: int, precision: str = "float64"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        dtype = PRECISIONS[precision]
         lay = _Layout()
         rows = []
         scratch_after: list[tuple[int, int]] = []  # (row index, size) of per-layer scratch
@@ -496,6 +506,10 @@ class Plan:
                 n = layer.out_size
                 op[KIND], op[W], op[X0] = LSTM_KIND, lay.weight(layer.wk), lay.weight(layer.wr)
                 op[B] = lay.weight(layer.b)
+                candidate = np.zeros(4 * n, dtype=bool)
+                candidate[2 * n : 3 * n] = True
+                op[X1] = lay.weight(np.where(candidate, 2.0, 1.0))
+                lay.weight(np.where(candidate, 1.0, 0.0))
                 op[STATE] = lay.state_block(2 * n)
                 scratch_after.append((len(rows), 4 * n))
             rows.append(op)
@@ -511,8 +525,9 @@ class Plan:
         header[H_BUF_A], header[H_BUF_B] = offset, offset + CHUNK * width
         offset += 2 * CHUNK * width
         self.ops = np.ascontiguousarray(np.stack([header, *rows]))
-        self.weights = np.concatenate(lay.weights) if lay.weights else np.zeros(1)
-        self.mem = np.zeros(offset)
+        self.weights = (np.concatenate(lay.weights) if lay.weights else np.zeros(1)).astype(dtype)
+        self.mem = np.zeros(offset, dtype=dtype)
+        self.precision = precision
         self.state_size = lay.state
         self.input_size, self.output_size = input_size, size
 

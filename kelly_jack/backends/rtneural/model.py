@@ -44,16 +44,17 @@ class Model:
     ``fused=True`` (the default) runs each maximal run of layers ``fused.covers`` as one
     ``fused.Plan`` (one jitted call per block); other layers, and every layer when
     ``fused=False`` (the per-layer reference path), run through their own ``forward_block``.
+    ``precision`` ("float64" or "float32") is the plans' arithmetic (see ``fused.PRECISIONS``).
     Each path keeps its own state. ``infer``/``infer_block`` return float32 (the backend
     contract); ``forward_block`` returns float64. Shape errors raise ValueError.
     """
 
-    def __init__(self, layers: list, input_size: int, kinds: list[str], fused: bool = True):
+    def __init__(self, layers: list, input_size: int, kinds: list[str], fused: bool = True, precision="float64"):
         self.layers = layers
         self.kinds = kinds
         self.input_size = input_size
         self.output_size = layers[-1].out_size if layers else input_size
-        self.stages: list = _stages(layers, input_size) if fused else list(layers)
+        self.stages: list = _stages(layers, input_size, precision) if fused else list(layers)
         only = self.stages[0] if len(self.stages) == 1 else None
         # a fully fused model: its kernel's arrays, passed straight to the jitted call
         self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
@@ -114,7 +115,7 @@ class Model:
         )
 
 
-def _stages(layers: list, input_size: int) -> list:
+def _stages(layers: list, input_size: int, precision: str) -> list:
     """Maximal runs of fusable layers as Plans, the other layers as they are."""
     stages, run, size, run_in = [], [], input_size, input_size
     for layer in [*layers, None]:
@@ -124,7 +125,7 @@ def _stages(layers: list, input_size: int) -> list:
             run.append(layer)
         else:
             if run:
-                stages.append(Plan(run, run_in))
+                stages.append(Plan(run, run_in, precision))
                 run = []
             if layer is not None:
                 stages.append(layer)

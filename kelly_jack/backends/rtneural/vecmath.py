@@ -8,6 +8,11 @@ its exponent bits. ``tanh`` and ``sigmoid`` are written through it; their
 absolute error against libm is below 1e-15 (tests check it), far under
 RTNeural's 1e-6 conformance tolerance. NaN propagates; +-inf saturates as
 libm's does. Pure functions, safe on any thread.
+
+``exp32``/``tanh32``/``sigmoid32`` are the float32 counterparts (degree-7
+polynomial, 2**k from float32 exponent bits; absolute error of tanh and
+sigmoid below 2e-7) for the fused plan's float32 precision. ``tanh_of`` and
+``sigmoid_of`` pick the one matching their argument's type inside jitted code.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * LN2_HI is exact for |k| < 2**11
@@ -31,6 +36,16 @@ def _double_from_bits(typingctx, bits):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def _single_from_bits(typingctx, bits):
+    sig = types.float32(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
 
     return sig, codegen
 
@@ -69,3 +84,59 @@ def tanh(x):
 @numba.njit(nogil=True, cache=True, inline="always", fastmath=EXACT_ORDER, error_model="numpy")
 def sigmoid(x):
     return 1.0 / (1.0 + exp(-x))
+
+
+# float32: module-level numpy float32 scalars are typed float32 by Numba, so no step widens to float64
+_F = np.float32
+F_LOG2E, F_HALF, F_ONE, F_TWO, F_ZERO = _F(LOG2E), _F(0.5), _F(1.0), _F(2.0), _F(0.0)
+F_LN2_HI, F_LN2_LO = _F(0.693359375), _F(-2.12194440e-4)  # 0.693359375 has 9 bits: k * it is exact
+F_LO, F_HI = _F(-87.0), _F(87.0)
+F_C2, F_C3, F_C4, F_C5, F_C6, F_C7 = _F(1 / 2), _F(1 / 6), _F(1 / 24), _F(1 / 120), _F(1 / 720), _F(1 / 5040)
+
+
+@numba.njit(nogil=True, cache=True, inline="always", fastmath=EXACT_ORDER, error_model="numpy")
+def exp32(x):
+    """e**x for float32 x (relative error ~1e-7); saturates to e**+-87, NaN stays NaN."""
+    xc = min(max(x, F_LO), F_HI)
+    kf = np.floor(xc * F_LOG2E + F_HALF)
+    r = (xc - kf * F_LN2_HI) - kf * F_LN2_LO
+    r2 = r * r
+    p = (F_ONE + r) + r2 * ((F_C2 + r * F_C3) + r2 * ((F_C4 + r * F_C5) + r2 * (F_C6 + r * F_C7)))
+    y = p * _single_from_bits((np.int64(kf) + 127) << 23)
+    return y if x == x else x
+
+
+@numba.njit(nogil=True, cache=True, inline="always", fastmath=EXACT_ORDER, error_model="numpy")
+def tanh32(x):
+    e = exp32(-F_TWO * abs(x))
+    t = (F_ONE - e) / (F_ONE + e)
+    return t if x >= F_ZERO else -t
+
+
+@numba.njit(nogil=True, cache=True, inline="always", fastmath=EXACT_ORDER, error_model="numpy")
+def sigmoid32(x):
+    return F_ONE / (F_ONE + exp32(-x))
+
+
+def tanh_of(x):
+    """tanh in the precision of x (float32 or float64); jitted code only."""
+    raise NotImplementedError
+
+
+def sigmoid_of(x):
+    """sigmoid in the precision of x (float32 or float64); jitted code only."""
+    raise NotImplementedError
+
+
+@overload(tanh_of)
+def _tanh_of(x):
+    if x == types.float32:
+        return lambda x: tanh32(x)
+    return lambda x: tanh(x)
+
+
+@overload(sigmoid_of)
+def _sigmoid_of(x):
+    if x == types.float32:
+        return lambda x: sigmoid32(x)
+    return lambda x: sigmoid(x)
