@@ -231,6 +231,62 @@ def _lstm(wk, wr, b, scale, shift, h, c, gates, x, y):
             y[t, u] = h[u]
 
 
+@numba.njit(fastmath=FLAGS, inline="always", **JIT)
+def _conv_outputs4(w, b, dilation, hist, ycm, steps, c_first, o):
+    """Outputs o..o+3 of a conv (see _conv1d) over ``steps``, reading input channels from c_first.
+
+    Rows r = j * ipg + ci of (tap, channel) pairs, four per pass; output t reads input
+    t - (k-1-j)*dilation, i.e. column t + j*dilation of hist. Unsigned columns (no views: a
+    view costs two reference-count calls) keep the loop over t vectorised.
+    """
+    k, ipg, n_out = w.shape
+    taps = k * ipg
+    for t in range(steps):
+        ycm[o, t] = b[o]
+        ycm[o + 1, t] = b[o + 1]
+        ycm[o + 2, t] = b[o + 2]
+        ycm[o + 3, t] = b[o + 3]
+    r = 0
+    while r < taps:
+        n = min(4, taps - r)
+        # rows past the last are row r again with zero weights: one loop body for every pass
+        j0, c0 = r // ipg, r % ipg
+        j1, c1 = (r + 1) // ipg if n > 1 else j0, (r + 1) % ipg if n > 1 else c0
+        j2, c2 = (r + 2) // ipg if n > 2 else j0, (r + 2) % ipg if n > 2 else c0
+        j3, c3 = (r + 3) // ipg if n > 3 else j0, (r + 3) % ipg if n > 3 else c0
+        zero = w[j0, c0, o] - w[j0, c0, o]  # typed like the weights
+        none = (zero, zero, zero, zero)
+        a0, b0, e0, f0 = w[j0, c0, o], w[j0, c0, o + 1], w[j0, c0, o + 2], w[j0, c0, o + 3]
+        a1, b1, e1, f1 = (w[j1, c1, o], w[j1, c1, o + 1], w[j1, c1, o + 2], w[j1, c1, o + 3]) if n > 1 else none
+        a2, b2, e2, f2 = (w[j2, c2, o], w[j2, c2, o + 1], w[j2, c2, o + 2], w[j2, c2, o + 3]) if n > 2 else none
+        a3, b3, e3, f3 = (w[j3, c3, o], w[j3, c3, o + 1], w[j3, c3, o + 2], w[j3, c3, o + 3]) if n > 3 else none
+        c0, c1, c2, c3 = c0 + c_first, c1 + c_first, c2 + c_first, c3 + c_first
+        d0, d1, d2, d3 = j0 * dilation, j1 * dilation, j2 * dilation, j3 * dilation
+        for t in range(steps):
+            h0 = hist[c0, np.uint64(d0 + t)]
+            h1 = hist[c1, np.uint64(d1 + t)]
+            h2 = hist[c2, np.uint64(d2 + t)]
+            h3 = hist[c3, np.uint64(d3 + t)]
+            ycm[o, t] += (a0 * h0 + a1 * h1) + (a2 * h2 + a3 * h3)
+            ycm[o + 1, t] += (b0 * h0 + b1 * h1) + (b2 * h2 + b3 * h3)
+            ycm[o + 2, t] += (e0 * h0 + e1 * h1) + (e2 * h2 + e3 * h3)
+            ycm[o + 3, t] += (f0 * h0 + f1 * h1) + (f2 * h2 + f3 * h3)
+        r += 4
+
+
+@numba.njit(fastmath=FLAGS, inline="always", **JIT)
+def _conv_output1(w, b, dilation, hist, ycm, steps, c_first, o):
+    """Output o alone, as _conv_outputs4 (for output counts per group that are not a multiple of 4)."""
+    k, ipg, n_out = w.shape
+    for t in range(steps):
+        ycm[o, t] = b[o]
+    for r in range(k * ipg):
+        j, c = r // ipg, r % ipg
+        wv, d, ch = w[j, c, o], j * dilation, c_first + c
+        for t in range(steps):
+            ycm[o, t] += wv * hist[ch, np.uint64(d + t)]
+
+
 @numba.njit(fastmath=FLAGS, **JIT)
 def _conv1d(w, b, dilation, groups, hist, ycm, x, y, ready, act, nxt_hist, nxt_span):
     """Causal dilated grouped conv of x (steps x n_in) into y (steps x n_out), then activation ``act``.
@@ -249,31 +305,14 @@ def _conv1d(w, b, dilation, groups, hist, ycm, x, y, ready, act, nxt_hist, nxt_s
         for t in range(steps):
             for ch in range(n_in):
                 hist[ch, np.uint64(span + t)] = x[t, ch]
-    taps = k * ipg  # (tap, channel) pairs, r = j * ipg + ci: four rows of input per pass over the output
-    for o in range(n_out):
-        g = o // opg
-        for t in range(steps):
-            ycm[o, t] = b[o]
-        r = 0
-        while r + 4 <= taps:
-            # output t reads input t - (k-1-j)*dilation, i.e. column t + j*dilation of hist; unsigned
-            # columns (no views: a view per pass costs two reference-count calls) keep it vectorised
-            c0, c1 = g * ipg + r % ipg, g * ipg + (r + 1) % ipg
-            c2, c3 = g * ipg + (r + 2) % ipg, g * ipg + (r + 3) % ipg
-            d0, d1 = (r // ipg) * dilation, ((r + 1) // ipg) * dilation
-            d2, d3 = ((r + 2) // ipg) * dilation, ((r + 3) // ipg) * dilation
-            w0, w1 = w[r // ipg, r % ipg, o], w[(r + 1) // ipg, (r + 1) % ipg, o]
-            w2, w3 = w[(r + 2) // ipg, (r + 2) % ipg, o], w[(r + 3) // ipg, (r + 3) % ipg, o]
-            for t in range(steps):
-                ycm[o, t] += (w0 * hist[c0, np.uint64(d0 + t)] + w1 * hist[c1, np.uint64(d1 + t)]) + (
-                    w2 * hist[c2, np.uint64(d2 + t)] + w3 * hist[c3, np.uint64(d3 + t)]
-                )
-            r += 4
-        while r < taps:
-            c0, d0, w0 = g * ipg + r % ipg, (r // ipg) * dilation, w[r // ipg, r % ipg, o]
-            for t in range(steps):
-                ycm[o, t] += w0 * hist[c0, np.uint64(d0 + t)]
-            r += 1
+    for g in range(groups):
+        o = g * opg
+        while o + 4 <= (g + 1) * opg:  # four outputs per pass share every load of the input
+            _conv_outputs4(w, b, dilation, hist, ycm, steps, g * ipg, o)
+            o += 4
+        while o < (g + 1) * opg:
+            _conv_output1(w, b, dilation, hist, ycm, steps, g * ipg, o)
+            o += 1
     if nxt_span >= 0:
         for o in range(n_out):
             row = ycm[o, :steps]
