@@ -1,21 +1,29 @@
 """A chain of rtneural layers laid out as one plan and run over a block in ONE jitted call.
 
-At load, ``Plan(layers, input_size)`` copies the layers' weights into one flat
-float64 array in the layouts the kernels read fastest, describes each layer by
-a row of an int64 op table, and preallocates one float64 arena holding the
-streaming state (recurrent h and c, each conv's input history) followed by the
-scratch (two ping-pong activation buffers of ``CHUNK`` steps, per-layer
-gate buffers). ``run_block`` then walks the table for each chunk of up to
-``CHUNK`` steps: no allocation, no Python, the GIL released throughout.
+At load, ``Plan(layers, input_size, precision)`` copies the layers' weights
+into one flat array in the layouts the kernels read fastest (dense kernels
+transposed when their input is wide, a GRU's recurrent columns split when it
+has no reset_after), describes each layer by a row of an int64 op table, and
+preallocates one arena holding the streaming state (recurrent h and c, each
+conv's channel-major input history) followed by the scratch (two ping-pong
+activation buffers of ``CHUNK`` steps, per-layer gate buffers). ``run_block``
+then walks the table for each chunk of up to ``CHUNK`` steps: no allocation,
+no Python, the GIL released throughout (it runs on the inference thread, never
+the audio thread). Consecutive conv1d layers hand their outputs over
+channel-major, so a conv stack is transposed only at its ends.
 
 Layer types covered: dense / time-distributed-dense, activation, conv1d,
 batchnorm, prelu, gru (both reset_after forms), lstm; ``covers(layer)`` says
 whether a layer object is one of them (anything else runs through its own
 ``forward_block`` in the per-layer path of ``model.Model``).
 
-Arithmetic is float64 throughout. tanh and sigmoid use ``vecmath`` (within
-1e-15 of libm, in SIMD registers); summation order differs from the per-layer
-reference kernels, so results agree with them to ~1e-14, not bit for bit.
+Precision (``PRECISIONS``): "float64" (default) computes everything in float64;
+tanh and sigmoid use ``vecmath`` (within 1e-15 of libm, in SIMD registers) and
+the summation order differs from the per-layer reference kernels, so results
+agree with them to ~1e-14, not bit for bit. "float32" stores weights, state
+and activations in float32 (RTNeural's own default type; twice the SIMD
+lanes), within ~1e-7 relative of float64 per layer; both pass RTNeural's
+conformance data at its tolerances.
 """
 
 from __future__ import annotations
@@ -493,8 +501,9 @@ class Plan:
     """Layers (all ``covers``-ed) as one fused kernel; the same streaming contract as the layers.
 
     ``forward_block(x)`` -> float64 (steps, outputs); ``run(x, out)`` writes into a caller's array
-    (float32 or float64) without allocating; ``reset()`` zeroes the state. Not thread-safe: one
-    caller at a time, as for the layers.
+    (float32 or float64) without allocating; ``reset()`` zeroes the state. ``precision``: a key
+    of ``PRECISIONS`` (ValueError otherwise); TypeError for a layer it does not cover. Not
+    thread-safe: one caller at a time, as for the layers.
     """
 
     def __init__(self, layers: list, input_size: int, precision: str = "float64"):
