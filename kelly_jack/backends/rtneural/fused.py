@@ -591,3 +591,22 @@ class Plan:
         out = np.empty((x.shape[0], self.output_size))
         run_block(self.ops, self.weights, self.mem, x, out)
         return out
+
+
+def stages(layers: list, input_size: int, precision: str = "float64") -> list:
+    """``layers`` with each maximal run of covered layers replaced by one Plan of it."""
+    out, run, size, run_in = [], [], input_size, input_size
+    for layer in [*layers, None]:
+        if layer is not None and covers(layer):
+            if not run:
+                run_in = size
+            run.append(layer)
+        else:
+            if run:
+                out.append(Plan(run, run_in, precision))
+                run = []
+            if layer is not None:
+                out.append(layer)
+        if layer is not None:
+            size = layer.out_size
+    return out

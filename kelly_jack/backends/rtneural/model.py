@@ -20,7 +20,7 @@ from .batchnorm import BatchNorm
 from .conv1d import Conv1D
 from .dense import Dense
 from .errors import ModelError
-from .fused import Plan, covers, run_block, run_vector
+from .fused import Plan, run_block, run_vector, stages
 from .gru import GRU
 from .lstm import LSTM
 from .prelu import PReLU
@@ -54,7 +54,7 @@ class Model:
         self.kinds = kinds
         self.input_size = input_size
         self.output_size = layers[-1].out_size if layers else input_size
-        self.stages: list = _stages(layers, input_size, precision) if fused else list(layers)
+        self.stages: list = stages(layers, input_size, precision) if fused else list(layers)
         only = self.stages[0] if len(self.stages) == 1 else None
         # a fully fused model: its kernel's arrays, passed straight to the jitted call
         self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
@@ -113,25 +113,6 @@ class Model:
                 getattr(layer, "h", np.zeros(0)).size + getattr(layer, "c", np.zeros(0)).size for layer in self.layers
             )
         )
-
-
-def _stages(layers: list, input_size: int, precision: str) -> list:
-    """Maximal runs of fusable layers as Plans, the other layers as they are."""
-    stages, run, size, run_in = [], [], input_size, input_size
-    for layer in [*layers, None]:
-        if layer is not None and covers(layer):
-            if not run:
-                run_in = size
-            run.append(layer)
-        else:
-            if run:
-                stages.append(Plan(run, run_in, precision))
-                run = []
-            if layer is not None:
-                stages.append(layer)
-        if layer is not None:
-            size = layer.out_size
-    return stages
 
 
 def load_model(path: str | Path) -> Model:
