@@ -21,6 +21,9 @@ from .config import input_names, output_names
 from .inference import InferenceThreadManager
 from .jack.client import KellyJackClient
 from .latency import LatencyManager
+from .midi.runner import GeneratorRunner
+from .midi.scheduler import EventScheduler
+from .midi.tempo import InternalClock
 from .report import figures, status_line, summary
 from .rt import layout
 from .state import SharedState
@@ -52,7 +55,7 @@ def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wak
 class Session:
     """kelly on one JACK server. Raises ServerNotRunning if there is none."""
 
-    def __init__(self, cfg: dict, backend: Backend):
+    def __init__(self, cfg: dict, backend: Backend, generators: list | None = None):
         self.cfg = cfg
         names = input_names(cfg)
         ports = cfg["ports"]
@@ -69,6 +72,7 @@ class Session:
         self.state = SharedState(len(names), outputs=ports["outputs"], latency=self.latency)
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         configure_params(self.state, cfg, self.rate, self.latency, self.wake_fd)
+        self.runner = self._generator_runner(generators or [])
         self.inference = InferenceThreadManager(
             self.state,
             backend,
@@ -76,10 +80,38 @@ class Session:
             cfg["analysis"]["hop"],
             cfg["analysis"]["channel"],
             self.wake_fd,
+            rate=self.rate,
+            analysis_rate=cfg["analysis"]["rate"],
+            generators=self.runner,
         )
         self.inference.warm_up()
         self.blocksize = self.client.blocksize
         self.stop_requested = threading.Event()
+
+    def _generator_runner(self, generators: list) -> GeneratorRunner | None:
+        if not generators:
+            return None
+        from .jack.transport import TransportClock
+
+        t = self.cfg["tempo"]
+        tempo = InternalClock(t["bpm"], t["beats_per_bar"], t["nudge"])
+        if t["follow_transport"]:
+            tempo = TransportClock(self.client.client, self.state.counters, self.latency, tempo)
+        s = self.state.state
+
+        def user():  # what the audio thread last took from midi_in (plain float reads)
+            return (s[layout.S_USER_V], s[layout.S_USER_A], s[layout.S_BLEND], s[layout.S_ML_ON] > 0.5)
+
+        return GeneratorRunner(
+            generators,
+            EventScheduler(self.state.event_hdr, self.state.events),
+            self.rate,
+            self.latency,
+            self.cfg["analysis"]["hop"],
+            tempo,
+            self.cfg["emotion"]["smoothing_ms"] * self.rate / 1000.0,
+            user,
+        )
 
     def start(self) -> list[str]:
         """Register callbacks, activate, patch, start inference; return patching warnings."""
@@ -89,8 +121,17 @@ class Session:
         return warnings
 
     def stop(self) -> None:
-        """Inference thread first, then deactivate and close (see KellyJackClient.close)."""
+        """Inference thread first, then end every note, then deactivate and close (see KellyJackClient.close)."""
         self.inference.stop()
+        if self.runner is not None and not self.client.server_gone.is_set():
+            # the note-offs go out in the next period; wait (bounded) until the audio thread took them
+            # at the start of the period after next: on time even if one runs while we queue them
+            self.runner.stop(int(self.state.counters[layout.C_CLOCK]) + self.blocksize)
+            deadline = time.monotonic() + 0.5
+            while self.runner.scheduler.in_ring and time.monotonic() < deadline:
+                time.sleep(0.005)
+            # taken is not yet delivered: let the cycle that wrote them reach the clients downstream
+            time.sleep(3.0 * self.blocksize / self.rate)
         self.client.close()
         os.close(self.wake_fd)
 
@@ -98,9 +139,16 @@ class Session:
         return figures(self.state, self.inference)
 
 
-def run(cfg: dict, backend: Backend, duration: float | None, status: bool, out: TextIO = sys.stdout) -> int:
+def run(
+    cfg: dict,
+    backend: Backend,
+    duration: float | None,
+    status: bool,
+    out: TextIO = sys.stdout,
+    generators: list | None = None,
+) -> int:
     """Run until SIGINT/SIGTERM, ``duration`` seconds, or the server leaving. Returns an exit code."""
-    session = Session(cfg, backend)
+    session = Session(cfg, backend, generators)
     stop = session.stop_requested
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -12,9 +12,11 @@ import sys
 
 from . import __version__
 from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES
-from .config import ConfigError, backend_options, load_config, parse_config, where
+from .backends.base import EMOTIONS, FEATURES, BackendBase, check_layout_version
+from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
+from .midi.factory import GeneratorError, create_generator
 from .plugins import load_plugins
+from .rt.features.layout import LAYOUT_VERSION
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -34,11 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="""\
 tools for model and plugin authors:
   kelly-jack backends              list the backends every plugin provides
+  kelly-jack generators            list the MIDI generators every plugin provides
   kelly-jack model info MODEL      sizes, parameters and layout version of a model file
   kelly-jack model run MODEL --input X --output Y
                                    run a model over the rows of X (.npy/.csv)
   kelly-jack model convert MODEL.onnx -o MODEL.json
                                    convert an ONNX graph to RTNeural JSON
+  kelly-jack render IN.wav -o OUT.mid [--config FILE] [--csv T.csv] [--plot T.png]
+                                   the live engine over a file, no JACK: MIDI file and timeline
+  kelly-jack features IN.wav -o OUT.npy [--config FILE]
+                                   the 128 features of every hop of a file (.npy + .json)
 
 exit codes:
   0  ok
@@ -57,11 +64,46 @@ Every config key is documented in README.md.""",
     return p
 
 
-TOOLS = ("backends", "model")
+TOOLS = ("backends", "generators", "model")
+
+
+def build_engine_parts(cfg: dict) -> tuple[BackendBase, list]:
+    """The backend and generators ``cfg`` names, loaded and checked; raises ConfigError (file:line)."""
+    plugins = load_plugins(cfg["plugins"]["modules"])
+    for problem in plugins.errors:
+        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
+    try:
+        backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
+        if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
+            raise BackendError(
+                f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
+                f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
+                "model" if "model" in cfg["backend"] else None,
+            )
+        check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
+    except BackendError as e:
+        raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
+    generators = []
+    for instance in cfg["generators"]:
+        kind, options = generator_options(cfg, instance)
+        try:
+            generators.append(create_generator(kind, options, plugins))
+        except GeneratorError as e:
+            key = f"generators.{instance}" + (f".{e.key}" if e.key else "")
+            raise ConfigError(f"{where(cfg, key)}: generators.{instance}: {e}") from None
+    return backend, generators
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "features":
+        from .features_cli import main as features_main
+
+        return features_main(argv[1:])
+    if argv and argv[0] == "render":
+        from .render_cli import main as render_main
+
+        return render_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
@@ -76,19 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg["client"]["server"] = args.server
         if args.name:
             cfg["client"]["name"] = args.name
-        plugins = load_plugins(cfg["plugins"]["modules"])
-        for problem in plugins.errors:
-            print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-        try:
-            backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
-            if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
-                raise BackendError(
-                    f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
-                    f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
-                    "model" if "model" in cfg["backend"] else None,
-                )
-        except BackendError as e:
-            raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
+        backend, generators = build_engine_parts(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from .jack.client import ServerNotRunning
 
     try:
-        return run(cfg, backend, args.duration, args.status)
+        return run(cfg, backend, args.duration, args.status, generators=generators)
     except ServerNotRunning as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_NO_SERVER

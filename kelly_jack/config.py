@@ -80,9 +80,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "*": Field("strlist", [], None, "port short name -> regex patterns of ports to connect"),
     },
     "analysis": {
-        "window": Field("int", 2048, _range(64, 65536), "analysis window in frames"),
+        "window": Field("int", 2048, _range(64, 65536), "analysis window in samples at analysis.rate"),
         "hop": Field("int", 1024, _range(16, 65536), "frames between two inferences"),
         "channel": Field("input", "mix", None, "'mix' (mean of inputs) or an input number 1..N"),
+        "rate": Field("int", 48000, _range(8000, 384000), "analysis sample rate in Hz (the model's)"),
     },
     "latency": {
         "lookahead_ms": Field("float", 20.0, _range(0, 1000), "lookahead (ML_LOOKAHEAD_MS)"),
@@ -113,6 +114,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "in_cc_arousal": Field("int", 23, _CC_OR_OFF, "CC in: user arousal"),
         "in_cc_blend": Field("int", 24, _CC_OR_OFF, "CC in: blend amount"),
         "in_cc_ml": Field("int", 25, _CC_OR_OFF, "CC in: ML on (>= 64) / off"),
+    },
+    "tempo": {
+        "bpm": Field("float", 120.0, _range(20, 400), "internal tempo (when not following JACK transport)"),
+        "beats_per_bar": Field("float", 4.0, _range(1, 16), "internal meter"),
+        "nudge": Field("float", 0.0, _range(0, 1), "share of the internal tempo arousal may add or take"),
+        "follow_transport": Field("bool", True, None, "follow JACK transport BBT when it rolls with a timebase master"),
+    },
+    "generators": {
+        "*": Field("mapping", None, None, "instance name -> {type: GENERATOR, channel: 1..16, options}"),
     },
 }
 
@@ -278,6 +288,17 @@ def _cross_checks(cfg: dict, lines: _Lines) -> None:
                 re.compile(pattern)
             except re.error as e:
                 raise lines.error(f"connect.{port}", f"bad regular expression {pattern!r}: {e}") from None
+    for name, block in cfg["generators"].items():
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise lines.error(f"generators.{name}", "must be a mapping with a 'type' (a generator name)")
+    channels = {}
+    for name, block in cfg["generators"].items():
+        ch = block.get("channel")
+        if ch is None:
+            continue
+        if ch in channels:
+            raise lines.error(f"generators.{name}.channel", f"channel {ch} is already used by {channels[ch]!r}")
+        channels[ch] = name
     analysis = cfg["analysis"]
     if analysis["hop"] > analysis["window"]:
         raise lines.error("analysis.hop", f"must not exceed analysis.window ({analysis['window']})")
@@ -311,6 +332,12 @@ def backend_options(cfg: dict) -> dict[str, Any]:
     if isinstance(model, str) and not Path(model).is_absolute() and source and not source.startswith("<"):
         options["model"] = str(Path(source).parent / model)
     return options
+
+
+def generator_options(cfg: dict, name: str) -> tuple[str, dict[str, Any]]:
+    """(generator type, its options without ``type``) of the instance ``name`` under ``generators``."""
+    block = cfg["generators"][name]
+    return block["type"], {k: v for k, v in block.items() if k != "type"}
 
 
 def where(cfg: dict, key: str) -> str:

@@ -1,6 +1,7 @@
 """``kelly-jack backends`` and ``kelly-jack model ...``: tools for model and plugin authors.
 
-* ``backends``: every discovered backend, with its plugin, distribution and version;
+* ``backends``, ``generators``: every discovered backend (generator), with its
+  plugin, distribution and version;
 * ``model info MODEL``: what a model file is (sizes, parameters, layout version);
 * ``model run MODEL --input X --output Y``: the rows of X (.npy or .csv) as
   consecutive steps from a reset state, written to Y (.npy or .csv), so an
@@ -25,7 +26,7 @@ import numpy as np
 from .backends import BackendError, create_backend
 from .plugins import load_plugins
 
-BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural"}
+BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural", ".yaml": "rtneural", ".yml": "rtneural"}  # .yaml: a description
 
 
 class UsageError(Exception):
@@ -71,12 +72,22 @@ def _write_matrix(path: str, data: np.ndarray) -> None:
         raise
 
 
-def cmd_backends(args, plugins) -> int:
-    rows = [(n, e.plugin, e.distribution, e.version, e.spec.description) for n, e in sorted(plugins.backends.items())]
-    widths = [max(len(r[i]) for r in rows + [("backend", "plugin", "distribution", "version", "")]) for i in range(4)]
-    print("  ".join(h.ljust(w) for h, w in zip(("backend", "plugin", "distribution", "version"), widths, strict=True)))
+def _print_table(found: dict, what: str) -> None:
+    rows = [(n, e.plugin, e.distribution, e.version, e.spec.description) for n, e in sorted(found.items())]
+    header = (what, "plugin", "distribution", "version")
+    widths = [max(len(r[i]) for r in [*rows, (*header, "")]) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + f"  {r[4]}")
+
+
+def cmd_backends(args, plugins) -> int:
+    _print_table(plugins.backends, "backend")
+    return 0
+
+
+def cmd_generators(args, plugins) -> int:
+    _print_table(plugins.generators, "generator")
     return 0
 
 
@@ -118,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kelly-jack", description="kelly-jack's tools for model and plugin authors.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("backends", help="list the backends every plugin provides")
+    sub.add_parser("generators", help="list the MIDI generators every plugin provides")
     model = sub.add_parser("model", help="inspect or run a model file").add_subparsers(dest="action", required=True)
     info = model.add_parser("info", help="sizes, parameters and layout version of a model")
     run = model.add_parser("run", help="run a model over the rows of a .npy/.csv file as consecutive steps")
@@ -137,9 +149,13 @@ def main(argv: list[str]) -> int:
     plugins = load_plugins()
     for problem in plugins.errors:
         print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-    command = {"backends": cmd_backends, "info": cmd_info, "run": cmd_run, "convert": cmd_convert}[
-        getattr(args, "action", args.command)
-    ]
+    command = {
+        "backends": cmd_backends,
+        "generators": cmd_generators,
+        "info": cmd_info,
+        "run": cmd_run,
+        "convert": cmd_convert,
+    }[getattr(args, "action", args.command)]
     try:
         return command(args, plugins)
     except UsageError as e:

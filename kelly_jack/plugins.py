@@ -18,17 +18,18 @@ import pluggy
 from . import hookspecs
 from .backends import onnx as onnx_backend
 from .backends import rtneural, stubs
-from .hookspecs import BackendFactory
+from .hookspecs import BackendFactory, GeneratorFactory
+from .midi import generators
 
-BUILTINS = (stubs, onnx_backend, rtneural)
+BUILTINS = (stubs, onnx_backend, rtneural, generators)
 ENV = "KELLY_JACK_LOAD_PLUGINS"
 
 
 @dataclass
 class BackendEntry:
-    """A backend as discovered: its factory and where it came from."""
+    """A backend (or generator) as discovered: its factory and where it came from."""
 
-    spec: BackendFactory
+    spec: BackendFactory | GeneratorFactory
     plugin: str
     distribution: str
     version: str
@@ -38,6 +39,7 @@ class BackendEntry:
 class Plugins:
     manager: pluggy.PluginManager
     backends: dict[str, BackendEntry] = field(default_factory=dict)
+    generators: dict[str, BackendEntry] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -72,23 +74,25 @@ def load_plugins(modules: list[str] = ()) -> Plugins:
         except Exception as e:
             plugins.errors.append(f"plugin module {path!r} (from plugins.modules) failed to load: {e}")
     # get_hookimpls() is in registration order: built-ins first, so they keep their names
-    for impl in pm.hook.kelly_jack_backends.get_hookimpls():
-        dist, version = origin.get(impl.plugin_name, ("?", "?"))
-        try:
-            specs = impl.function()
-        except Exception as e:
-            plugins.errors.append(
-                f"plugin {impl.plugin_name!r} (distribution {dist}) raised in kelly_jack_backends: {e}"
-            )
-            continue
-        for spec in specs or ():
-            if spec.name in plugins.backends:
-                first = plugins.backends[spec.name].plugin
-                plugins.errors.append(
-                    f"plugin {impl.plugin_name!r}: backend {spec.name!r} is already provided by {first!r}; ignored"
-                )
+    for hook, found, what in (
+        (pm.hook.kelly_jack_backends, plugins.backends, "backend"),
+        (pm.hook.kelly_jack_generators, plugins.generators, "generator"),
+    ):
+        for impl in hook.get_hookimpls():
+            dist, version = origin.get(impl.plugin_name, ("?", "?"))
+            try:
+                specs = impl.function()
+            except Exception as e:
+                plugins.errors.append(f"plugin {impl.plugin_name!r} (distribution {dist}) raised in {hook.name}: {e}")
                 continue
-            plugins.backends[spec.name] = BackendEntry(spec, impl.plugin_name, dist, version)
+            for spec in specs or ():
+                if spec.name in found:
+                    first = found[spec.name].plugin
+                    plugins.errors.append(
+                        f"plugin {impl.plugin_name!r}: {what} {spec.name!r} is already provided by {first!r}; ignored"
+                    )
+                    continue
+                found[spec.name] = BackendEntry(spec, impl.plugin_name, dist, version)
     return plugins
 
 

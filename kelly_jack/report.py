@@ -47,6 +47,9 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
         "midi_sent": int(c[layout.C_MIDI_SENT]),
         "midi_dropped": int(c[layout.C_MIDI_DROPPED]),
         "midi_in": int(c[layout.C_MIDI_IN]),
+        "events_sent": int(c[layout.C_EVENTS_SENT]),
+        "events_late": int(c[layout.C_EVENTS_LATE]),
+        "origin": int(c[layout.C_ORIGIN]),
         "infer_mean_us": float(i[I_INFER_TOTAL_US]) / results if results else float("nan"),
         "infer_max_us": int(i[I_INFER_MAX_US]),
         "valence": float(state.state[layout.S_OUT_V]),
@@ -67,7 +70,9 @@ def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str
         f"{f['result_overflow']} ring overflows), {f['skipped_hops']} hops skipped; "
         f"inference mean {f['infer_mean_us']:.0f} us, max {f['infer_max_us']} us; "
         f"MIDI {f['midi_sent']} sent, {f['midi_dropped']} dropped, {f['midi_in']} CC in; "
-        f"audio ring overflow {f['audio_overflow_frames']} frames."
+        f"generator events {f['events_sent']} sent, {f['events_late']} late; "
+        f"audio ring overflow {f['audio_overflow_frames']} frames; "
+        f"client frame 0 was JACK frame {f['origin']}."
     )
 
 
@@ -77,7 +82,7 @@ def status_line(f: dict[str, float], rate: int, latency: int) -> str:
         f"valence {f['valence']:+.2f}  arousal {f['arousal']:+.2f}  "
         f"{_bar(f['valence'])} {_bar(f['arousal'])}  "
         f"latency {latency} fr ({1000.0 * latency / rate:.1f} ms)  "
-        f"MIDI out {f['midi_sent']}  results {f['applied']}+{f['late']} late  "
+        f"MIDI out {f['midi_sent'] + f['events_sent']}  results {f['applied']}+{f['late']} late  "
         f"xruns {f['xruns']}  cb p99.9 {f['time_p999_us']:.0f} us"
     )
 

@@ -9,6 +9,7 @@ import pytest
 
 from kelly_jack.backends import BackendError, available_backends, create_backend
 from kelly_jack.rt.emotion import grid_centroid
+from kelly_jack.rt.features import layout
 
 
 def centroid(y):
@@ -51,9 +52,9 @@ def test_failing_every_nth():
 
 def test_heuristic_loud_bright_vs_quiet_dark():
     loud = np.zeros(128, dtype=np.float32)
-    loud[0], loud[2] = 0.5, 0.2
+    loud[layout.RMS], loud[layout.ZCR] = 0.5, 0.2
     quiet = np.zeros(128, dtype=np.float32)
-    quiet[0], quiet[2] = 0.001, 0.0
+    quiet[layout.RMS], quiet[layout.ZCR] = 0.001, 0.0
     b = create_backend("heuristic", {})
     assert list(centroid(b.infer(loud))[:2]) == pytest.approx([1.0, 1.0])
     assert list(centroid(b.infer(quiet))[:2]) == pytest.approx([-1.0, -1.0])

@@ -16,6 +16,8 @@ def test_studio_yaml_is_valid_and_documents_every_default():
     d = defaults()
     for section, body in d.items():
         for key, value in body.items():
+            if (section, key) == ("backend", "name"):
+                continue  # studio.yaml names the shipped model; the default (no model file to name) is heuristic
             assert cfg[section][key] == value, f"studio.yaml {section}.{key} differs from the default"
 
 

@@ -14,6 +14,7 @@ from kelly_jack.plugins import load_plugins
 from kelly_jack.rt.emotion import logits_for
 
 EXAMPLE = ROOT / "plugins" / "kelly-jack-example-backend"
+EXAMPLE_GENERATOR = ROOT / "plugins" / "kelly-jack-example-generator"
 
 
 def test_builtins_are_ordinary_plugins():
@@ -36,7 +37,7 @@ def test_config_modules_and_broken_plugins_do_not_stop_the_rest():
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory):
-    """The example plugin pip-installed into a folder of its own (not into the test venv)."""
+    """The example plugins pip-installed into a folder of their own (not into the test venv)."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [
@@ -49,6 +50,7 @@ def example_site(tmp_path_factory):
             "--target",
             str(target),
             str(EXAMPLE),
+            str(EXAMPLE_GENERATOR),
         ],
         check=True,
         capture_output=True,
@@ -100,3 +102,38 @@ def test_a_config_selects_the_plugin_and_it_runs_on_jack(example_site, jack_serv
     finally:
         rec.close()
     assert rc == 0, err
+
+
+def test_installed_generator_is_listed_and_plays(example_site):
+    listed = subprocess.run(
+        [sys.executable, "-m", "kelly_jack", "generators"], env=kelly_env(example_site), capture_output=True, text=True
+    )
+    line = next(row for row in listed.stdout.splitlines() if row.startswith("pulse"))
+    assert "kelly-jack-example-generator" in line and "0.1.0" in line
+    assert any(row.startswith("harmony") for row in listed.stdout.splitlines())
+    # two seconds at 120 bpm through the real runner and scheduler: 4 beats, each a hi-hat, the bar line a kick too
+    script = """
+from kelly_jack.midi.factory import create_generator
+from kelly_jack.midi.runner import GeneratorRunner
+from kelly_jack.midi.scheduler import EventScheduler
+from kelly_jack.plugins import load_plugins
+from kelly_jack.rt import midi_events
+hdr, data = midi_events.new_events(1024)
+sched = EventScheduler(hdr, data)
+runner = GeneratorRunner([create_generator("pulse", {"channel": 10}, load_plugins())], sched, 48000, 0, 1000)
+for t in range(999, 96000, 1000):
+    runner.after_result(t, 0.5, 0.0)
+runner.stop(97000)
+notes, last = [], 0
+while (e := midi_events.take_due(hdr, data, 0, 1 << 40, last))[0] >= 0:
+    last = e[0]
+    if midi_events.message_byte(e[1], 0) == 0x99:
+        notes.append((int(e[0]), int(midi_events.message_byte(e[1], 1))))
+print(notes)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=kelly_env(example_site), capture_output=True, text=True, check=True
+    )
+    notes = eval(run.stdout)  # noqa: S307 - our own script's repr of a list of tuples
+    assert [n for _, n in notes].count(42) == 4 and [n for _, n in notes].count(36) == 1
+    assert [f for f, n in notes if n == 42] == [1000, 25000, 49000, 73000]  # beat 0 is the first output frame

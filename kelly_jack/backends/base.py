@@ -80,6 +80,21 @@ class FunctionBackend(BackendBase):
         return self._fn(features)
 
 
+def check_layout_version(backend: BackendBase, model: str | None, expected: int) -> None:
+    """Raise BackendError (key "model") if ``backend``'s model was trained on another feature layout.
+
+    A model that does not say (``layout_version`` None) is accepted.
+    """
+    version = backend.metadata.get("layout_version")
+    if version is not None and int(version) != expected:
+        what = f"model {model}" if model else "the model"
+        raise BackendError(
+            f"backend {backend.name!r}: {what} was trained on feature layout {version}, "
+            f"but kelly-jack computes feature layout {expected}; retrain or convert the model",
+            "model" if model else None,
+        )
+
+
 def take_options(backend: str, options: dict[str, Any], spec: dict[str, tuple[type, Any]]) -> dict[str, Any]:
     """Check ``options`` against ``spec`` (key -> (type, default)); raises BackendError.
 

@@ -12,13 +12,12 @@ execution and full graph optimisation, so it never competes with the audio
 thread for more than one core. onnxruntime releases the GIL inside ``run``.
 The input must take 128 float features (shape ``[128]`` or ``[batch, 128]``,
 batch fixed to 1 or dynamic) and the output give 64 values. Metadata props
-``kelly_jack.layout_version`` and ``kelly_jack.emotion_mapping`` (JSON, 3x64)
-are read when present.
+``kelly_jack.*`` (``model_meta``: layout version, rate, window, hop, mapping,
+emotion_mapping, training data) are read when present.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import onnx
 import onnxruntime as ort
 
 from ..hookspecs import BackendFactory, hookimpl
+from . import model_meta
 from .base import EMOTIONS, FEATURES, BackendBase, BackendError, take_options
 
 NAME = "onnx"
@@ -65,9 +65,12 @@ class OnnxBackend(BackendBase):
         self._input = self._pick(self.session.get_inputs(), o["input"], "input", where)
         self._output = self._pick(self.session.get_outputs(), o["output"], "output", where)
         self._check(where)
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.layout_version = int(meta["kelly_jack.layout_version"]) if "kelly_jack.layout_version" in meta else None
-        self._mapping = json.loads(meta["kelly_jack.emotion_mapping"]) if "kelly_jack.emotion_mapping" in meta else None
+        try:
+            self._meta = model_meta.read(self.session.get_modelmeta().custom_metadata_map)
+        except ValueError as e:
+            raise BackendError(f"{where}: {e}") from None
+        self.layout_version = self._meta["layout_version"]
+        self._mapping = self._meta["emotion_mapping"]
         self._feed = np.zeros(self._feed_shape(1), dtype=np.float32)
 
     @staticmethod
@@ -124,6 +127,7 @@ class OnnxBackend(BackendBase):
             "input": f"{self._input.name} {self._input.shape}",
             "output": f"{self._output.name} {self._output.shape}",
             "providers": self.session.get_providers(),
+            **{k: v for k, v in self._meta.items() if k not in ("layout_version", "emotion_mapping")},
         }
 
 

@@ -7,7 +7,7 @@
 * ``failing``: raises ``RuntimeError`` (or returns NaN with ``mode: nan``) on every
   ``every``-th call, else ``constant``;
 * ``heuristic``: not ML: arousal from loudness (RMS -50..-10 dBFS), valence
-  from brightness (zero-crossing rate), using feature layout 0. It keeps the
+  from brightness (zero-crossing rate), reading feature layout 1. It keeps the
   demo meaningful until a trained model ships.
 """
 
@@ -21,11 +21,12 @@ import numpy as np
 
 from ..hookspecs import BackendFactory, hookimpl
 from ..rt.emotion import logits_for
+from ..rt.features import layout
 from .base import EMOTIONS, BackendBase, BackendError, take_options
 
 
 class _Stub(BackendBase):
-    """Stubs read feature layout 0 (heuristic) or none at all."""
+    """Stubs read the current feature layout (heuristic) or none at all."""
 
 
 class ConstantBackend(_Stub):
@@ -121,9 +122,9 @@ class FailingBackend(ConstantBackend):
 
 
 class HeuristicBackend(_Stub):
-    """Not ML: loudness -> arousal, brightness -> valence (layout 0)."""
+    """Not ML: loudness -> arousal, brightness -> valence (layout 1)."""
 
-    layout_version = 0
+    layout_version = layout.LAYOUT_VERSION
 
     name = "heuristic"
 
@@ -131,7 +132,7 @@ class HeuristicBackend(_Stub):
         take_options(self.name, options, {})
 
     def infer(self, features: np.ndarray) -> np.ndarray:
-        rms, zcr = float(features[0]), float(features[2])
+        rms, zcr = float(features[layout.RMS]), float(features[layout.ZCR])
         db = 20.0 * math.log10(max(rms, 1e-6))
         arousal = (db + 30.0) / 20.0  # -50 dBFS -> -1, -10 dBFS -> +1
         valence = (zcr - 0.03) / 0.03  # 0 -> -1, 0.06 crossings/sample -> +1

@@ -16,6 +16,10 @@ overflow counter tallies. ``_resync`` reads (write position, overflow) as a
 consistent pair, so a window's ring position plus that offset is its exact
 client frame.
 
+After each result the MIDI generators run here too (``generators``, a
+``midi.runner.GeneratorRunner``), and every wake-up lets it release queued
+events whose time has come.
+
 When the backend is slower than the hop, the thread skips to the newest
 complete hop (counted in ``skipped``). Exceptions and non-finite outputs are
 dropped and counted; a message goes to stderr at most every 5 s.
@@ -35,8 +39,9 @@ import numpy as np
 from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid
-from ..rt.features import FEATURE_SIZE, compute_features, mix_to_mono
+from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
+from .resample import WindowResampler
 
 # indices of InferenceThreadManager.counters
 I_RESULTS = 0  # results pushed
@@ -55,9 +60,15 @@ _REPORT_EVERY_S = 5.0
 class InferenceThreadManager:
     """Runs the backend once per hop on its own thread.
 
-    ``window`` and ``hop`` are in frames at the server rate; ``channel`` is the
-    input index analysed, or -1 to average all inputs. ``wake_fd`` is the
-    eventfd the audio thread writes (or -1 to poll every millisecond).
+    ``hop`` is in frames at the server rate ``rate`` (Hz); ``window`` is in
+    samples at ``analysis_rate`` (None: the server rate). When the two rates
+    differ, the thread reads the newest ``source_frames`` frames and resamples
+    them to the window (see ``resample.py``), so the features mean the same at
+    any server rate. ``channel`` is the input index analysed, or -1 to average
+    all inputs. ``wake_fd`` is the eventfd the audio thread writes (or -1 to
+    poll every millisecond). ``generators`` (a ``midi.runner.GeneratorRunner``
+    or None) runs after each result. Raises ValueError if the audio ring cannot
+    hold the frames one window needs.
     """
 
     def __init__(
@@ -68,16 +79,30 @@ class InferenceThreadManager:
         hop: int,
         channel: int = -1,
         wake_fd: int = -1,
+        rate: float = 48000.0,
+        analysis_rate: float | None = None,
+        generators=None,
     ):
         self.state = state
         self.backend = backend
-        self.window = window
+        analysis_rate = rate if analysis_rate is None else analysis_rate
+        self.resampler = None if analysis_rate == rate else WindowResampler(rate, analysis_rate, window)
+        # frames of server audio read per hop
+        self.window = window if self.resampler is None else self.resampler.source_frames
+        if self.window > state.audio.shape[1] // 2:
+            raise ValueError(
+                f"analysis.window {window} at {analysis_rate} Hz needs {self.window} frames at {rate} Hz; "
+                f"the audio ring holds {state.audio.shape[1]}"
+            )
         self.hop = hop
         self.channel = channel
         self.wake_fd = wake_fd
+        self.generators = generators  # a midi.runner.GeneratorRunner, or None
         self.counters = np.zeros(N_ICOUNTERS, dtype=np.int64)
-        self._buf = np.zeros(window, dtype=np.float32)
+        self._buf = np.zeros(self.window, dtype=np.float32)
+        self._analysis = self._buf if self.resampler is None else np.zeros(window, dtype=np.float32)
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
+        self.extractor = FeatureExtractor(analysis_rate, window, hop * analysis_rate / rate)
         self._va = np.zeros(3, dtype=np.float64)
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
@@ -102,12 +127,22 @@ class InferenceThreadManager:
         Compiling on the first hop would hold the GIL and the CPU for seconds.
         """
         mix_to_mono(self.state.audio, 0, self.window, self.channel, self._buf)
-        compute_features(self._buf, self._features)
+        self._analyse()
+        self.extractor.reset()
         grid_centroid(np.zeros(EMOTIONS), self._va)
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
         hdr = ring.new_header(2)
         ring.record_push(hdr, np.zeros((2, layout.RECORD_WIDTH)), self._record)
+
+    def begin(self) -> None:
+        """Take the audio ring's current position as the start (``start`` does it; the offline engine calls it)."""
+        self._resync()
+
+    @property
+    def features(self) -> np.ndarray:
+        """The feature vector of the last hop analysed (read it on the thread that runs the hops)."""
+        return self._features
 
     def start(self) -> None:
         """Start the thread (after the client is activated)."""
@@ -144,6 +179,8 @@ class InferenceThreadManager:
             else:
                 time.sleep(0.001)
             self.process_available()
+            if self.generators is not None:
+                self.generators.tick(int(self.state.counters[layout.C_CLOCK]))
 
     def _resync(self) -> None:
         """Read (write position, overflow) consistently and restart windowing there."""
@@ -161,6 +198,7 @@ class InferenceThreadManager:
         first = base + self.window
         self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
+        self.extractor.reset()  # the next window does not follow the last one
 
     def process_available(self) -> int:
         """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
@@ -182,8 +220,19 @@ class InferenceThreadManager:
         ring.consumer_release_to(hdr, self._next_end - self.window)
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             return 0  # the window may span a drop: discard it, resync next time
-        self.counters[I_BAD_SAMPLES] += compute_features(self._buf, self._features)
+        self.counters[I_BAD_SAMPLES] += self._analyse()
         return self._infer_and_push(end - 1 + self._offset)
+
+    def _analyse(self) -> int:
+        """Features of the window in ``_buf`` (resampled first if needed); returns the bad-sample count."""
+        if self.resampler is not None:
+            # soxr would spread NaN/Inf over the whole window: count and zero them first
+            bad = int(np.count_nonzero(~np.isfinite(self._buf)))
+            if bad:
+                self._buf[~np.isfinite(self._buf)] = 0.0
+            self.resampler(self._buf, self._analysis)
+            return bad + self.extractor.compute(self._analysis, self._features)
+        return self.extractor.compute(self._buf, self._features)
 
     def _infer_and_push(self, frame: int) -> int:
         t0 = time.perf_counter_ns()
@@ -208,10 +257,12 @@ class InferenceThreadManager:
         rec[layout.R_EMOTION : layout.R_EMOTION + EMOTIONS] = y
         self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
         self.counters[I_INFER_TOTAL_US] += elapsed_us
-        if ring.record_push(self.state.result_hdr, self.state.results, rec):
-            self.counters[I_RESULTS] += 1
-            return 1
-        return 0
+        if not ring.record_push(self.state.result_hdr, self.state.results, rec):
+            return 0
+        self.counters[I_RESULTS] += 1
+        if self.generators is not None:
+            self.generators.after_result(frame, self._va[0], self._va[1], None, self._features)
+        return 1
 
     def _report(self, message: str) -> None:
         now = time.monotonic()

@@ -15,6 +15,7 @@ import threading
 
 import jack
 
+from ..rt import layout
 from ..state import SharedState
 from .port_latency import PortLatency
 from .process import process_callback, process_period, xrun_callback
@@ -96,6 +97,7 @@ class KellyJackClient:
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
         self._state = state
+        state.table[layout.T_CLIENT] = pointer_value(self.client._ptr)
         self.latency = PortLatency(self.client, [*self.inputs, self.midi_in], [*self.outputs, self.midi_out], latency)
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr

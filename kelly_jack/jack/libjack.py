@@ -28,4 +28,5 @@ jack_midi_event_reserve = types.ExternalFunction(
 jack_midi_get_event_count = types.ExternalFunction("jack_midi_get_event_count", types.uint32(_vp))
 jack_midi_event_get = types.ExternalFunction("jack_midi_event_get", types.int32(_vp, _vp, types.uint32))
 jack_get_time = types.ExternalFunction("jack_get_time", types.uint64())
+jack_last_frame_time = types.ExternalFunction("jack_last_frame_time", types.uint32(_vp))
 libc_write = types.ExternalFunction("write", types.intp(types.int32, _vp, types.uintp))

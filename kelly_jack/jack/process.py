@@ -12,7 +12,10 @@
    already past is applied at offset 0 and counted late);
 4. send valence and arousal as 7-bit CCs on midi_out when they change, at
    most one message per controller per ``cc_min_interval`` frames;
-5. record its own duration (jack_get_time) in the histogram.
+5. write the generators' events (the MIDI event ring) due in this period at
+   their exact offsets, merged in time order with the CCs (JACK refuses
+   events out of order); late ones go out at once and are counted;
+6. record its own duration (jack_get_time) in the histogram.
 
 ``process_callback`` (a Numba ``@cfunc``) runs it on JACK's thread without the
 Python interpreter; ``audio_thread: python`` calls the very same kernel from
@@ -30,13 +33,14 @@ import numba
 import numpy as np
 from numba import types
 
-from ..rt import layout, ring
+from ..rt import layout, midi_events, ring
 from ..rt.atomics import (
     address_as_voidptr,
     view_f32_2d,
     view_f64,
     view_f64_2d,
     view_i64,
+    view_i64_2d,
     view_u8,
     voidptr_as_address,
 )
@@ -45,6 +49,7 @@ from ..rt.emotion import blend, cc_value, smoothing_alpha
 from ..rt.histogram import hist_add
 from .libjack import (
     jack_get_time,
+    jack_last_frame_time,
     jack_midi_clear_buffer,
     jack_midi_event_get,
     jack_midi_event_reserve,
@@ -65,9 +70,12 @@ def _inputs_to_ring(nframes, table, ports, counters, params):
         hdr[ring.H_OVERFLOW] += nframes
         return
     w = hdr[ring.H_WRITE]
+    offline = table[layout.T_OFFLINE_IN]
     for ch in range(channels):
-        buf = jack_port_get_buffer(address_as_voidptr(ports[ch]), nframes)
-        src = numba.carray(buf, (nframes,), np.float32)
+        if offline != 0:
+            src = view_f32_2d(offline, channels, layout.OFFLINE_BLOCK)[ch]
+        else:
+            src = numba.carray(jack_port_get_buffer(address_as_voidptr(ports[ch]), nframes), (nframes,), np.float32)
         ring.copy_in(data[ch], w, src, nframes)
     ring.producer_commit(hdr, nframes)
     hop = np.int64(params[layout.P_HOP])
@@ -134,28 +142,48 @@ def _advance_smoothing(state, frames, tau):
 
 
 @_jit
-def _send_cc(out_buf, offset, frame, which_sent, which_at, cc, value, state, params, counters):
-    """Send one CC if its 7-bit value changed and the rate limit allows."""
+def _put(out_buf, offset, packed, clock, table, counters):
+    """Write one packed message at ``offset`` on midi_out (or, offline, into the sink); False if refused."""
+    size = midi_events.message_size(packed)
+    if table[layout.T_OFFLINE_IN] != 0:
+        n = counters[layout.C_OFFLINE_MIDI]
+        if n >= table[layout.T_OFFLINE_MIDI_CAPACITY]:
+            counters[layout.C_MIDI_DROPPED] += 1
+            return False
+        sink = view_i64_2d(table[layout.T_OFFLINE_MIDI], table[layout.T_OFFLINE_MIDI_CAPACITY], 2)
+        sink[n, 0] = clock + offset
+        sink[n, 1] = packed
+        counters[layout.C_OFFLINE_MIDI] = n + 1
+        return True
+    buf = jack_midi_event_reserve(out_buf, offset, size)
+    if voidptr_as_address(buf) == 0:
+        counters[layout.C_MIDI_DROPPED] += 1
+        return False
+    msg = numba.carray(buf, (size,), np.uint8)
+    for i in range(size):
+        msg[i] = midi_events.message_byte(packed, i)
+    return True
+
+
+@_jit
+def _send_cc(out_buf, offset, clock, which_sent, which_at, cc, value, state, params, counters, table):
+    """Send one CC at ``offset`` if its 7-bit value changed and the rate limit allows."""
+    frame = clock + offset
     q = cc_value(value)
     if q == np.int64(state[which_sent]):
         return
     if state[which_sent] >= 0 and frame - state[which_at] < params[layout.P_CC_MIN_INTERVAL]:
         return
-    data = jack_midi_event_reserve(out_buf, offset, 3)
-    if voidptr_as_address(data) == 0:
-        counters[layout.C_MIDI_DROPPED] += 1
+    packed = midi_events.pack(0xB0 | np.int64(params[layout.P_OUT_CHANNEL]), cc, q, 3)
+    if not _put(out_buf, offset, packed, clock, table, counters):
         return
-    msg = numba.carray(data, (3,), np.uint8)
-    msg[0] = 0xB0 | np.int64(params[layout.P_OUT_CHANNEL])
-    msg[1] = cc
-    msg[2] = q
     state[which_sent] = q
     state[which_at] = frame
     counters[layout.C_MIDI_SENT] += 1
 
 
 @_jit
-def _emit(out_buf, offset, clock, state, params, counters):
+def _emit(out_buf, offset, clock, state, params, counters, table):
     if state[layout.S_HAVE_RESULT] > 0.5:
         v = blend(state[layout.S_ML_V], state[layout.S_USER_V], state[layout.S_BLEND], state[layout.S_ML_ON])
         a = blend(state[layout.S_ML_A], state[layout.S_USER_A], state[layout.S_BLEND], state[layout.S_ML_ON])
@@ -166,17 +194,33 @@ def _emit(out_buf, offset, clock, state, params, counters):
     state[layout.S_OUT_A] = a
     if params[layout.P_SEND_CC] < 0.5:
         return
-    frame = clock + offset
     cc_v = np.int64(params[layout.P_CC_VALENCE])
     cc_a = np.int64(params[layout.P_CC_AROUSAL])
     if cc_v >= 0:
-        _send_cc(out_buf, offset, frame, layout.S_SENT_V, layout.S_SENT_AT_V, cc_v, v, state, params, counters)
+        _send_cc(out_buf, offset, clock, layout.S_SENT_V, layout.S_SENT_AT_V, cc_v, v, state, params, counters, table)
     if cc_a >= 0:
-        _send_cc(out_buf, offset, frame, layout.S_SENT_A, layout.S_SENT_AT_A, cc_a, a, state, params, counters)
+        _send_cc(out_buf, offset, clock, layout.S_SENT_A, layout.S_SENT_AT_A, cc_a, a, state, params, counters, table)
 
 
 @_jit
-def _apply_results(nframes, out_buf, clock, table, params, state, counters):
+def _write_events(out_buf, clock, upto, last, table, counters):
+    """Write the generators' events due before offset ``upto``, in order; return the last offset used."""
+    hdr = view_i64(table[layout.T_EVENT_HDR], ring.HEADER_SIZE)
+    data = view_i64_2d(table[layout.T_EVENT_DATA], table[layout.T_EVENT_CAPACITY], midi_events.EVENT_WIDTH)
+    while True:
+        offset, packed, late = midi_events.take_due(hdr, data, clock, upto, last)
+        if offset < 0:
+            return last
+        if late:
+            counters[layout.C_EVENTS_LATE] += 1
+        if not _put(out_buf, offset, packed, clock, table, counters):
+            continue
+        counters[layout.C_EVENTS_SENT] += 1
+        last = offset
+
+
+@_jit
+def _apply_results(nframes, out_buf, clock, table, params, state, counters, last):
     hdr = view_i64(table[layout.T_RESULT_HDR], ring.HEADER_SIZE)
     data = view_f64_2d(table[layout.T_RESULT_DATA], table[layout.T_RESULT_CAPACITY], layout.RECORD_WIDTH)
     latency = np.int64(params[layout.P_LATENCY])
@@ -194,6 +238,7 @@ def _apply_results(nframes, out_buf, clock, table, params, state, counters):
         else:
             counters[layout.C_APPLIED] += 1
         due = max(due, cursor)
+        last = _write_events(out_buf, clock, due, last, table, counters)  # JACK wants time order
         _advance_smoothing(state, due - cursor, tau)
         cursor = due
         state[layout.S_TARGET_V] = data[row, layout.R_VALENCE]
@@ -203,8 +248,10 @@ def _apply_results(nframes, out_buf, clock, table, params, state, counters):
             state[layout.S_ML_A] = state[layout.S_TARGET_A]
         state[layout.S_HAVE_RESULT] = 1.0
         ring.record_pop(hdr)
-        _emit(out_buf, due, clock, state, params, counters)
+        _emit(out_buf, due, clock, state, params, counters, table)
+        last = max(last, due)
     _advance_smoothing(state, nframes - cursor, tau)
+    _write_events(out_buf, clock, nframes, last, table, counters)
 
 
 @_jit
@@ -212,29 +259,39 @@ def process_period(nframes, table):
     """Run one JACK period of ``nframes`` frames over the state reached through ``table``.
 
     Audio thread. Never allocates, locks or raises; returns 0 (JACK's "ok").
+    Offline (``table[T_OFFLINE_IN] != 0``, the renderer) the same code reads
+    its input from that block and writes midi_out into the offline sink; no
+    libjack call is made then.
     """
-    t0 = jack_get_time()
+    offline = table[layout.T_OFFLINE_IN] != 0
+    t0 = np.uint64(0) if offline else jack_get_time()
     counters = view_i64(table[layout.T_COUNTERS], layout.N_COUNTERS)
     params = view_f64(table[layout.T_PARAMS], layout.N_PARAMS)
     state = view_f64(table[layout.T_STATE], layout.N_STATE)
     channels = table[layout.T_CHANNELS]
     ports = view_i64(table[layout.T_PORTS], 2 * channels + 2)
     clock = counters[layout.C_CLOCK]
+    if clock == 0 and table[layout.T_CLIENT] != 0:
+        counters[layout.C_ORIGIN] = np.int64(jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT])))
 
     _inputs_to_ring(nframes, table, ports, counters, params)
-    if table[layout.T_OUTPUTS] != 0:
-        _delay_outputs(nframes, clock, table, ports, params)
-    _midi_in(nframes, table, ports, params, state, counters)
-
-    out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
-    jack_midi_clear_buffer(out_buf)
-    _emit(out_buf, 0, clock, state, params, counters)  # smoothing moved since last period
-    _apply_results(nframes, out_buf, clock, table, params, state, counters)
+    if offline:
+        out_buf = address_as_voidptr(0)
+    else:
+        if table[layout.T_OUTPUTS] != 0:
+            _delay_outputs(nframes, clock, table, ports, params)
+        _midi_in(nframes, table, ports, params, state, counters)
+        out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
+        jack_midi_clear_buffer(out_buf)
+    _emit(out_buf, 0, clock, state, params, counters, table)  # smoothing moved since last period
+    _apply_results(nframes, out_buf, clock, table, params, state, counters, 0)
 
     counters[layout.C_CLOCK] = clock + nframes
     counters[layout.C_PERIODS] += 1
     if nframes > counters[layout.C_MAX_NFRAMES]:
         counters[layout.C_MAX_NFRAMES] = nframes
+    if offline:
+        return 0
     elapsed = np.int64(jack_get_time() - t0)
     hist_add(view_i64(table[layout.T_HIST], table[layout.T_HIST_BINS]), elapsed)
     if elapsed > counters[layout.C_TIME_MAX_US]:

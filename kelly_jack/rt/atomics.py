@@ -99,3 +99,9 @@ def view_f64_2d(address, rows, cols):
 def view_u8(address, n):
     """A uint8 array of ``n`` items at ``address``."""
     return numba.carray(address_as_voidptr(address), (n,), numba.uint8)
+
+
+@numba.njit(inline="always")
+def view_i64_2d(address, rows, cols):
+    """A C-ordered int64 array of shape (rows, cols) at ``address``."""
+    return numba.carray(address_as_voidptr(address), (rows, cols), numba.int64)

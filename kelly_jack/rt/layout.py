@@ -23,7 +23,15 @@ T_HIST_BINS = 13
 T_OUTPUTS = 14  # 1: audio outputs out_1..out_N exist, 0: none
 T_DELAY = 15  # float32[channels, delay_capacity]: the delay line
 T_DELAY_CAPACITY = 16
-TABLE_SIZE = 20
+T_EVENT_HDR = 17  # ring header of the MIDI event ring (generators -> audio thread)
+T_EVENT_DATA = 18  # int64[event_capacity, EVENT_WIDTH] (see rt/midi_events.py)
+T_EVENT_CAPACITY = 19
+T_OFFLINE_IN = 20  # 0 on JACK; offline: float32[channels, OFFLINE_BLOCK] the input block (instead of ports)
+T_OFFLINE_MIDI = 21  # offline: int64[capacity, 2] (frame, packed message) where midi_out events go
+T_OFFLINE_MIDI_CAPACITY = 22
+T_CLIENT = 23  # jack_client_t * (0 offline), for the frame time of client frame 0
+TABLE_SIZE = 24
+OFFLINE_BLOCK = 8192  # frames of the offline input block (JACK's largest period)
 
 # --- params (float64): configuration the audio thread reads
 P_LATENCY = 0  # total latency L in frames
@@ -72,6 +80,10 @@ C_MIDI_IN = 7  # control changes taken from midi_in
 C_TIME_MAX_US = 8
 C_MAX_NFRAMES = 9
 C_WAKES = 10
+C_EVENTS_SENT = 11  # generator events written to midi_out
+C_EVENTS_LATE = 12  # generator events that arrived after their frame (sent at once)
+C_OFFLINE_MIDI = 13  # offline: events in the T_OFFLINE_MIDI sink (the reader resets it)
+C_ORIGIN = 14  # JACK frame time of client frame 0 (-1 until the first period)
 N_COUNTERS = 16
 
 # --- result record (float64 row)

@@ -4,7 +4,11 @@
 "weights", ...}, ...]}``. Every layer is checked against the size the one
 before it produces; an unknown layer type or activation, a missing key or a
 weight array of the wrong shape is a ``ModelError`` naming the layer, never a
-crash on the first forward pass and never a silently skipped layer.
+crash on the first forward pass and never a silently skipped layer. A
+4-entry ``in_shape`` ``[null, time, features, channels]`` (conv2d models)
+makes one step a whole frame of ``features x channels`` values. ``load_model``
+also dispatches ``.yaml`` architecture descriptions (``architecture.py``) and
+frame mode (``frame.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ import numpy as np
 
 from .activation import Activation
 from .batchnorm import BatchNorm
+from .batchnorm2d import BatchNorm2D
 from .conv1d import Conv1D
+from .conv2d import Conv2D
 from .dense import Dense
 from .errors import ModelError
+from .frame import FrameModel, frame_model
 from .fused import Plan, run_block, run_vector, stages
 from .gru import GRU
 from .lstm import LSTM
+from .parameters import count_parameters
 from .prelu import PReLU
 
 LAYERS = {
@@ -34,8 +42,10 @@ LAYERS = {
     "prelu": PReLU,
     "gru": GRU,
     "lstm": LSTM,
+    "conv2d": Conv2D,
+    "batchnorm2d": BatchNorm2D,
 }
-NOT_YET = {"conv2d", "batchnorm2d"}
+MODES = ("stream", "frame")
 
 
 class Model:
@@ -106,42 +116,74 @@ class Model:
         return x.reshape(-1, self.input_size)
 
     def parameters(self) -> int:
-        return int(
-            sum(a.size for layer in self.layers for a in vars(layer).values() if isinstance(a, np.ndarray))
-            - sum(getattr(layer, "history", np.zeros(0)).size for layer in self.layers)
-            - sum(
-                getattr(layer, "h", np.zeros(0)).size + getattr(layer, "c", np.zeros(0)).size for layer in self.layers
-            )
+        return sum(count_parameters(layer) for layer in self.layers)
+
+
+def load_model(path: str | Path, mode: str | None = None) -> Model | FrameModel:
+    """Load the model at ``path``; raises ModelError.
+
+    A ``.json`` file is RTNeural's Keras-format JSON; a ``.yaml``/``.yml`` file
+    is an architecture description (``architecture.py``: PyTorch state_dicts,
+    or a Keras JSON with its mode). ``mode`` is ``stream`` (one step per row,
+    state carried, the default) or ``frame`` (each row one whole frame through
+    stateless ``valid`` convolutions, ``frame.py``); a description may set it
+    itself (then ``mode`` must be None or agree).
+    """
+    if mode is not None and mode not in MODES:
+        raise ModelError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from .architecture import load_architecture
+
+        return load_architecture(path, mode)
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+        raise ModelError(
+            "not an RTNeural model: no 'layers' list (a PyTorch state_dict needs an architecture "
+            "description .yaml, see the README)"
         )
+    return keras_model(doc, mode or "stream")
 
 
-def load_model(path: str | Path) -> Model:
-    """Parse and validate the JSON at ``path``; raises ModelError."""
+def read_json(path: Path):
     try:
-        doc = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ModelError("no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(f"not a readable JSON file ({e})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
-        raise ModelError("not an RTNeural model: no 'layers' list (PyTorch state_dict files are not read yet)")
+
+
+def keras_model(doc: dict, mode: str = "stream") -> Model | FrameModel:
+    """Build the layers of a parsed Keras-format document; raises ModelError."""
     in_shape = doc.get("in_shape")
     if not isinstance(in_shape, list) or not in_shape or not isinstance(in_shape[-1], int):
         raise ModelError(f"missing or bad 'in_shape' ({in_shape!r})")
-    size = in_shape[-1]
+    if mode == "frame":
+        return frame_model(doc["layers"], in_shape, LAYERS)
+    # [batch, time, features, channels] (conv2d): one step is a whole frame of features x channels
+    size = in_shape[-2] * in_shape[-1] if len(in_shape) == 4 and isinstance(in_shape[-2], int) else in_shape[-1]
+    input_size = size
     layers, kinds = [], []
     for index, spec in enumerate(doc["layers"]):
         kind = spec.get("type") if isinstance(spec, dict) else None
         where = f"layer {index} ({kind})"
-        if kind in NOT_YET:
-            raise ModelError(f"{where}: layer type {kind!r} is not supported yet")
         if kind not in LAYERS:
             raise ModelError(f"{where}: unknown layer type {kind!r} (known: {', '.join(LAYERS)})")
         layer = LAYERS[kind](spec, where, size)
-        shape = spec.get("shape")
-        if isinstance(shape, list) and shape and isinstance(shape[-1], int) and shape[-1] != layer.out_size:
-            raise ModelError(f"{where}: declares {shape[-1]} outputs but its weights give {layer.out_size}")
+        declared = declared_size(spec.get("shape"))
+        if declared is not None and declared != layer.out_size:
+            raise ModelError(f"{where}: declares {declared} outputs but its weights give {layer.out_size}")
         layers.append(layer)
         kinds.append(kind)
         size = layer.out_size
-    return Model(layers, in_shape[-1], kinds)
+    return Model(layers, input_size, kinds)
+
+
+def declared_size(shape) -> int | None:
+    """Values per step a layer's ``shape`` declares: features x channels for 4-D shapes, else the last axis."""
+    if not isinstance(shape, list) or not shape or not isinstance(shape[-1], int):
+        return None
+    if len(shape) == 4 and isinstance(shape[-2], int):
+        return shape[-2] * shape[-1]
+    return shape[-1]

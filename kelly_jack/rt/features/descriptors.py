@@ -1,0 +1,169 @@
+"""Spectral and time-domain descriptors of one frame (nopython kernels, inference thread).
+
+Where librosa has the feature, the kernel follows its definition on the same
+frame: ``rms`` and ``zero_crossing_rate`` on the samples (threshold 1e-10,
+zero counted as positive, the first sample never a crossing), centroid,
+bandwidth (p=2) and rolloff (85 %) on the magnitude spectrum normalised to
+unit sum, flatness on the power spectrum (amin 1e-10), and
+``spectral_contrast`` (magnitudes, octave bands, 2 % quantiles, dB per frame).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+_TINY = 2.2250738585072014e-308
+
+
+@numba.njit(nogil=True, cache=True)
+def time_stats(frame):
+    """(rms, peak, zero-crossing rate) of the samples; zcr = crossings / len(frame)."""
+    n = frame.shape[0]
+    sq = 0.0
+    peak = 0.0
+    crossings = 0
+    prev_neg = False
+    for i in range(n):
+        x = frame[i]
+        sq += x * x
+        if abs(x) > peak:
+            peak = abs(x)
+        neg = x < -1e-10  # |x| <= 1e-10 counts as zero, and zero as positive
+        if i > 0 and neg != prev_neg:
+            crossings += 1
+        prev_neg = neg
+    return math.sqrt(sq / n), peak, crossings / n
+
+
+@numba.njit(nogil=True, cache=True)
+def spectral_shape(mag, power, freqs, roll_percent):
+    """(centroid Hz, bandwidth Hz, rolloff Hz, flatness) of one frame."""
+    n = mag.shape[0]
+    total = 0.0
+    for k in range(n):
+        total += mag[k]
+    scale = 1.0 / total if total >= _TINY else 1.0
+    centroid = 0.0
+    for k in range(n):
+        centroid += freqs[k] * (mag[k] * scale)
+    spread = 0.0
+    for k in range(n):
+        d = freqs[k] - centroid
+        spread += (mag[k] * scale) * d * d
+    threshold = roll_percent * total
+    rolloff = freqs[n - 1]
+    acc = 0.0
+    for k in range(n):
+        acc += mag[k]
+        if acc >= threshold:
+            rolloff = freqs[k]
+            break
+    log_sum = 0.0
+    lin_sum = 0.0
+    for k in range(n):
+        p = max(1e-10, power[k])
+        log_sum += math.log(p)
+        lin_sum += p
+    flatness = math.exp(log_sum / n) / (lin_sum / n)
+    return centroid, math.sqrt(spread), rolloff, flatness
+
+
+@numba.njit(nogil=True, cache=True)
+def flux(mag, prev_unit, have_prev):
+    """L2 distance between this frame's unit-L2 magnitude spectrum and the previous one (0..sqrt 2).
+
+    ``prev_unit`` holds the previous unit spectrum (zeros for silence) and is
+    updated to this frame's; without a previous frame the flux is 0.
+    """
+    sq = 0.0
+    for k in range(mag.shape[0]):
+        sq += mag[k] * mag[k]
+    norm = math.sqrt(sq)
+    inv = 1.0 / norm if norm > 1e-150 else 0.0
+    dist = 0.0
+    for k in range(mag.shape[0]):
+        u = mag[k] * inv
+        d = u - prev_unit[k]
+        dist += d * d
+        prev_unit[k] = u
+    return math.sqrt(dist) if have_prev else 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def hfc(power, scale):
+    """High-frequency content: sum of (k / K) * power[k] * scale over bins k of K (Masri's weighting)."""
+    n = power.shape[0]
+    acc = 0.0
+    for k in range(n):
+        acc += k * power[k]
+    return acc * scale / (n - 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _extremes_mean(mag, lo, hi, count, low, high):
+    """(mean of the ``count`` smallest, mean of the ``count`` largest) of mag[lo:hi].
+
+    Two small insertion buffers (``low`` ascending, ``high`` descending) hold
+    the current extremes: no sort of the whole band, no allocation.
+    """
+    m = 0
+    for k in range(lo, hi):
+        v = mag[k]
+        if m < count:
+            i = m
+            while i > 0 and low[i - 1] > v:
+                low[i] = low[i - 1]
+                i -= 1
+            low[i] = v
+            i = m
+            while i > 0 and high[i - 1] < v:
+                high[i] = high[i - 1]
+                i -= 1
+            high[i] = v
+            m += 1
+            continue
+        if v < low[count - 1]:
+            i = count - 1
+            while i > 0 and low[i - 1] > v:
+                low[i] = low[i - 1]
+                i -= 1
+            low[i] = v
+        if v > high[count - 1]:
+            i = count - 1
+            while i > 0 and high[i - 1] < v:
+                high[i] = high[i - 1]
+                i -= 1
+            high[i] = v
+    if m == 0:
+        return 0.0, 0.0
+    a = 0.0
+    b = 0.0
+    for i in range(m):
+        a += low[i]
+        b += high[i]
+    return a / m, b / m
+
+
+@numba.njit(nogil=True, cache=True)
+def contrast(mag, bands, low, high, peak_db, valley_db, out):
+    """librosa ``spectral_contrast`` of one frame: dB(peak) - dB(valley) per band.
+
+    ``bands`` rows are (first bin, stop bin, n_quantile) from
+    ``tables.contrast_bands``; dB is ``power_to_db`` of the magnitudes (amin
+    1e-10, each of the peak and valley vectors floored 80 dB below its own max).
+    """
+    n = bands.shape[0]
+    top_p = -math.inf
+    top_v = -math.inf
+    for b in range(n):
+        valley, peak = _extremes_mean(mag, bands[b, 0], bands[b, 1], bands[b, 2], low, high)
+        peak_db[b] = 10.0 * math.log10(max(1e-10, peak))
+        valley_db[b] = 10.0 * math.log10(max(1e-10, valley))
+        top_p = max(top_p, peak_db[b])
+        top_v = max(top_v, valley_db[b])
+    for b in range(n):
+        out[b] = max(peak_db[b], top_p - 80.0) - max(valley_db[b], top_v - 80.0)
+        if bands[b, 1] <= bands[b, 0]:
+            out[b] = 0.0  # a band with no bin (very short windows)

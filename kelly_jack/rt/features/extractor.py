@@ -1,0 +1,281 @@
+"""``FeatureExtractor``: the 128 features of one analysis window, with streaming state.
+
+One extractor per stream. Construction builds the tables (numpy, not
+real-time); ``compute`` then runs one nopython kernel over preallocated arrays
+(no allocation, GIL released) and may run on the inference thread. The live
+inference thread, ``kelly-jack features`` and training scripts all use this
+class: there is no second implementation.
+
+Streaming state: the previous log-mel frame (onset strength), the previous
+unit magnitude spectrum (flux), a ring of past onset strengths (onset rate
+over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
+(key over ``KEY_S``) and the last 5 values of the delta'd features. It assumes
+consecutive calls are ``hop`` samples apart; ``reset()`` forgets it (after a
+gap in the audio, or between files).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from . import layout as L
+from . import tables
+from .chroma import chroma, key_strengths, push_chroma
+from .descriptors import contrast, flux, hfc, spectral_shape, time_stats
+from .mel import dct, mel_bands, power_to_db
+from .rhythm import onset_rate, onset_strength, tempo, unroll
+from .spectrum import load_window, spectrum
+
+ONSET_RATE_S = 3.0
+TEMPO_S = 6.0
+KEY_S = 4.0
+TOP_DB = 80.0
+AMIN = 1e-10
+ROLL_PERCENT = 0.85
+DELTA_WIDTH = 5  # librosa.feature.delta's default width, made causal (it lags 2 hops)
+
+RHYTHM_FPS_MAX = 100.0
+
+# indices of the int state
+_SEEN = 0  # frames since reset
+_RHYTHM_FRAMES = 1  # values written into the onset ring since reset
+# indices of the float state
+_PEAK = 0  # the onset strength's maximum in the current rhythm frame
+_RATE = 1  # the last onset rate and tempo (updated once per rhythm frame)
+_TEMPO = 2
+
+
+@numba.njit(nogil=True, cache=True)
+def _db(x, floor_db):
+    return max(floor_db, 10.0 * math.log10(max(x, 1e-300)))
+
+
+@numba.njit(nogil=True, cache=True)
+def extract(
+    x,
+    out,
+    window,
+    freqs,
+    mel_start,
+    mel_stop,
+    mel_weights,
+    dct_matrix,
+    chroma_fb,
+    bands,
+    profiles,
+    lags,
+    prior,
+    params,
+    frame,
+    windowed,
+    spec,
+    axes,
+    mag,
+    power,
+    vec,
+    scratch,
+    prev_logmel,
+    prev_unit,
+    onset_ring,
+    chroma_ring,
+    chroma_sum,
+    delta_ring,
+    fstate,
+    istate,
+):
+    """All 128 features of ``x`` into ``out`` (float32); return the count of non-finite input samples.
+
+    ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
+    hfc scale, hops per rhythm frame). ``vec`` (float64, >= 128) holds the
+    features before the float32 store; ``scratch`` rows are work space. The
+    arguments from ``prev_logmel`` on are the streaming state.
+    """
+    rhythm_fps = params[0]
+    rate_span = int(params[1])
+    hfc_scale = params[2]
+    stride = int(params[3])
+    seen = istate[_SEEN]
+
+    bad = load_window(x, frame)
+    rms, peak, zcr = time_stats(frame)
+    spectrum(frame, window, windowed, spec, axes, mag, power)
+
+    logmel = vec[L.MEL : L.MEL + L.N_MELS]
+    mel = scratch[0, : L.N_MELS]
+    mel_bands(power, mel_start, mel_stop, mel_weights, mel)
+    power_to_db(mel, logmel, AMIN, TOP_DB)
+    dct(logmel, dct_matrix, vec[L.MFCC : L.MFCC + L.N_MFCC])
+    chroma(power, chroma_fb, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
+
+    centroid, bandwidth, rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
+    vec[L.RMS] = rms
+    vec[L.RMS_DB] = 20.0 * math.log10(max(rms, 1e-5))
+    vec[L.ZCR] = zcr
+    vec[L.CENTROID] = centroid
+    vec[L.BANDWIDTH] = bandwidth
+    vec[L.ROLLOFF] = rolloff
+    vec[L.FLATNESS] = flatness
+    vec[L.FLUX] = flux(mag, prev_unit, seen > 0)
+    vec[L.CREST_DB] = 20.0 * math.log10(peak / rms) if rms > 1e-10 else 0.0
+    vec[L.HFC_DB] = _db(hfc(power, hfc_scale), -100.0)
+
+    n_c = L.N_CONTRAST
+    contrast(mag, bands, scratch[1], scratch[2], scratch[3, :n_c], scratch[3, n_c : 2 * n_c], vec[L.CONTRAST :])
+
+    # rhythm: the onset strength's maximum over ``stride`` hops (rhythm frames of at most
+    # RHYTHM_FPS_MAX per second, so short hops do not multiply the tempo search) goes into a ring
+    onset = onset_strength(logmel, prev_logmel, seen > 0)
+    vec[L.ONSET_STRENGTH] = onset
+    fstate[_PEAK] = max(fstate[_PEAK], onset) if seen % stride else onset
+    if (seen + 1) % stride == 0:
+        beats = istate[_RHYTHM_FRAMES]
+        size = onset_ring.shape[0]
+        onset_ring[beats % size] = fstate[_PEAK]
+        filled = min(beats + 1, size)
+        env = scratch[4]
+        unroll(onset_ring, beats + 1, filled, env)
+        fstate[_RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
+        fstate[_TEMPO] = tempo(env, filled, lags, prior, scratch[5], rhythm_fps)
+        istate[_RHYTHM_FRAMES] = beats + 1
+    vec[L.ONSET_RATE] = fstate[_RATE]
+    vec[L.TEMPO] = fstate[_TEMPO]
+
+    # key: KK profiles against the mean chroma of the last KEY_S seconds
+    push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
+    filled = min(seen + 1, chroma_ring.shape[0])
+    mean = scratch[6, : L.N_CHROMA]
+    for c in range(L.N_CHROMA):
+        mean[c] = chroma_sum[c] / filled
+    clarity, major, minor = key_strengths(mean, profiles)
+    vec[L.KEY_CLARITY] = clarity
+    vec[L.MAJOR_STRENGTH] = major
+    vec[L.MINOR_STRENGTH] = minor
+
+    # causal width-5 slope: (-2 x[t-4] - x[t-3] + x[t-1] + 2 x[t]) / 10, history padded with the first value
+    depth = delta_ring.shape[0]  # DELTA_WIDTH = 5: slots newest, newest-1, ..., newest-4 (= newest+1)
+    for j in range(len(L.DELTA_OF)):
+        v = vec[L.DELTA_OF[j]]
+        if seen == 0:
+            for r in range(depth):
+                delta_ring[r, j] = v
+        else:
+            delta_ring[seen % depth, j] = v
+        newest = seen % depth
+        # exactly 0 for a constant (paired differences, not a weighted sum)
+        s = 2.0 * (delta_ring[newest, j] - delta_ring[(newest + 1) % depth, j])
+        s += delta_ring[(newest + depth - 1) % depth, j] - delta_ring[(newest + 2) % depth, j]
+        vec[L.DELTAS + j] = s / 10.0
+    istate[_SEEN] = seen + 1
+
+    for i in range(L.FEATURE_SIZE):
+        v = vec[i]
+        out[i] = v if math.isfinite(v) and abs(v) < 3.0e38 else 0.0  # last guard: the output is always finite
+    return bad
+
+
+class FeatureExtractor:
+    """The 128 features (layout ``LAYOUT_VERSION``) of ``window``-sample frames, ``hop`` samples apart.
+
+    ``sample_rate`` is the analysis rate in Hz; ``hop`` (samples at that rate)
+    sets the time scale of the streaming features. Raises ValueError for a
+    window under 64 samples or a hop under 1.
+    """
+
+    def __init__(self, sample_rate: float, window: int, hop: float):
+        if window < 64 or hop < 1:
+            raise ValueError(f"feature window must be >= 64 and hop >= 1 samples, got {window} and {hop}")
+        self.sample_rate = float(sample_rate)
+        self.window = int(window)
+        self.hop = hop  # samples at sample_rate; not an integer when the live window is resampled
+        sr, n = self.sample_rate, self.window
+        bins = n // 2 + 1
+        self.fps = sr / hop
+        w = tables.hann(n)
+        self._window = w
+        self._freqs = tables.fft_frequencies(sr, n)
+        self._mel = tables.sparse_rows(tables.mel_filterbank(sr, n, L.N_MELS))
+        self._dct = tables.dct_ortho(L.N_MFCC, L.N_MELS)
+        self._chroma = tables.chroma_filterbank(sr, n, L.N_CHROMA)
+        self._bands = tables.contrast_bands(sr, n)
+        self._profiles = tables.key_profiles()
+        stride = max(1, int(np.ceil(self.fps / RHYTHM_FPS_MAX)))
+        self.rhythm_fps = self.fps / stride
+        onset_size = max(8, int(round(max(TEMPO_S, ONSET_RATE_S) * self.rhythm_fps)))
+        self._lags, self._prior = tables.tempo_lags(self.rhythm_fps, onset_size)
+        rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
+        # hfc: power scaled so the bins of a sine of amplitude A add up to its power A**2 / 2
+        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride])
+        self._frame = np.zeros(n)
+        self._windowed = np.zeros(n)
+        self._spec = np.zeros(bins, dtype=np.complex128)
+        self._axes = np.zeros(1, dtype=np.int64)
+        self._mag = np.zeros(bins)
+        self._power = np.zeros(bins)
+        self._vec = np.zeros(L.FEATURE_SIZE)
+        width = max(bins, onset_size, len(self._lags), int(self._bands[:, 2].max()), 2 * L.N_CONTRAST)
+        self._scratch = np.zeros((7, width))
+        self._prev_logmel = np.zeros(L.N_MELS)
+        self._prev_unit = np.zeros(bins)
+        self._onset_ring = np.zeros(onset_size)
+        self._chroma_ring = np.zeros((max(1, int(round(KEY_S * self.fps))), L.N_CHROMA))
+        self._chroma_sum = np.zeros(L.N_CHROMA)
+        self._delta_ring = np.zeros((DELTA_WIDTH, len(L.DELTA_OF)))
+        self._fstate = np.zeros(3)
+        self._istate = np.zeros(2, dtype=np.int64)
+
+    def reset(self) -> None:
+        """Forget the streaming state: the next frame is treated as the first."""
+        for a in (self._prev_logmel, self._prev_unit, self._onset_ring, self._chroma_ring, self._chroma_sum):
+            a[...] = 0.0
+        self._delta_ring[...] = 0.0
+        self._fstate[...] = 0.0
+        self._istate[:] = 0
+
+    def compute(self, samples: np.ndarray, out: np.ndarray) -> int:
+        """Fill float32 ``out[:128]`` from float32 ``samples`` (``window`` of them, mono).
+
+        Returns the count of non-finite samples (treated as 0). Never raises
+        for bad audio and never writes a non-finite value; raises ValueError
+        if ``samples`` does not hold ``window`` values.
+        """
+        if samples.shape[0] != self.window:
+            raise ValueError(f"expected {self.window} samples, got {samples.shape[0]}")
+        return extract(
+            samples,
+            out,
+            self._window,
+            self._freqs,
+            self._mel[0],
+            self._mel[1],
+            self._mel[2],
+            self._dct,
+            self._chroma,
+            self._bands,
+            self._profiles,
+            self._lags,
+            self._prior,
+            self._params,
+            self._frame,
+            self._windowed,
+            self._spec,
+            self._axes,
+            self._mag,
+            self._power,
+            self._vec,
+            self._scratch,
+            self._prev_logmel,
+            self._prev_unit,
+            self._onset_ring,
+            self._chroma_ring,
+            self._chroma_sum,
+            self._delta_ring,
+            self._fstate,
+            self._istate,
+        )
+
+    def frames_seen(self) -> int:
+        """Frames computed since the last reset."""
+        return int(self._istate[0])

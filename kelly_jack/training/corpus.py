@@ -1,0 +1,262 @@
+"""The rendered training corpus: cue sampling, contrast pairs, fluidsynth rendering, DEAM-format output.
+
+``plan(...)`` draws the clips (cues and melody seeds) from one seed;
+``render(...)`` turns them into WAV files with fluidsynth (many clips per
+fluidsynth run: they are laid out on one timeline with a silent gap, rendered
+once, and cut apart at known sample positions); ``write_corpus(...)`` writes
+
+* ``audio/<song_id>.wav`` (mono 16-bit) and ``midi/<song_id>.mid``,
+* ``annotations.csv`` in DEAM's static-annotation format (``song_id,
+  valence_mean, valence_std, arousal_mean, arousal_std`` on the 1..9 scale; std
+  is 0: the labels come from rules, not raters) followed by the cue columns,
+* ``contrasts.csv`` (``song_low, song_high, cue``) when contrast pairs were asked for,
+* ``corpus.json``: how it was made.
+
+Every file is written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from . import cues as C
+from .audio import write_wav
+from .files import atomic_write
+from .music import midi_bytes, notes, timed_messages
+
+SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
+SOUNDFONTS = {"timgm6mb": "TimGM6mb.sf2", "fluidr3": "FluidR3_GM.sf2"}
+APT_PACKAGES = {"fluidsynth": "fluidsynth", "timgm6mb": "timgm6mb-soundfont", "fluidr3": "fluid-soundfont-gm"}
+GAP_SECONDS = 1.5  # silence after each clip on the shared timeline: release tails die out in it
+
+# Contrast pairs: one cue at a low and a high value, everything else the same.
+CONTRASTS = {
+    "mode": ("aeolian", "ionian"),
+    "tempo": (80.0, 150.0),
+    "register": (54.0, 78.0),
+    "dynamics": (45.0, 110.0),
+    "articulation": (1.0, 0.3),
+    "consonance": (3, 0),
+}
+
+
+class CorpusError(Exception):
+    """The corpus cannot be made (missing tool or soundfont, bad option); one line for the user."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    song_id: int
+    cues: C.Cues
+    seed: int  # the melody seed (key, progression, texture, rhythm, contour)
+
+    @property
+    def label(self) -> tuple[float, float]:
+        return C.label(self.cues)
+
+
+def soundfont_path(name: str) -> Path:
+    """The .sf2 file of a Debian soundfont package (``timgm6mb``, ``fluidr3``) or a path; CorpusError if absent."""
+    if name in SOUNDFONTS:
+        p = SOUNDFONT_DIR / SOUNDFONTS[name]
+        if not p.is_file():
+            raise CorpusError(f"soundfont {p} is missing: apt-get install {APT_PACKAGES[name]}")
+        return p
+    p = Path(name)
+    if not p.is_file():
+        raise CorpusError(f"soundfont {p}: no such file")
+    return p
+
+
+def fluidsynth_path() -> str:
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise CorpusError("fluidsynth is not installed: apt-get install fluidsynth (scripts/setup does it)")
+    return exe
+
+
+def random_cues(rng: np.random.Generator, instruments: dict[int, tuple[str, float]]) -> C.Cues:
+    """Independently drawn cues (a random factorial design), the instrument from ``instruments``."""
+    programs = sorted(instruments)
+    program = programs[int(rng.integers(len(programs)))]
+    return C.Cues(
+        mode=sorted(C.MODES)[int(rng.integers(len(C.MODES)))],
+        bpm=round(float(rng.uniform(*C.TEMPO_BPM)), 1),
+        register=float(rng.integers(int(C.REGISTER_NOTE[0]), int(C.REGISTER_NOTE[1]) + 1)),
+        velocity=float(rng.integers(int(C.VELOCITY[0]), int(C.VELOCITY[1]) + 1)),
+        note_length=round(float(rng.uniform(C.NOTE_LENGTH[1], C.NOTE_LENGTH[0])), 3),
+        consonance=int(rng.integers(C.CONSONANCE_LEVELS)),
+        program=program,
+        brightness=instruments[program][1],
+    )
+
+
+def _with_cue(cues: C.Cues, cue: str, value) -> C.Cues:
+    field = {
+        "mode": "mode",
+        "tempo": "bpm",
+        "register": "register",
+        "dynamics": "velocity",
+        "articulation": "note_length",
+        "consonance": "consonance",
+    }[cue]
+    return replace(cues, **{field: value})
+
+
+def plan(
+    count: int, seed: int, instruments: dict[int, tuple[str, float]], contrasts: int = 0
+) -> tuple[list[Clip], list[tuple[int, int, str]]]:
+    """``count`` random clips, then ``contrasts`` pairs for each contrast cue; ids from 1.
+
+    Returns (clips, pairs): each pair is (song_id with the cue low, song_id with it high, cue).
+    """
+    rng = np.random.default_rng(seed)
+    clips = [Clip(i + 1, random_cues(rng, instruments), int(rng.integers(2**31))) for i in range(count)]
+    pairs = []
+    for cue, (low, high) in CONTRASTS.items():
+        for _ in range(contrasts):
+            base = random_cues(rng, instruments)
+            melody = int(rng.integers(2**31))
+            a = Clip(len(clips) + 1, _with_cue(base, cue, low), melody)
+            b = Clip(len(clips) + 2, _with_cue(base, cue, high), melody)
+            clips += [a, b]
+            pairs.append((a.song_id, b.song_id, cue))
+    return clips, pairs
+
+
+def batch_midi(clips: list[Clip], seconds: float) -> bytes:
+    """All ``clips`` on one timeline, clip k starting at ``k * (seconds + GAP_SECONDS)`` s (120 BPM, 960 ticks)."""
+    tps = 1920.0  # ticks per second at 120 BPM and 960 ticks per beat
+    f = mido.MidiFile(type=0, ticks_per_beat=960)
+    events: list[tuple[int, int, mido.Message]] = [(0, 0, mido.MetaMessage("set_tempo", tempo=500000))]
+    for k, clip in enumerate(clips):
+        start = int(round(k * (seconds + GAP_SECONDS) * tps))
+        for ch in (0, 1):
+            events.append((start, 0, mido.Message("control_change", channel=ch, control=120, value=0)))
+            events.append((start, 0, mido.Message("control_change", channel=ch, control=121, value=0)))
+            events.append((start, 1, mido.Message("program_change", channel=ch, program=clip.cues.program)))
+        for t, msg in timed_messages(notes(clip.cues, clip.seed, seconds), tps, start):
+            events.append((t, 2, msg))
+    end = int(round(len(clips) * (seconds + GAP_SECONDS) * tps))
+    events.append((end, 3, mido.MetaMessage("end_of_track")))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    last = 0
+    for t, _, msg in events:
+        track.append(msg.copy(time=t - last))
+        last = t
+    f.tracks.append(track)
+    buf = io.BytesIO()
+    f.save(file=buf)
+    return buf.getvalue()
+
+
+def render_batch(clips: list[Clip], seconds: float, soundfont: Path, rate: int, gain: float) -> list[np.ndarray]:
+    """Mono float32 audio of each clip (``seconds * rate`` samples), from one fluidsynth run."""
+    exe = fluidsynth_path()
+    with tempfile.TemporaryDirectory(prefix="kelly-corpus-") as tmp:
+        mid = Path(tmp) / "batch.mid"
+        raw = Path(tmp) / "batch.raw"
+        mid.write_bytes(batch_midi(clips, seconds))
+        cmd = [exe, "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(rate)]
+        cmd += ["-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(soundfont), str(mid)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not raw.is_file():
+            raise CorpusError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[:300]}")
+        stereo = np.fromfile(raw, dtype="<f4").reshape(-1, 2)
+    mono = stereo.mean(axis=1)
+    n = int(round(seconds * rate))
+    step = int(round((seconds + GAP_SECONDS) * rate))
+    out = []
+    for k in range(len(clips)):
+        piece = mono[k * step : k * step + n]
+        out.append(np.pad(piece, (0, n - len(piece))).astype(np.float32))
+    return out
+
+
+def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]], soundfont: str) -> str:
+    """DEAM static-annotation columns (1..9), then the cues."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]
+        + ["mode", "bpm", "register", "velocity", "note_length", "consonance", "program", "instrument", "soundfont"]
+    )
+    for c in clips:
+        v, a = c.label
+        q = c.cues
+        w.writerow(
+            [c.song_id, f"{C.to_deam(v):.4f}", "0", f"{C.to_deam(a):.4f}", "0"]
+            + [q.mode, q.bpm, int(q.register), int(q.velocity), q.note_length, q.consonance, q.program]
+            + [instruments[q.program][0], soundfont]
+        )
+    return buf.getvalue()
+
+
+def write_corpus(
+    out: Path,
+    clips: list[Clip],
+    pairs: list[tuple[int, int, str]],
+    *,
+    instruments: dict[int, tuple[str, float]],
+    soundfont: str,
+    seconds: float,
+    rate: int,
+    gain: float = 0.4,
+    batch: int = 64,
+    jobs: int = 2,
+    description: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Render and write the corpus into ``out``; returns the corpus.json record (with the render time)."""
+    sf = soundfont_path(soundfont)
+    fluidsynth_path()
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    (out / "midi").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for c in clips:
+        atomic_write(out / "midi" / f"{c.song_id}.mid", midi_bytes(c.cues, notes(c.cues, c.seed, seconds)))
+    groups = [clips[i : i + batch] for i in range(0, len(clips), batch)]
+    done = 0
+
+    def work(group: list[Clip]) -> int:
+        for c, audio in zip(group, render_batch(group, seconds, sf, rate, gain), strict=True):
+            write_wav(out / "audio" / f"{c.song_id}.wav", audio, rate)
+        return len(group)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for n in pool.map(work, groups):
+            done += n
+            if progress:
+                progress(done, len(clips))
+    render_seconds = time.perf_counter() - t0
+    atomic_write(out / "annotations.csv", annotations_csv(clips, instruments, sf.name).encode())
+    if pairs:
+        rows = "song_low,song_high,cue\n" + "".join(f"{a},{b},{cue}\n" for a, b, cue in pairs)
+        atomic_write(out / "contrasts.csv", rows.encode())
+    record = {
+        **(description or {}),
+        "clips": len(clips),
+        "contrast_pairs": len(pairs),
+        "seconds_per_clip": seconds,
+        "sample_rate": rate,
+        "soundfont": sf.name,
+        "instruments": {str(p): n for p, (n, _) in sorted(instruments.items())},
+        "render_seconds": round(render_seconds, 1),
+        "label_rules": {"valence": C.VALENCE_WEIGHTS, "arousal": C.AROUSAL_WEIGHTS},
+    }
+    atomic_write(out / "corpus.json", (json.dumps(record, indent=1) + "\n").encode())
+    return record

@@ -1,0 +1,148 @@
+"""Training end to end: labelled clips -> feature frames -> held-out split -> network -> model files.
+
+Used by ``scripts/train_emotion.py``; the steps are functions so tests can run
+them on a tiny corpus.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import export
+from .dataset import Item, item_features
+from .features import ANALYSIS_RATE, HOP, WINDOW, layout_version
+from .mlp import Network, TrainConfig, centroid, softmax, train
+
+
+@dataclass
+class Frames:
+    x: np.ndarray  # (n, 128) float32
+    va: np.ndarray  # (n, 2) labels of each frame's clip, -1..1
+    clip: np.ndarray  # (n,) index into the item list
+
+
+def pick_frames(count: int, wanted: int) -> np.ndarray:
+    """Indices of at most ``wanted`` evenly spaced frames out of ``count`` (all when ``wanted`` <= 0)."""
+    if wanted <= 0 or count <= wanted:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, wanted).round().astype(int))
+
+
+def frames_of(items: list[Item], frames_per_clip: int, log=None) -> Frames:
+    """Feature frames of every clip (evenly subsampled to ``frames_per_clip``), with the clip's label."""
+    xs, vas, clips = [], [], []
+    for i, item in enumerate(items):
+        f = item_features(item)
+        f = f[pick_frames(len(f), frames_per_clip)]
+        xs.append(f)
+        vas.append(np.tile([item.valence, item.arousal], (len(f), 1)))
+        clips.append(np.full(len(f), i))
+        if log and (i + 1) % 200 == 0:
+            log(f"features: {i + 1}/{len(items)} clips")
+    if not xs or not sum(len(x) for x in xs):
+        raise ValueError("no feature frames: the clips are shorter than one analysis window")
+    return Frames(np.concatenate(xs), np.concatenate(vas), np.concatenate(clips))
+
+
+def split(n_items: int, share: float, seed: int) -> np.ndarray:
+    """A boolean mask over clips: True for the held-out (validation) clips; at least one of each side."""
+    rng = np.random.default_rng(seed + 1)
+    k = min(max(1, int(round(n_items * share))), n_items - 1)
+    mask = np.zeros(n_items, dtype=bool)
+    mask[rng.permutation(n_items)[:k]] = True
+    return mask
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    d = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / d) if d > 0 else 0.0
+
+
+def r2(pred: np.ndarray, truth: np.ndarray) -> float:
+    ss = ((truth - truth.mean()) ** 2).sum()
+    return float(1.0 - ((truth - pred) ** 2).sum() / ss) if ss > 0 else 0.0
+
+
+def clip_predictions(net: Network, frames: Frames, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip, the mean over its frames of (centroid V/A) and of (learned-map V/A): two (n_items, 2) arrays."""
+    logits = net.logits(frames.x)
+    per_frame = {"centroid": centroid(logits), "mapped": softmax(logits) @ net.mapping[:2].T}
+    out = []
+    for values in per_frame.values():
+        sums = np.zeros((n_items, 2))
+        np.add.at(sums, frames.clip, values)
+        counts = np.bincount(frames.clip, minlength=n_items)[:, None]
+        out.append(sums / np.maximum(counts, 1))
+    return out[0], out[1]
+
+
+@dataclass
+class Result:
+    net: Network
+    config: TrainConfig
+    clips_train: int
+    clips_val: int
+    frames_train: int
+    epochs: int
+    feature_seconds: float
+    train_seconds: float
+    val_metrics: dict
+
+
+def run(items: list[Item], cfg: TrainConfig, frames_per_clip: int = 64, val_share: float = 0.15, log=None) -> Result:
+    """Features, split by clip, training, and clip-level metrics on the held-out clips."""
+    if len(items) < 2:
+        raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
+    t0 = time.perf_counter()
+    frames = frames_of(items, frames_per_clip, log)
+    t1 = time.perf_counter()
+    held = split(len(items), val_share, cfg.seed)
+    is_val = held[frames.clip]
+    net = train(frames.x[~is_val], frames.va[~is_val], frames.x[is_val], frames.va[is_val], cfg, log)
+    t2 = time.perf_counter()
+    cen, mapped = clip_predictions(net, frames, len(items))
+    truth = np.array([[it.valence, it.arousal] for it in items])
+    metrics = {}
+    for name, pred in (("centroid", cen), ("mapped", mapped)):
+        for d, dim in enumerate(("valence", "arousal")):
+            metrics[f"{name}_{dim}_r"] = round(pearson(pred[held, d], truth[held, d]), 4)
+            metrics[f"{name}_{dim}_r2"] = round(r2(pred[held, d], truth[held, d]), 4)
+    return Result(
+        net,
+        cfg,
+        int((~held).sum()),
+        int(held.sum()),
+        int((~is_val).sum()),
+        len(net.history),
+        round(t1 - t0, 1),
+        round(t2 - t1, 1),
+        metrics,
+    )
+
+
+def save(result: Result, training: str, onnx_path: Path, json_path: Path) -> dict:
+    """Write both model files; returns their metadata."""
+    meta = export.metadata(
+        result.net, layout_version=layout_version(), rate=ANALYSIS_RATE, window=WINDOW, hop=HOP, training=training
+    )
+    export.save(result.net, meta, onnx_path, json_path)
+    return meta
+
+
+def summary(result: Result) -> dict:
+    return {
+        "clips_train": result.clips_train,
+        "clips_validation": result.clips_val,
+        "frames_train": result.frames_train,
+        "epochs": result.epochs,
+        "feature_seconds": result.feature_seconds,
+        "train_seconds": result.train_seconds,
+        "validation": result.val_metrics,
+        "config": asdict(result.config),
+        "layout_version": layout_version(),
+    }

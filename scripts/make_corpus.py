@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Render a labelled corpus of MIDI clips with controlled musical cues (DEAM static-annotation format).
+
+    .venv/bin/python scripts/make_corpus.py data/train --clips 1600 --seed 1
+    .venv/bin/python scripts/make_corpus.py data/eval --set eval --clips 300 --contrasts 30 --seed 2
+
+``--set train`` draws from the training instruments and renders with the
+TimGM6mb soundfont (apt: timgm6mb-soundfont); ``--set eval`` draws from
+instruments training never uses and renders with FluidR3 (apt:
+fluid-soundfont-gm) when it is installed, else TimGM6mb. Needs ``fluidsynth``
+(apt: fluidsynth). Writes OUT/audio/<id>.wav, OUT/midi/<id>.mid,
+OUT/annotations.csv, OUT/contrasts.csv (with --contrasts), OUT/corpus.json.
+Same seed and options: same MIDI and labels. Exit 2 with one line on a problem.
+"""
+
+from __future__ import annotations
+
+import os
+
+# numpy's BLAS threads only contend on these small matrices (6x slower measured on 2 busy cores)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from kelly_jack.training import corpus, instruments
+from kelly_jack.training.features import ANALYSIS_RATE
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path, help="output folder")
+    ap.add_argument("--set", choices=("train", "eval"), default="train", help="instrument set (default train)")
+    ap.add_argument("--clips", type=int, default=200, help="random clips (default 200)")
+    ap.add_argument("--contrasts", type=int, default=0, help="contrast pairs per cue (default 0)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=8.0, help="clip length in seconds (default 8)")
+    ap.add_argument("--soundfont", help="timgm6mb, fluidr3 or a .sf2 path (default: see above)")
+    ap.add_argument("--rate", type=int, default=ANALYSIS_RATE, help=f"sample rate (default {ANALYSIS_RATE})")
+    ap.add_argument("--gain", type=float, default=1.0, help="fluidsynth gain (default 1.0)")
+    ap.add_argument("--jobs", type=int, default=2, help="fluidsynth processes at once (default 2)")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing corpus in OUT")
+    a = ap.parse_args(argv)
+    try:
+        if a.clips < 0 or a.contrasts < 0 or a.clips + a.contrasts == 0:
+            raise corpus.CorpusError("--clips and --contrasts must be >= 0 and not both 0")
+        if not 1.0 <= a.seconds <= 60.0:
+            raise corpus.CorpusError(f"--seconds must be between 1 and 60, got {a.seconds}")
+        if (a.out / "annotations.csv").exists() and not a.force:
+            raise corpus.CorpusError(f"{a.out}/annotations.csv exists (use --force to overwrite)")
+        table = instruments.TRAIN if a.set == "train" else instruments.EVAL
+        soundfont = a.soundfont
+        if soundfont is None:
+            soundfont = "timgm6mb"
+            if a.set == "eval":
+                try:
+                    corpus.soundfont_path("fluidr3")
+                    soundfont = "fluidr3"
+                except corpus.CorpusError as e:
+                    print(f"make_corpus: {e}; rendering the eval set with TimGM6mb instead", file=sys.stderr)
+        clips, pairs = corpus.plan(a.clips, a.seed, table, a.contrasts)
+        t0 = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rmake_corpus: {done}/{total} clips", end="", file=sys.stderr, flush=True)
+
+        record = corpus.write_corpus(
+            a.out,
+            clips,
+            pairs,
+            instruments=table,
+            soundfont=soundfont,
+            seconds=a.seconds,
+            rate=a.rate,
+            gain=a.gain,
+            jobs=a.jobs,
+            description={"set": a.set, "seed": a.seed, "command": " ".join(["scripts/make_corpus.py", *sys.argv[1:]])},
+            progress=progress,
+        )
+    except (corpus.CorpusError, OSError) as e:
+        print(f"\nmake_corpus: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"\nmake_corpus: {record['clips']} clips ({len(pairs)} contrast pairs) of {a.seconds:g} s with "
+        f"{record['soundfont']} in {time.perf_counter() - t0:.1f} s -> {a.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The feature extractor's contract: bad audio, streaming state and reset, rhythm and key, the layout."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import recordings as rec
+
+from kelly_jack.rt.features import FEATURE_SIZE, NAMES, FeatureExtractor, mix_to_mono
+from kelly_jack.rt.features import layout as L
+
+SR, WINDOW, HOP = 48000, 2048, 1024
+BIG = np.float32(3.4e38)
+
+
+def run(x, fx=None, window=WINDOW, hop=HOP):
+    """Rows for every hop of ``x`` (float32), and the total bad-sample count."""
+    fx = fx or FeatureExtractor(SR, window, hop)
+    x = np.asarray(x, dtype=np.float32)
+    rows = np.full(((x.size - window) // hop + 1, FEATURE_SIZE), 99.0, dtype=np.float32)
+    bad = 0
+    for j in range(rows.shape[0]):
+        bad += fx.compute(x[j * hop : j * hop + window], rows[j])
+    return rows, bad
+
+
+N = WINDOW + 7 * HOP
+t = np.arange(N)
+BAD = {
+    "silence": np.zeros(N),
+    "dc": np.full(N, 0.3),
+    "negative_dc": np.full(N, -1.0),
+    "clipped": np.clip(10 * np.sin(t * 0.01), -1, 1),
+    "square_full_scale": np.sign(np.sin(2 * np.pi * 100 * t / SR)),
+    "denormal": np.full(N, 1e-40),
+    "denormal_noise": 1e-42 * np.random.default_rng(0).standard_normal(N),
+    "impulse": np.eye(1, N, 3000)[0],
+    "nan": np.full(N, np.nan),
+    "inf": np.where(t % 7 == 0, np.inf, 0.1),
+    "minus_inf": np.full(N, -np.inf),
+    "mixed": np.where(t % 5 == 0, -np.inf, np.where(t % 3 == 0, np.nan, 0.5)),
+    "huge": np.where(t % 2 == 0, BIG, -BIG),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_audio_gives_finite_features_and_counts_non_finite_samples(name):
+    x = BAD[name].astype(np.float32)
+    rows, bad = run(x)
+    assert np.isfinite(rows).all(), [NAMES[i] for i in np.flatnonzero(~np.isfinite(rows).all(axis=0))]
+    expected = sum(int((~np.isfinite(x[j * HOP : j * HOP + WINDOW])).sum()) for j in range(rows.shape[0]))
+    assert bad == expected
+
+
+def test_after_bad_audio_the_stream_recovers():
+    x = np.concatenate([np.full(3 * WINDOW, np.nan), rec.chords(2.0)]).astype(np.float32)
+    rows, _ = run(x)
+    assert np.isfinite(rows).all()
+    assert rows[-1, L.RMS] > 0.01 and rows[-1, L.CHROMA : L.CHROMA + 12].max() == pytest.approx(1.0)
+
+
+def test_silence_gives_the_documented_floor_values():
+    rows, _ = run(np.zeros(N))
+    assert np.all(rows[:, L.MEL : L.MEL + 64] == -100.0)
+    for name in ("rms", "zcr", "centroid_hz", "flux", "crest_db", "onset_strength", "tempo_bpm", "key_clarity"):
+        assert np.all(rows[:, NAMES.index(name)] == 0.0), name
+    assert np.all(rows[:, L.RMS_DB] == -100.0) and np.all(rows[:, L.HFC_DB] == -100.0)
+    assert np.all(rows[:, L.FLATNESS] == 1.0)  # all bins at the floor: perfectly flat
+
+
+def test_reset_makes_the_next_frames_equal_a_fresh_extractor():
+    x = rec.clicks(4.0).astype(np.float32)
+    fx = FeatureExtractor(SR, WINDOW, HOP)
+    run(rec.noise(3.0), fx)
+    fx.reset()
+    assert fx.frames_seen() == 0
+    again, _ = run(x, fx)
+    fresh, _ = run(x)
+    assert np.array_equal(again, fresh)
+
+
+def test_streaming_state_changes_the_output_without_reset():
+    x = rec.clicks(4.0).astype(np.float32)
+    fx = FeatureExtractor(SR, WINDOW, HOP)
+    run(rec.noise(3.0), fx)
+    carried, _ = run(x, fx)
+    fresh, _ = run(x)
+    assert not np.array_equal(carried[:3, L.FLUX], fresh[:3, L.FLUX])
+
+
+def test_first_frame_has_no_flux_onset_or_delta_and_steady_sine_stays_near_zero():
+    rows, _ = run(0.5 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR))
+    assert rows[0, L.FLUX] == 0 and rows[0, L.ONSET_STRENGTH] == 0
+    assert np.all(rows[0, L.DELTAS :] == 0)
+    assert rows[1:, L.FLUX].max() < 0.05  # the same tone, hop after hop
+    assert rows[5:, L.ONSET_STRENGTH].max() < 0.5
+
+
+def test_sine_values():
+    f0 = 1500.0
+    rows, _ = run(0.5 * np.sin(2 * np.pi * f0 * np.arange(SR) / SR))
+    r = rows[-1]
+    assert r[L.RMS] == pytest.approx(0.5 / np.sqrt(2), rel=1e-3)
+    assert r[L.RMS_DB] == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.01)
+    assert r[L.CREST_DB] == pytest.approx(20 * np.log10(np.sqrt(2)), abs=0.01)
+    assert r[L.CENTROID] == pytest.approx(f0, rel=0.02)
+    assert r[L.ZCR] == pytest.approx(2 * f0 / SR, rel=0.01)
+    # hfc: the sine's power (A**2 / 2 = 0.125) weighted by its place on the 0..Nyquist axis
+    assert r[L.HFC_DB] == pytest.approx(10 * np.log10(0.125 * f0 / (SR / 2)), abs=0.2)
+
+
+def test_tempo_and_onset_rate_of_a_click_track():
+    for bpm in (100.0, 120.0, 150.0):
+        rows, _ = run(rec.clicks(8.0, bpm=bpm))
+        assert rows[-1, L.TEMPO] == pytest.approx(bpm, rel=0.04), bpm
+        assert rows[-1, L.ONSET_RATE] == pytest.approx(bpm / 60.0, rel=0.2), bpm
+
+
+def test_noise_is_flat_and_a_sine_is_not():
+    noise, _ = run(rec.noise(2.0))
+    sine, _ = run(0.5 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR))
+    assert noise[-1, L.FLATNESS] > 0.3
+    assert sine[-1, L.FLATNESS] < 1e-3
+
+
+def _held(notes, seconds=3.0):
+    f = [440.0 * 2 ** ((n - 69) / 12) for n in notes]
+    x = sum(np.sin(2 * np.pi * fi * h * np.arange(int(seconds * SR)) / SR) / h for fi in f for h in (1, 2, 3))
+    return 0.1 * x
+
+
+def test_major_and_minor_mode_strength():
+    major, _ = run(_held([60, 64, 67, 72]))  # C major
+    minor, _ = run(_held([57, 60, 64, 69]))  # A minor
+    assert major[-1, L.MAJOR_STRENGTH] > major[-1, L.MINOR_STRENGTH]
+    assert minor[-1, L.MINOR_STRENGTH] > minor[-1, L.MAJOR_STRENGTH]
+    for r in (major[-1], minor[-1]):
+        assert 0.5 < r[L.KEY_CLARITY] <= 1.0
+        assert r[L.KEY_CLARITY] == max(r[L.MAJOR_STRENGTH], r[L.MINOR_STRENGTH])
+
+
+@pytest.mark.parametrize(
+    ("rate", "window", "hop"),
+    [(48000, 64, 16), (48000, 256, 64), (48000, 2048, 512), (48000, 4096, 1024), (48000, 1024, 1000)]
+    + [
+        (8000, 512, 128),
+        (16000, 1024, 256),
+        (22050, 2048, 512),
+        (44100, 2048, 1024),
+        (96000, 4096, 2048),
+        (192000, 2048, 64),
+    ],
+)
+def test_other_rates_windows_and_hops_stay_finite_and_bounded(rate, window, hop):
+    x = np.concatenate([rec.clicks(2.0), rec.noise(1.0)]).astype(np.float32)
+    fx = FeatureExtractor(rate, window, hop)
+    rows, _ = run(x, fx, window, hop)
+    assert np.isfinite(rows).all()
+    assert 0 <= rows[:, L.TEMPO].min() and rows[:, L.TEMPO].max() <= 250
+    assert rows[:, L.CENTROID].max() <= rate / 2
+    if rate <= 12800:  # the top contrast band starts above Nyquist: empty, 0, as documented
+        assert np.all(rows[:, L.CONTRAST + 6] == 0)
+
+
+def test_wrong_window_length_is_a_value_error():
+    fx = FeatureExtractor(SR, WINDOW, HOP)
+    with pytest.raises(ValueError, match="expected 2048 samples, got 100"):
+        fx.compute(np.zeros(100, dtype=np.float32), np.zeros(128, dtype=np.float32))
+
+
+def test_layout_names_and_docs_table_agree():
+    assert len(NAMES) == FEATURE_SIZE == 128 and len(set(NAMES)) == 128
+    doc = (Path(__file__).parent.parent / "docs" / "features.md").read_text()
+    rows = re.findall(r"^\|\s*(\d+)(?:\.\.(\d+))?\s*\|\s*`([^`]+)`", doc, re.M)
+    listed = {}
+    for lo, hi, name in rows:
+        lo = int(lo)
+        hi = int(hi) if hi else lo
+        if hi == lo:
+            listed[lo] = name
+        else:  # a range row names its first and last slot: `logmel_00`..`logmel_63`
+            first, last = name, re.search(rf"^\|\s*{lo}\.\.{hi}\s*\|\s*`[^`]+`\.\.`([^`]+)`", doc, re.M).group(1)
+            listed[lo], listed[hi] = first, last
+            for i in range(lo + 1, hi):
+                listed[i] = NAMES[i] if NAMES[i].rsplit("_", 1)[0] == first.rsplit("_", 1)[0] else None
+    assert [listed.get(i) for i in range(128)] == list(NAMES)
+    assert f"Layout version {L.LAYOUT_VERSION}" in doc
+
+
+def test_mix_to_mono_averages_or_picks_a_channel():
+    data = np.zeros((2, 8), dtype=np.float32)
+    data[0] = np.arange(8)
+    data[1] = 10
+    out = np.zeros(4, dtype=np.float32)
+    mix_to_mono(data, 6, 4, -1, out)  # wraps around
+    assert list(out) == [8.0, 8.5, 5.0, 5.5]
+    mix_to_mono(data, 6, 4, 1, out)
+    assert list(out) == [10, 10, 10, 10]

@@ -1,0 +1,162 @@
+"""The feature extractor against librosa on the same frames.
+
+Frames: librosa with ``center=False`` and the same periodic Hann window,
+n_fft = window = 2048 and hop 1024 at 48 kHz, so frame j is samples
+[j*hop, j*hop + 2048), exactly the windows the extractor is given. librosa runs
+in float64 on the float32 samples the extractor sees.
+
+Per-frame semantics, where librosa's default works over a whole spectrogram:
+``power_to_db``'s top_db (80 dB) floor is relative to the loudest value of the
+array it is given; the extractor is causal and floors each frame on its own,
+so librosa is given one frame (one column) at a time for log-mel, MFCC and
+spectral contrast. Chroma is compared with ``tuning=0`` (librosa would
+otherwise estimate the tuning from the whole file, which a stream cannot).
+Onset strength is librosa's ``onset_strength`` (lag 1, max_size 1, mean over
+bands) over our 64-band log-mel frames as librosa computes them: its frame 0
+is padding (0), as is ours after a reset. The deltas are librosa's ``delta``
+(width 5, order 1, mode 'nearest') of librosa's own feature series; ours is
+causal, so it equals librosa's two hops earlier.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import recordings as rec
+
+from kelly_jack.rt.features import FeatureExtractor
+from kelly_jack.rt.features import layout as L
+
+SR, N_FFT, HOP = rec.RATE, 2048, 1024
+
+# the largest deviations measured are printed by scripts/bench_features.py --accuracy; the
+# tolerances below sit a little above them, and far below a wrong implementation's error
+REL_POWER = 1e-4  # mel band power, relative
+DB_TOL = 10 * np.log10(1 + REL_POWER)  # the same in dB (4.3e-4 dB)
+
+
+def stream(y: np.ndarray) -> np.ndarray:
+    """Rows of our features for every center=False frame of ``y`` (float32 in)."""
+    fx = FeatureExtractor(SR, N_FFT, HOP)
+    y32 = y.astype(np.float32)
+    frames = 1 + (y32.size - N_FFT) // HOP
+    out = np.zeros((frames, L.FEATURE_SIZE), dtype=np.float32)
+    for j in range(frames):
+        assert fx.compute(y32[j * HOP : j * HOP + N_FFT], out[j]) == 0
+    return out
+
+
+SIGNALS = {
+    "sines": lambda tmp: rec.sines(),
+    "chords": lambda tmp: rec.chords(),
+    "noise": lambda tmp: rec.noise(),
+    "clicks": lambda tmp: rec.clicks(),
+    "speech": rec.speech,
+    "piano": rec.piano_progression,
+}
+
+
+@pytest.fixture(scope="module", params=list(SIGNALS))
+def case(request, tmp_path_factory):
+    y = SIGNALS[request.param](tmp_path_factory.mktemp(request.param))
+    y = y.astype(np.float32).astype(np.float64)  # what the extractor sees
+    ours = stream(y)
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, window="hann", center=False)
+    assert stft.shape[1] == ours.shape[0]
+    return request.param, y, ours, np.abs(stft), np.abs(stft) ** 2
+
+
+def frame_db(col: np.ndarray) -> np.ndarray:
+    return librosa.power_to_db(col, ref=1.0, amin=1e-10, top_db=80.0)
+
+
+def lib_logmel(power: np.ndarray) -> np.ndarray:
+    mel = librosa.feature.melspectrogram(S=power, sr=SR, n_fft=N_FFT, n_mels=64)
+    return np.stack([frame_db(mel[:, j]) for j in range(mel.shape[1])], axis=1)
+
+
+def test_log_mel_band_energies(case):
+    """Mel band power within relative 1e-4 (4.3e-4 dB) of librosa's melspectrogram (Slaney mel and norm)."""
+    _, _, ours, _, power = case
+    err = np.abs(ours[:, L.MEL : L.MEL + 64].T - lib_logmel(power))
+    assert err.max() <= DB_TOL, err.max()
+
+
+def test_mfcc(case):
+    """MFCCs within 1e-4 of librosa.feature.mfcc on the same log-mel, relative to the frame's MFCC norm."""
+    _, _, ours, _, power = case
+    logmel = lib_logmel(power)
+    for j in range(logmel.shape[1]):
+        ref = librosa.feature.mfcc(S=logmel[:, j : j + 1], n_mfcc=20)[:, 0]
+        got = ours[j, L.MFCC : L.MFCC + 20]
+        assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.linalg.norm(ref)), j
+
+
+def test_chroma_stft(case):
+    """Chroma within 1e-5 absolute (values are 0..1, max-normalised) of chroma_stft(tuning=0)."""
+    _, _, ours, _, power = case
+    ref = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, tuning=0.0)
+    assert np.abs(ours[:, L.CHROMA : L.CHROMA + 12].T - ref).max() <= 1e-5
+
+
+def _rel(got, ref, floor):
+    return np.max(np.abs(got - ref) / np.maximum(np.abs(ref), floor))
+
+
+def test_centroid_bandwidth_flatness(case):
+    """Centroid, bandwidth relative 1e-6 (floor 1 Hz); flatness relative 1e-5 (floor 1e-6)."""
+    _, _, ours, mag, _ = case
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=SR, n_fft=N_FFT)[0]
+    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=SR, n_fft=N_FFT)[0]
+    flatness = librosa.feature.spectral_flatness(S=mag)[0]
+    assert _rel(ours[:, L.CENTROID], centroid, 1.0) <= 1e-6
+    assert _rel(ours[:, L.BANDWIDTH], bandwidth, 1.0) <= 1e-6
+    assert _rel(ours[:, L.FLATNESS], flatness, 1e-6) <= 1e-5
+
+
+def test_rolloff(case):
+    """Rolloff (85 %) equal to librosa's bin frequency on every frame (it is quantised to bins)."""
+    _, _, ours, mag, _ = case
+    ref = librosa.feature.spectral_rolloff(S=mag, sr=SR, n_fft=N_FFT)[0]
+    assert np.array_equal(ours[:, L.ROLLOFF], ref.astype(np.float32))
+
+
+def test_zcr_and_rms(case):
+    """ZCR exactly librosa's (same count over 2048 samples); RMS relative 1e-6."""
+    _, y, ours, _, _ = case
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP, center=False)[0]
+    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP, center=False)[0]
+    assert np.array_equal(ours[:, L.ZCR], zcr.astype(np.float32))
+    assert _rel(ours[:, L.RMS], rms, 1e-9) <= 1e-6
+
+
+def test_spectral_contrast(case):
+    """Spectral contrast (7 bands) within 1e-3 dB of librosa's, frame by frame."""
+    _, _, ours, mag, _ = case
+    for j in range(mag.shape[1]):
+        ref = librosa.feature.spectral_contrast(S=mag[:, j : j + 1], sr=SR, n_fft=N_FFT)[:, 0]
+        got = ours[j, L.CONTRAST : L.CONTRAST + 7]
+        assert np.abs(got - ref).max() <= 1e-3, (j, got, ref)
+
+
+def test_onset_strength(case):
+    """Onset strength within 1e-4 dB of librosa.onset.onset_strength over the same log-mel frames."""
+    _, _, ours, _, power = case
+    ref = librosa.onset.onset_strength(S=lib_logmel(power), center=False, lag=1, max_size=1)
+    assert ref[0] == 0 and ours[0, L.ONSET_STRENGTH] == 0
+    assert np.abs(ours[:, L.ONSET_STRENGTH] - ref).max() <= 1e-4
+
+
+def test_deltas_are_librosa_delta_two_hops_late(case):
+    """Each delta slot equals librosa.feature.delta(width 5, mode 'nearest') of its feature, 2 hops earlier.
+
+    Tolerance: 1e-4 of the feature's range over the signal (float32 storage of values such as Hz).
+    """
+    _, _, ours, _, _ = case
+    for j, src in enumerate(L.DELTA_OF):
+        series = ours[:, src].astype(np.float64)
+        ref = librosa.feature.delta(series, width=5, order=1, mode="nearest")
+        got = ours[:, L.DELTAS + j]
+        scale = max(1e-6, np.ptp(series))
+        assert np.abs(got[2:] - ref[:-2]).max() <= 1e-4 * scale, L.NAMES[L.DELTAS + j]
