@@ -233,3 +233,12 @@ def test_an_unknown_precision_is_refused(tmp_path):
     path.write_text(json.dumps({"in_shape": [None, 3], "layers": MODELS["dense-small-in"][1]}))
     with pytest.raises(BackendError, match="backend.precision 'float16' is not one of float64, float32"):
         create_backend("rtneural", {"model": str(path), "precision": "float16"})
+
+
+def test_warm_up_leaves_a_reset_model(tmp_path):
+    fast, _, n_in = _pair(tmp_path, "lstm-gru-stack")
+    x = RNG.uniform(-1, 1, (20, n_in))
+    first = fast.infer_block(x)
+    fast.infer_block(x)
+    fast.warm_up()
+    assert np.array_equal(fast.infer_block(x), first)

@@ -57,6 +57,8 @@ class RTNeuralBackend(BackendBase):
                 raise BackendError(f"backend {NAME!r}: backend.precision applies to stream mode only", "precision")
             m = self.model
             self.model = Model(m.layers, m.input_size, m.kinds, precision=self.precision)
+        if self._fused:
+            self.model.warm_up()  # a cold Numba cache compiles here, before JACK, not on the inference thread
         self.input_size = self.model.input_size
         self.output_size = self.model.output_size
 

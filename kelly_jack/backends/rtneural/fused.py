@@ -582,6 +582,18 @@ class Plan:
     def reset(self) -> None:
         self.mem[: self.state_size] = 0.0
 
+    def warm_up(self) -> None:
+        """Compile (or load from Numba's cache) the entry points ``Model`` calls, then reset.
+
+        The first compile takes tens of seconds: done at load, it never lands on the inference thread.
+        Warms what the backend calls: one float32 vector, and float32 or float64 blocks, to float32.
+        """
+        args = (self.ops, self.weights, self.mem)
+        run_vector(*args, np.zeros(self.input_size, np.float32), np.empty(self.output_size, np.float32))
+        for dtype in (np.float32, np.float64):
+            run_block(*args, np.zeros((1, self.input_size), dtype), np.empty((1, self.output_size), np.float32))
+        self.reset()
+
     def run(self, x: np.ndarray, out: np.ndarray) -> None:
         """(steps, inputs) -> ``out`` (steps, outputs), float32 or float64, C-contiguous; raises ValueError."""
         run_block(self.ops, self.weights, self.mem, x, out)

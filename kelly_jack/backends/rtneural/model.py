@@ -73,6 +73,12 @@ class Model:
         for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
             stage.reset()
 
+    def warm_up(self) -> None:
+        """Compile the fused kernels now (at load) rather than on the first inference; resets the state."""
+        for stage in self.stages:
+            if isinstance(stage, Plan):
+                stage.warm_up()
+
     def forward_block(self, x: np.ndarray) -> np.ndarray:
         """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
         if self._args is not None and type(x) is np.ndarray and x.ndim == 2:
