@@ -59,6 +59,7 @@ class RTNeuralBackend(BackendBase):
             self.model = Model(m.layers, m.input_size, m.kinds, precision=self.precision)
         if self._fused:
             self.model.warm_up()  # a cold Numba cache compiles here, before JACK, not on the inference thread
+            self.infer = self.model.infer  # same contract; one Python call less per vector
         self.input_size = self.model.input_size
         self.output_size = self.model.output_size
 

@@ -68,6 +68,7 @@ class Model:
         only = self.stages[0] if len(self.stages) == 1 else None
         # a fully fused model: its kernel's arrays, passed straight to the jitted call
         self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
+        self._ops, self._weights, self._mem = self._args or (None, None, None)
 
     def reset(self) -> None:
         for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
@@ -96,14 +97,14 @@ class Model:
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """One step: (inputs,) -> float32 (outputs,). A fully fused model allocates only the result."""
-        args = self._args
-        if args is None or type(x) is not np.ndarray or x.ndim != 1:
+        ops = self._ops
+        if ops is None or type(x) is not np.ndarray or x.ndim != 1:
             return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
         out = np.empty(self.output_size, np.float32)
-        try:
-            run_vector(*args, x, out)
+        try:  # the per-vector hot path: no conversion, one dispatch
+            run_vector(ops, self._weights, self._mem, x, out)
         except numba.core.errors.TypingError:  # a dtype the kernel was not written for
-            run_vector(*args, np.ascontiguousarray(x, dtype=np.float64), out)
+            run_vector(ops, self._weights, self._mem, np.ascontiguousarray(x, dtype=np.float64), out)
         return out
 
     def _run(self, x: np.ndarray, dtype) -> np.ndarray:
