@@ -11,12 +11,8 @@ import argparse
 import sys
 
 from . import __version__
-from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES, BackendBase, check_layout_version
-from .config import ConfigError, backend_options, generator_options, load_config, parse_config, where
-from .midi.factory import GeneratorError, create_generator
-from .plugins import load_plugins
-from .rt.features.layout import LAYOUT_VERSION
+from .config import ConfigError, load_config, parse_config
+from .engine_parts import build_engine_parts
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -65,33 +61,6 @@ Every config key is documented in README.md.""",
 
 
 TOOLS = ("backends", "generators", "model")
-
-
-def build_engine_parts(cfg: dict) -> tuple[BackendBase, list]:
-    """The backend and generators ``cfg`` names, loaded and checked; raises ConfigError (file:line)."""
-    plugins = load_plugins(cfg["plugins"]["modules"])
-    for problem in plugins.errors:
-        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-    try:
-        backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
-        if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
-            raise BackendError(
-                f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
-                f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
-                "model" if "model" in cfg["backend"] else None,
-            )
-        check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
-    except BackendError as e:
-        raise ConfigError(f"{where(cfg, f'backend.{e.key}' if e.key else 'backend')}: {e}") from None
-    generators = []
-    for instance in cfg["generators"]:
-        kind, options = generator_options(cfg, instance)
-        try:
-            generators.append(create_generator(kind, options, plugins))
-        except GeneratorError as e:
-            key = f"generators.{instance}" + (f".{e.key}" if e.key else "")
-            raise ConfigError(f"{where(cfg, key)}: generators.{instance}: {e}") from None
-    return backend, generators
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from .cli import build_engine_parts
+    from .engine_parts import build_engine_parts
 
     try:
         cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")

@@ -72,7 +72,7 @@ def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str
         f"MIDI {f['midi_sent']} sent, {f['midi_dropped']} dropped, {f['midi_in']} CC in; "
         f"generator events {f['events_sent']} sent, {f['events_late']} late; "
         f"audio ring overflow {f['audio_overflow_frames']} frames; "
-        f"client frame 0 was JACK frame {f['origin']}."
+        f"JACK frame = client frame + {f['origin']}."
     )
 
 

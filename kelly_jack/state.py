@@ -57,6 +57,8 @@ class SharedState:
         self.counters[layout.C_ORIGIN] = -1
         self.state[layout.S_SENT_V] = -1.0
         self.state[layout.S_SENT_A] = -1.0
+        self.sync = np.zeros(layout.SYNC_SIZE, dtype=np.int64)
+        self.sync[layout.Y_NEXT_END] = 1 << 62  # nothing to wait for until the inference thread says
         self.table = np.zeros(layout.TABLE_SIZE, dtype=np.int64)
         for array in (self.audio, self.results, self.hist, self.delay, self.events):
             array.fill(0)  # fault every page in now, not in the audio thread (calloc maps lazily)
@@ -81,6 +83,7 @@ class SharedState:
         t[layout.T_EVENT_HDR] = _address(self.event_hdr)
         t[layout.T_EVENT_DATA] = _address(self.events)
         t[layout.T_EVENT_CAPACITY] = events
+        t[layout.T_SYNC] = _address(self.sync)
 
     def go_offline(self, midi_capacity: int = 1 << 14) -> None:
         """Make the audio kernel read its input from ``offline_in`` and write midi_out to ``offline_midi``.

@@ -39,10 +39,11 @@ def have_jackd() -> bool:
 class JackServer:
     """A private jackd (dummy driver, no realtime) for one test module."""
 
-    def __init__(self, rate: int = 48000, period: int = 128):
+    def __init__(self, rate: int = 48000, period: int = 128, sync: bool = False):
         self.name = f"kelly-test-{os.getpid()}-{next(_counter)}"
         self.rate = rate
         self.period = period
+        self.sync = sync  # jackd -S: each cycle waits for every client (no client's output is read late)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -51,7 +52,8 @@ class JackServer:
         return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
 
     def start(self, timeout: float = 10.0) -> JackServer:
-        cmd = ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        cmd = ["jackd", "-n", self.name, "--no-realtime", *(["-S"] if self.sync else []), "-d", "dummy"]
+        cmd += ["-r", str(self.rate), "-p", str(self.period)]
         self.proc = subprocess.Popen(
             cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )

@@ -110,3 +110,11 @@ def test_signals_shut_down_cleanly_with_a_summary(jack_server, tmp_path, sig):
         assert probe.get_ports(f"k-sig{int(sig)}:") == []  # the client is gone from the graph
     finally:
         probe.close()
+
+
+def test_learned_mapping_for_a_model_without_one_names_the_config_line(tmp_path):
+    cfg = tmp_path / "k.yaml"
+    cfg.write_text("backend: {name: constant}\nemotion:\n  mapping: learned\n")
+    r = subprocess.run([sys.executable, "-m", "kelly_jack", "--config", str(cfg)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"{cfg}:3: emotion.mapping: the model of backend 'constant' ships no learned mapping" in r.stderr

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from kelly_jack import demo
-from kelly_jack.cli import build_engine_parts
 from kelly_jack.config import load_config
+from kelly_jack.engine_parts import build_engine_parts
 from kelly_jack.midi.generators.harmony import MODES
 from kelly_jack.offline.engine import OfflineEngine
 

@@ -76,3 +76,39 @@ def test_blend():
     assert blend(1.0, -1.0, 0.0, 1.0) == -1.0
     assert blend(1.0, -1.0, 0.25, 1.0) == pytest.approx(-0.5)
     assert blend(1.0, -1.0, 1.0, 0.0) == -1.0  # ML off: the user's value
+
+
+def test_learned_mapping_is_the_matrix_times_the_softmax_clamped():
+    from kelly_jack.rt.emotion import learned_mapping
+
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal(64) * 3
+    matrix = rng.standard_normal((3, 64))
+    out = np.zeros(3)
+    learned_mapping(logits, matrix, out)
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    np.testing.assert_allclose(out, np.clip(matrix @ p, -1, 1), atol=1e-12)
+    learned_mapping(logits, matrix * 100, out)
+    assert np.all(np.abs(out) <= 1.0)
+    bad = logits.copy()
+    bad[:] = np.nan
+    learned_mapping(bad, matrix, out)
+    assert np.array_equal(out, np.zeros(3))
+
+
+def test_the_mapping_choice_follows_the_model_metadata():
+    from kelly_jack.inference.mapping import MappingError, emotion_mapping
+
+    class Model:
+        name = "m"
+
+        def __init__(self, matrix):
+            self.metadata = {"emotion_mapping": matrix}
+
+    shipped = Model(np.eye(3, 64).tolist())
+    assert emotion_mapping("auto", shipped).shape == (3, 64)
+    assert emotion_mapping("centroid", shipped) is None
+    assert emotion_mapping("auto", Model(None)) is None
+    with pytest.raises(MappingError, match="ships no learned mapping"):
+        emotion_mapping("learned", Model(None))

@@ -14,7 +14,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jackd import Kelly, MidiRecorder, Player, wait_until, write_config
+from jackd import JackServer, Kelly, MidiRecorder, Player, wait_until, write_config
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import parse_config
@@ -125,51 +125,96 @@ def test_the_block_size_only_moves_events_by_less_than_a_period():
 # ----------------------------------------------------------------- live == offline
 
 
-@pytest.mark.jack
-def test_live_run_on_jackd_sends_the_offline_render_frame_for_frame(jack_server, tmp_path):
-    signal = chirp(5.0)
-    for attempt in range(4):
-        name = f"kr{os.getpid()}-{attempt}"
-        rec = MidiRecorder(jack_server, f"rr{os.getpid()}-{attempt}")
-        player = Player(jack_server, signal, f"pr{os.getpid()}-{attempt}")
-        cfg = write_config(
-            tmp_path / f"k{attempt}.yaml",
-            jack_server,
-            name,
-            CONFIG + f"connect:\n  midi_out: ['^{rec.client.name}:in$']\n  in_1: ['^{player.client.name}:out$']\n",
-        )
+@pytest.fixture(scope="module")
+def jack_server():
+    """A private jackd in synchronous mode (-S): a cycle ends only when every client has run."""
+    server = JackServer(sync=True).start()
+    yield server
+    server.stop()
+
+
+def live_events(jack_server, tmp_path, signal: np.ndarray, tag: str, freewheel: bool):
+    """Play ``signal`` into a live kelly and record its midi_out: (events by client frame, signal start, stdout)."""
+    name = f"kr{os.getpid()}-{tag}"
+    rec = MidiRecorder(jack_server, f"rr{os.getpid()}-{tag}")
+    player = Player(jack_server, signal, f"pr{os.getpid()}-{tag}")
+    control = jack_server.client(f"fw{os.getpid()}-{tag}")
+    cfg = write_config(
+        tmp_path / f"k{tag}.yaml",
+        jack_server,
+        name,
+        CONFIG + f"connect:\n  midi_out: ['^{rec.client.name}:in$']\n  in_1: ['^{player.client.name}:out$']\n",
+    )
+    try:
         kelly = Kelly(jack_server, cfg)
         try:
             kelly.wait_ready()
             time.sleep(0.3)
+            if freewheel:
+                control.set_freewheel(True)  # kelly's freewheel callback hears it: each period now waits
+                time.sleep(0.3)  # let the switch settle (a cycle may be lost in it) before the signal
             player.play()
-            assert wait_until(lambda: player.pos >= len(signal), 20)  # noqa: B023
-            time.sleep((1984 + 4096) / RATE + 0.3)  # the last results and their notes come out
+            assert wait_until(lambda: player.pos >= len(signal), 60)
+            time.sleep((1984 + 4096) / RATE + (1.0 if freewheel else 0.3))  # the last results come out
+            if freewheel:
+                control.set_freewheel(False)
+                freewheel = False
             code, out, err = kelly.stop()
         finally:
-            player.close()
-            rec.close()
+            kelly.stop()
         assert code == 0, err
-        xruns = int(re.search(r"(\d+) xruns", out).group(1))
-        if xruns == 0:
-            break
-    else:
-        pytest.skip(f"every live run had xruns on this machine (last: {xruns}); no undisturbed run to compare")
-    origin = int(re.search(r"client frame 0 was JACK frame (\d+)", out).group(1))
-    start = player.started_at - origin  # the client frame of the signal's first sample
-    assert start % 128 == 0 and int(re.search(r"(\d+) late", out).group(1)) == 0
-    live = [(t - origin, d) for t, d in rec.events]
+        # as of kelly's last period; a cycle skipped before the signal started does not matter
+        origin = int(re.search(r"JACK frame = client frame \+ (\d+)", out).group(1))
+        return [(t - origin, d) for t, d in rec.events], player.started_at - origin, out
+    finally:
+        if freewheel:
+            control.set_freewheel(False)  # a failed run must not leave the module's server freewheeling
+        control.close()
+        player.close()
+        rec.close()
 
+
+def offline_events(signal: np.ndarray, start: int) -> list[tuple[int, bytes]]:
     engine = OfflineEngine(parse_config(CONFIG), create_backend("heuristic", {}), [Harmony({"channel": 2, "key": "A"})],
                            RATE, 1, 128)  # fmt: skip
     engine.feed(np.zeros((start, 1), dtype=np.float32))
     engine.feed(signal[:, None])
     engine.feed(np.zeros((1984 + 4096, 1), dtype=np.float32))
-    offline = engine.event_list()
-    # up to where the live run was stopped (its all-notes-off comes at another frame), and without the
-    # user's CCs of the first period (frame 0), sent before the recorder was patched in
+    return engine.event_list()
+
+
+def assert_live_equals_offline(live, signal: np.ndarray, start: int) -> int:
+    """The events from the signal's first frame until the live run was stopped (its all-notes-off comes at
+    another frame) must equal the offline render's, frame for frame; returns how many were compared.
+    Before the signal, a cycle JACK skipped (an xrun in real time, before freewheeling began) shifts the
+    JACK-to-client frame mapping, so those are left out."""
     cutoff = start + len(signal) + 1984
-    live_part = [e for e in live if e[0] < cutoff]
-    offline_part = [e for e in offline if 0 < e[0] < cutoff]
+    live_part = [e for e in live if start <= e[0] < cutoff]
+    offline_part = [e for e in offline_events(signal, start) if start <= e[0] < cutoff]
     assert len(offline_part) > 50
     assert live_part == offline_part
+    return len(live_part)
+
+
+@pytest.mark.jack
+def test_a_freewheel_bounce_sends_the_offline_render_frame_for_frame(jack_server, tmp_path):
+    """JACK freewheels: each period waits for its inference, so the bounce is the render, event for event."""
+    signal = chirp(5.0)
+    live, start, out = live_events(jack_server, tmp_path, signal, "fw", freewheel=True)
+    assert start % 128 == 0
+    assert re.search(r"results \d+ applied, 0 late", out)
+    print(f"live == offline: {assert_live_equals_offline(live, signal, start)} events, frame for frame")
+
+
+@pytest.mark.jack
+def test_a_real_time_run_sends_the_offline_render_frame_for_frame(jack_server, tmp_path):
+    signal = chirp(5.0)
+    for attempt in range(3):
+        live, start, out = live_events(jack_server, tmp_path, signal, f"rt{attempt}", freewheel=False)
+        xruns = int(re.search(r"(\d+) xruns", out).group(1))
+        if xruns == 0:
+            break
+    else:
+        pytest.skip(f"every live run had xruns on this machine (last: {xruns}); no undisturbed run to compare")
+    assert re.search(r"results \d+ applied, 0 late", out)
+    print(f"live == offline: {assert_live_equals_offline(live, signal, start)} events, frame for frame")

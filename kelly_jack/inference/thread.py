@@ -38,7 +38,7 @@ import numpy as np
 
 from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
 from ..rt import layout, ring
-from ..rt.emotion import grid_centroid
+from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
 from .resample import WindowResampler
@@ -84,7 +84,7 @@ class InferenceThreadManager:
         generators=None,
     ):
         self.state = state
-        self.backend = backend
+        self._model: tuple = (backend, None)  # (backend, learned mapping or None), swapped whole
         analysis_rate = rate if analysis_rate is None else analysis_rate
         self.resampler = None if analysis_rate == rate else WindowResampler(rate, analysis_rate, window)
         # frames of server audio read per hop
@@ -104,6 +104,7 @@ class InferenceThreadManager:
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
         self.extractor = FeatureExtractor(analysis_rate, window, hop * analysis_rate / rate)
         self._va = np.zeros(3, dtype=np.float64)
+        self._vad = np.zeros(3, dtype=np.float64)
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,12 +115,25 @@ class InferenceThreadManager:
 
     # ------------------------------------------------------------ public API
 
-    def set_inference_function(self, fn: Callable[[np.ndarray], np.ndarray] | BackendBase) -> None:
-        """Swap the model: a backend object, or any callable ``features -> 64 logits``.
+    def set_inference_function(
+        self, fn: Callable[[np.ndarray], np.ndarray] | BackendBase, mapping: np.ndarray | None = None
+    ) -> None:
+        """Swap the model: a backend object, or any callable ``features -> 64 logits``, and its
+        learned 3x64 valence/arousal/dominance ``mapping`` (None: the grid centroid).
 
-        Takes effect from the next hop (one attribute store, safe from any thread).
+        Takes effect from the next hop: the pair is one attribute store, safe from any thread.
         """
-        self.backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
+        backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
+        matrix = None if mapping is None else np.ascontiguousarray(mapping, dtype=np.float64).reshape(3, EMOTIONS)
+        self._model = (backend, matrix)
+
+    @property
+    def backend(self) -> BackendBase:
+        return self._model[0]
+
+    @property
+    def mapping(self) -> np.ndarray | None:
+        return self._model[1]
 
     def warm_up(self) -> None:
         """Compile (or load from Numba's cache) the kernels before the audio starts.
@@ -130,6 +144,7 @@ class InferenceThreadManager:
         self._analyse()
         self.extractor.reset()
         grid_centroid(np.zeros(EMOTIONS), self._va)
+        learned_mapping(np.zeros(EMOTIONS), np.zeros((3, EMOTIONS)), self._vad)
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
         hdr = ring.new_header(2)
@@ -157,6 +172,7 @@ class InferenceThreadManager:
             os.eventfd_write(self.wake_fd, 1)
         if self._thread is not None:
             self._thread.join(timeout)
+        self.state.sync[layout.Y_NEXT_END] = 1 << 62  # a freewheeling audio thread must not wait for us now
 
     @property
     def alive(self) -> bool:
@@ -179,6 +195,8 @@ class InferenceThreadManager:
             else:
                 time.sleep(0.001)
             self.process_available()
+            if self._stop.is_set():
+                break
             if self.generators is not None:
                 self.generators.tick(int(self.state.counters[layout.C_CLOCK]))
 
@@ -198,10 +216,24 @@ class InferenceThreadManager:
         first = base + self.window
         self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
+        self._publish()
         self.extractor.reset()  # the next window does not follow the last one
 
     def process_available(self) -> int:
-        """Run inference for the newest complete hop, if any; return results pushed (0 or 1)."""
+        """Run inference for the newest complete hop, if any; return results pushed (0 or 1).
+
+        Then tell the audio thread where the next window ends (it waits for that while JACK freewheels).
+        """
+        pushed = self._process_newest()
+        self._publish()
+        return pushed
+
+    def _publish(self) -> None:
+        # after the result (and its generator events) is in its ring: x86-64 and aarch64 keep this order
+        # for an aligned 8-byte store following the ring's release fence
+        self.state.sync[layout.Y_NEXT_END] = self._next_end
+
+    def _process_newest(self) -> int:
         hdr = self.state.audio_hdr
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             self.counters[I_RESYNCS] += 1
@@ -235,21 +267,27 @@ class InferenceThreadManager:
         return self.extractor.compute(self._buf, self._features)
 
     def _infer_and_push(self, frame: int) -> int:
+        backend, mapping = self._model  # one read: a swap lands between hops, never inside one
         t0 = time.perf_counter_ns()
         try:
-            y = np.asarray(self.backend.infer(self._features), dtype=np.float64).reshape(-1)
+            y = np.asarray(backend.infer(self._features), dtype=np.float64).reshape(-1)
         except Exception as e:  # a backend must never stop the client
             self.counters[I_ERRORS] += 1
-            self._report(f"backend {getattr(self.backend, 'name', '?')} raised {type(e).__name__}: {e}")
+            self._report(f"backend {getattr(backend, 'name', '?')} raised {type(e).__name__}: {e}")
             return 0
         elapsed_us = (time.perf_counter_ns() - t0) // 1000
         if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
-            self._report(f"backend {getattr(self.backend, 'name', '?')} returned non-finite or shape {y.shape}")
+            self._report(f"backend {getattr(backend, 'name', '?')} returned non-finite or shape {y.shape}")
             return 0
-        grid_centroid(y, self._va)
+        grid_centroid(y, self._va)  # the confidence is the grid's spread either way
+        dominance = None
+        if mapping is not None:
+            learned_mapping(y, mapping, self._vad)
+            self._va[0], self._va[1], dominance = self._vad
         rec = self._record
         rec[layout.R_FRAME] = frame
+        rec[layout.R_DOMINANCE] = 0.0 if dominance is None else dominance
         rec[layout.R_VALENCE] = self._va[0]
         rec[layout.R_AROUSAL] = self._va[1]
         rec[layout.R_CONFIDENCE] = self._va[2]
@@ -261,7 +299,7 @@ class InferenceThreadManager:
             return 0
         self.counters[I_RESULTS] += 1
         if self.generators is not None:
-            self.generators.after_result(frame, self._va[0], self._va[1], None, self._features)
+            self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
         return 1
 
     def _report(self, message: str) -> None:

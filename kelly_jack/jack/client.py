@@ -18,7 +18,7 @@ import jack
 from ..rt import layout
 from ..state import SharedState
 from .port_latency import PortLatency
-from .process import process_callback, process_period, xrun_callback
+from .process import freewheel_callback, process_callback, process_period, xrun_callback
 
 
 class ServerNotRunning(Exception):
@@ -111,6 +111,9 @@ class KellyJackClient:
             self.client.set_process_callback(lambda frames: process_period(frames, table))
         if lib.jack_set_xrun_callback(ptr, ffi.cast("JackXRunCallback", xrun_callback.address), arg) != 0:
             raise jack.JackError("jack_set_xrun_callback failed")
+        fw = ffi.cast("JackFreewheelCallback", freewheel_callback.address)
+        if lib.jack_set_freewheel_callback(ptr, fw, arg) != 0:
+            raise jack.JackError("jack_set_freewheel_callback failed")
 
     def activate(self, connect: dict[str, list[str]], pretty_names: bool = True) -> list[str]:
         """Activate, set pretty names, apply auto-connect patterns; return warnings."""
@@ -154,6 +157,28 @@ class KellyJackClient:
                     except jack.JackError as e:
                         warnings.append(f"connect.{short}: {src.name} -> {dst.name} failed: {e}")
         return warnings
+
+    def connections(self) -> list[tuple[str, str]]:
+        """Every connection of kelly's ports as (source, destination) full port names."""
+        pairs = []
+        for port in self.ports():
+            for peer in self.client.get_all_connections(port):
+                pairs.append((port.name, peer.name) if port.is_output else (peer.name, port.name))
+        return pairs
+
+    def restore_connections(self, pairs: list[tuple[str, str]]) -> tuple[int, list[str]]:
+        """Connect each (source, destination) again; (how many now connected, the ones that failed)."""
+        done, failed = 0, []
+        for src, dst in pairs:
+            try:
+                self.client.connect(src, dst)
+                done += 1
+            except jack.JackError as e:
+                if "already" in str(e).lower():  # the auto-connect patterns made it again
+                    done += 1
+                else:
+                    failed.append(f"{src} -> {dst}")
+        return done, failed
 
     def close(self) -> None:
         """Deactivate and close. Stop every GIL-holding thread first (jackd2 cancels

@@ -30,3 +30,4 @@ jack_midi_event_get = types.ExternalFunction("jack_midi_event_get", types.int32(
 jack_get_time = types.ExternalFunction("jack_get_time", types.uint64())
 jack_last_frame_time = types.ExternalFunction("jack_last_frame_time", types.uint32(_vp))
 libc_write = types.ExternalFunction("write", types.intp(types.int32, _vp, types.uintp))
+libc_sched_yield = types.ExternalFunction("sched_yield", types.int32())

@@ -36,6 +36,7 @@ from numba import types
 from ..rt import layout, midi_events, ring
 from ..rt.atomics import (
     address_as_voidptr,
+    fence_acquire,
     view_f32_2d,
     view_f64,
     view_f64_2d,
@@ -55,6 +56,7 @@ from .libjack import (
     jack_midi_event_reserve,
     jack_midi_get_event_count,
     jack_port_get_buffer,
+    libc_sched_yield,
     libc_write,
 )
 
@@ -84,6 +86,25 @@ def _inputs_to_ring(nframes, table, ports, counters, params):
         # scratch[3] holds the eventfd increment (1), set at allocation
         libc_write(efd, address_as_voidptr(table[layout.T_SCRATCH] + 24), 8)
         counters[layout.C_WAKES] += 1
+
+
+@_jit
+def _wait_for_inference(table, counters):
+    """Freewheel only (no deadline then): spin until the inference thread has analysed every complete
+    window, so each result is in the result ring before its period, as in the offline render."""
+    hdr = view_i64(table[layout.T_AUDIO_HDR], ring.HEADER_SIZE)
+    sync = view_i64(table[layout.T_SYNC], layout.SYNC_SIZE)
+    w = hdr[ring.H_WRITE]
+    if sync[layout.Y_NEXT_END] > w:
+        return
+    counters[layout.C_FREEWHEEL_WAITS] += 1
+    t0 = jack_get_time()
+    while True:
+        next_end = sync[layout.Y_NEXT_END]
+        fence_acquire()
+        if next_end > w or np.int64(jack_get_time() - t0) > layout.FREEWHEEL_WAIT_US:
+            return
+        libc_sched_yield()
 
 
 @_jit
@@ -271,10 +292,13 @@ def process_period(nframes, table):
     channels = table[layout.T_CHANNELS]
     ports = view_i64(table[layout.T_PORTS], 2 * channels + 2)
     clock = counters[layout.C_CLOCK]
-    if clock == 0 and table[layout.T_CLIENT] != 0:
-        counters[layout.C_ORIGIN] = np.int64(jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT])))
+    if table[layout.T_CLIENT] != 0:  # JACK's frame time minus kelly's (it grows by a period per skipped cycle)
+        now = np.int64(jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT])))
+        counters[layout.C_ORIGIN] = now - clock
 
     _inputs_to_ring(nframes, table, ports, counters, params)
+    if state[layout.S_FREEWHEEL] > 0.5 and not offline:
+        _wait_for_inference(table, counters)
     if offline:
         out_buf = address_as_voidptr(0)
     else:
@@ -303,6 +327,14 @@ def process_period(nframes, table):
 def process_callback(nframes, arg):
     """JackProcessCallback: ``arg`` is the address of the int64 state table."""
     return process_period(np.int64(nframes), numba.carray(arg, (layout.TABLE_SIZE,), np.int64))
+
+
+@numba.cfunc(types.void(types.int32, types.voidptr), nopython=True, cache=True)
+def freewheel_callback(starting, arg):
+    """JackFreewheelCallback: while JACK freewheels, each period waits for its inference."""
+    table = numba.carray(arg, (layout.TABLE_SIZE,), np.int64)
+    state = view_f64(table[layout.T_STATE], layout.N_STATE)
+    state[layout.S_FREEWHEEL] = 1.0 if starting != 0 else 0.0
 
 
 @numba.cfunc(types.int32(types.voidptr), nopython=True, cache=True)

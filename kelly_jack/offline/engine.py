@@ -21,6 +21,7 @@ import numpy as np
 from ..app import configure_params
 from ..backends import Backend
 from ..inference import InferenceThreadManager
+from ..inference.mapping import emotion_mapping
 from ..jack.process import process_period
 from ..latency import LatencyManager
 from ..midi.runner import GeneratorRunner
@@ -110,6 +111,7 @@ class OfflineEngine:
             generators=observer,
         )
         observer.inference = self.inference
+        self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
         self.inference.begin()
         self.events: list[np.ndarray] = []  # (frame, packed) rows, in output order

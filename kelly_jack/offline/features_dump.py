@@ -24,10 +24,9 @@ from typing import TextIO
 import numpy as np
 
 from ..rt.features import FEATURE_SIZE, LAYOUT_VERSION, NAMES, FeatureExtractor
-from .audio_file import AudioFileError, atomic_write, open_audio
+from .audio_file import AudioFileError, atomic_write, file_progress, open_audio
 
 BLOCK_S = 2.0  # seconds of input read at a time
-LONG_FILE_S = 30.0  # files at least this long get a progress bar (on a terminal)
 
 
 # one line naming the file (the name the features tool has always used)
@@ -119,12 +118,6 @@ def dump_features(
 
 def _extract(f, frames, source_rate, channel, resampler, sample_rate, window, hop, progress, src):
     """(rows, bad sample count) of the whole file, read block by block."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if progress is None:
-        progress = console.is_terminal and frames >= LONG_FILE_S * source_rate
     fx = FeatureExtractor(sample_rate, window, hop)
     out = np.zeros(FEATURE_SIZE, dtype=np.float32)
     chunks: list[np.ndarray] = []
@@ -133,9 +126,7 @@ def _extract(f, frames, source_rate, channel, resampler, sample_rate, window, ho
     base = 0  # analysis-rate frame index of buf[0]
     next_end = first_window_end(window, hop)
     block = max(1, int(BLOCK_S * source_rate))
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
-    with Progress(*columns, TimeRemainingColumn(), console=console, disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"features of {src.name}", total=max(frames, 1))
+    with file_progress(f"features of {src.name}", frames, source_rate, progress) as update:
         done = 0
         while True:
             data = f.read(block, dtype="float32", always_2d=True)
@@ -161,7 +152,7 @@ def _extract(f, frames, source_rate, channel, resampler, sample_rate, window, ho
                 buf = buf[keep:].copy()
                 base += keep
             done += data.shape[0]
-            bar.update(task, completed=done)
+            update(done)
             if last:
                 break
     return (np.concatenate(chunks) if chunks else np.zeros((0, FEATURE_SIZE), dtype=np.float32)), bad

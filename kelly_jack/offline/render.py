@@ -29,12 +29,11 @@ from typing import TextIO
 
 import numpy as np
 
-from .audio_file import AudioFileError, atomic_write, open_audio
+from .audio_file import AudioFileError, atomic_write, file_progress, open_audio
 from .engine import OfflineEngine
 
 TICKS_PER_BEAT = 960
 READ_S = 2.0  # seconds read at a time
-LONG_FILE_S = 30.0  # files at least this long get a progress bar (on a terminal)
 
 
 @dataclass(frozen=True)
@@ -178,17 +177,9 @@ def _timeline_csv(engine: OfflineEngine) -> bytes:
 
 
 def _feed(engine, f, frames, source_rate, channels, inputs, resampler, progress, src) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if progress is None:
-        progress = console.is_terminal and frames >= LONG_FILE_S * source_rate
     step = max(engine.block, int(READ_S * source_rate) // engine.block * engine.block)
     pending = np.zeros((0, inputs), dtype=np.float32)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
-    with Progress(*columns, TimeRemainingColumn(), console=console, disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"rendering {src.name}", total=max(frames, 1))
+    with file_progress(f"rendering {src.name}", frames, source_rate, progress) as update:
         done = 0
         while True:
             data = f.read(step, dtype="float32", always_2d=True)
@@ -202,6 +193,6 @@ def _feed(engine, f, frames, source_rate, channels, inputs, resampler, progress,
             engine.feed(pending[:usable])
             pending = pending[usable:]
             done += step
-            bar.update(task, completed=min(done, frames))
+            update(done)
             if last:
                 return

@@ -117,3 +117,29 @@ def cc_value(x):
         return 64
     q = int(math.floor((x + 1.0) * 63.5 + 0.5))
     return min(max(q, 0), 127)
+
+
+@_jit
+def learned_mapping(emotion, matrix, out):
+    """Write (valence, arousal, dominance) = ``matrix`` (3 x 64) @ softmax(64 logits) into ``out[:3]``, each clamped
+    to -1..1 (a model's learned mapping). Non-finite logits count as very unlikely cells; none finite gives 0s."""
+    peak = -np.inf
+    for i in range(EMOTION_SIZE):
+        if np.isfinite(emotion[i]) and emotion[i] > peak:
+            peak = emotion[i]
+    out[0] = 0.0
+    out[1] = 0.0
+    out[2] = 0.0
+    if peak == -np.inf:
+        return
+    total = 0.0
+    for i in range(EMOTION_SIZE):
+        if np.isfinite(emotion[i]):
+            total += math.exp(emotion[i] - peak)
+    for i in range(EMOTION_SIZE):
+        if np.isfinite(emotion[i]):
+            p = math.exp(emotion[i] - peak) / total
+            for r in range(3):
+                out[r] += matrix[r, i] * p
+    for r in range(3):
+        out[r] = min(max(out[r], -1.0), 1.0)

@@ -30,7 +30,8 @@ T_OFFLINE_IN = 20  # 0 on JACK; offline: float32[channels, OFFLINE_BLOCK] the in
 T_OFFLINE_MIDI = 21  # offline: int64[capacity, 2] (frame, packed message) where midi_out events go
 T_OFFLINE_MIDI_CAPACITY = 22
 T_CLIENT = 23  # jack_client_t * (0 offline), for the frame time of client frame 0
-TABLE_SIZE = 24
+T_SYNC = 24  # int64[SYNC_SIZE]: what the inference thread tells the audio thread (freewheel hand-over)
+TABLE_SIZE = 28
 OFFLINE_BLOCK = 8192  # frames of the offline input block (JACK's largest period)
 
 # --- params (float64): configuration the audio thread reads
@@ -66,6 +67,7 @@ S_SENT_V = 11  # last 7-bit value sent, -1 for none
 S_SENT_A = 12
 S_SENT_AT_V = 13  # output frame of the last message sent
 S_SENT_AT_A = 14
+S_FREEWHEEL = 15  # 1 while JACK freewheels (set by the freewheel callback)
 N_STATE = 16
 
 # --- counters (int64), written only by the audio thread (C_XRUNS by the xrun callback)
@@ -83,7 +85,8 @@ C_WAKES = 10
 C_EVENTS_SENT = 11  # generator events written to midi_out
 C_EVENTS_LATE = 12  # generator events that arrived after their frame (sent at once)
 C_OFFLINE_MIDI = 13  # offline: events in the T_OFFLINE_MIDI sink (the reader resets it)
-C_ORIGIN = 14  # JACK frame time of client frame 0 (-1 until the first period)
+C_ORIGIN = 14  # JACK frame time minus client frame, as of the last period (-1 until the first)
+C_FREEWHEEL_WAITS = 15  # freewheel periods that waited for inference (or gave up after FREEWHEEL_WAIT_US)
 N_COUNTERS = 16
 
 # --- result record (float64 row)
@@ -95,3 +98,8 @@ R_CONFIDENCE = 4
 R_INFER_US = 5  # inference time in microseconds
 R_EMOTION = 8  # 64 floats from here
 RECORD_WIDTH = 72
+
+# --- sync (int64), written by the inference thread only
+Y_NEXT_END = 0  # audio-ring position where the next window it will analyse ends
+SYNC_SIZE = 2
+FREEWHEEL_WAIT_US = 5_000_000  # the longest a freewheeling period waits for one inference
