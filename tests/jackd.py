@@ -75,7 +75,7 @@ class JackServer:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(5)
+            self.proc.wait(15)  # a SIGKILLed jackd keeps its slot in the server table
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)

@@ -79,4 +79,4 @@ def test_an_unknown_generator_type_names_the_config_line(jack_server, tmp_path):
     kelly = Kelly(jack_server, cfg)
     code, _, err = kelly.wait(20)
     assert code == 2
-    assert f"{cfg}:6: generators.g: generator type 'bells': unknown (available: harmony" in err
+    assert f"{cfg}:6: generators.g: generator type 'bells': unknown (available: cc, harmony)" in err
