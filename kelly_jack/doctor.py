@@ -358,7 +358,7 @@ def check_numba_cache(
     found = f"Numba cache in {where} ({why})"
     if not problem:
         kernels = len(list(where.rglob("*.nbi")))
-        return Result("numba cache", OK, f"{found}: writable, {kernels} cached kernel index files")
+        return Result("numba cache", OK, f"{found}: writable, {kernels} kernels cached so far")
     return Result(
         "numba cache",
         WARN,
@@ -410,7 +410,7 @@ def check_inference(seconds: float, runs: int, info: ServerInfo | None, budget_f
     rate, period, source = (info.rate, info.period, "server") if info else (DEFAULT_RATE, DEFAULT_PERIOD, "assumed")
     period_ms, budget_ms, ms = period / rate * 1000, budget_frames / rate * 1000, seconds * 1000
     found = (
-        f"one inference takes {ms:.3f} ms (median of {runs}) = {ms / period_ms:.2f} of a period "
+        f"one inference takes {ms:.3f} ms (median of {runs}) = {100 * ms / period_ms:.1f}% of a period "
         f"({period} frames at {rate} Hz = {period_ms:.2f} ms, {source}); inference budget {budget_ms:.1f} ms"
     )
     if ms <= period_ms:
