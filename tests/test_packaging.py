@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from jackd import ROOT
 
+import kelly_jack
+
 SOURCES = ("pyproject.toml", "README.md", "kelly_jack")
 
 
@@ -100,3 +102,37 @@ def test_read_only_install_caches_numba_kernels_in_the_user_cache(installed):
     assert "OK    model: backend 'rtneural' loaded" in out.stdout, out.stdout + out.stderr
     assert list(cache.rglob("*.nbi")) and list(cache.rglob("*.nbc"))  # the rtneural kernels' cache
     assert not list((target / "kelly_jack").rglob("*.nbi"))
+
+
+@pytest.fixture
+def numba_config(monkeypatch):
+    """numba's CACHE_DIR, restored after the test (numba is imported already: the redirect must reach it too)."""
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CACHE_DIR", config.CACHE_DIR)
+    monkeypatch.setattr(kelly_jack, "numba_cache_redirected", False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    return config
+
+
+def test_cache_redirect_only_for_a_read_only_package(monkeypatch, numba_config, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    kelly_jack._numba_cache_dir()  # the package folder of the test venv is writable: nothing changes
+    assert "NUMBA_CACHE_DIR" not in os.environ and not kelly_jack.numba_cache_redirected
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    kelly_jack._numba_cache_dir()
+    expected = str(tmp_path / "xdg" / "kelly-jack" / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == expected and numba_config.CACHE_DIR == expected
+    assert kelly_jack.numba_cache_redirected
+
+
+def test_cache_redirect_defaults_to_home_and_respects_numba_cache_dir(monkeypatch, numba_config, tmp_path):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    kelly_jack._numba_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / ".cache" / "kelly-jack" / "numba")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
+    monkeypatch.setattr(numba_config, "CACHE_DIR", "/somewhere/else")
+    kelly_jack._numba_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/else" and numba_config.CACHE_DIR == "/somewhere/else"
