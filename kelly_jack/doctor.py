@@ -160,6 +160,7 @@ def check_server(
     source: str,
     probe: Callable[[str | None], ServerInfo] = probe_server,
     processes: Callable[[], list[tuple[str, list[str]]]] = running_processes,
+    libjack: Callable[[], str] = loaded_libjack,
 ) -> tuple[Result, ServerInfo | None]:
     """Is a JACK server (jackd2 or PipeWire's JACK) answering under ``server``? FAIL says how to start one."""
     shown = f"{server!r} (from {source})" if server else "'default'"
@@ -167,21 +168,23 @@ def check_server(
         info = probe(server)
     except Exception as e:  # jack.JackOpenError, or libjack missing altogether
         names, pipewire = jack_servers_running(processes())
-        seen = []
+        through = server_kind(libjack(), "")
+        seen = [f"through {'PipeWire' if through == 'PipeWire' else 'jackd2'}'s libjack"]
         if names:
             seen.append("jackd running as server " + ", ".join(repr(n) for n in names))
         if pipewire:
-            seen.append("pipewire running")
-        found = f"no JACK server {shown} answered ({e})" + ("; " + "; ".join(seen) if seen else "")
-        if pipewire and not names:
-            fix = (
-                "PipeWire runs but this process loaded jackd2's libjack: start kelly-jack as `pw-jack kelly-jack` "
-                "(package pipewire-jack)"
-            )
-        elif names:
-            fix = f"choose one with --server NAME or client.server (running: {', '.join(names)}), or {START_SERVER}"
+            seen.append("a pipewire process running")
+        found = f"no JACK server {shown} answered ({e}); " + "; ".join(seen)
+        if through == "PipeWire":
+            fix = "start PipeWire for this user (`systemctl --user start pipewire`; same XDG_RUNTIME_DIR)"
+            fix += f", or run kelly-jack without pw-jack to reach jackd ({', '.join(names)})" if names else ""
         else:
-            fix = START_SERVER
+            fixes = (
+                ["for PipeWire, start kelly-jack as `pw-jack kelly-jack` (package pipewire-jack)"] if pipewire else []
+            )
+            if names:
+                fixes.append(f"choose a running jackd with --server NAME or client.server ({', '.join(names)})")
+            fix = "; or ".join([*fixes, START_SERVER])
         return Result("server", FAIL, found, fix), None
     realtime = "realtime" if info.realtime else "not realtime"
     found = f"{info.kind} server {shown}: {info.rate} Hz, {info.period} frames per period, {realtime} ({info.library})"
@@ -221,10 +224,18 @@ def limit_lines(etc: Path = Path("/etc/security")) -> list[str]:
     return out
 
 
-def audio_group(user: str, groups: list[int], group_db: Callable[[str], grp.struct_group] = grp.getgrnam) -> str:
-    """'member', 'listed' (in /etc/group but not in this session: log in again), 'no', or 'none' (no group)."""
+def granting_groups(limits: list[str]) -> list[str]:
+    """The groups that the limits lines give an rtprio (``@audio - rtprio 95`` -> audio), audio first."""
+    names = {line.split(": ", 1)[1].split()[0][1:] for line in limits if "rtprio" in line and ": @" in line}
+    return sorted(names, key=lambda n: (n != "audio", n))
+
+
+def group_state(
+    name: str, user: str, groups: list[int], group_db: Callable[[str], grp.struct_group] = grp.getgrnam
+) -> str:
+    """'member', 'listed' (in /etc/group but not in this login: log in again), 'no', or 'none' (no such group)."""
     try:
-        g = group_db("audio")
+        g = group_db(name)
     except KeyError:
         return "none"
     if g.gr_gid in groups:
@@ -242,35 +253,43 @@ def _current_user() -> str:
 def check_rtprio(
     rtprio: tuple[int, int] | None = None,
     uid: int | None = None,
-    group: str | None = None,
+    membership: Callable[[str], str] | None = None,
     limits: list[str] | None = None,
     pipewire: bool = False,
 ) -> Result:
-    """RLIMIT_RTPRIO (soft limit) with the audio group and the limits files that should grant it."""
+    """RLIMIT_RTPRIO (soft limit), the groups the limits files grant rtprio to, and whether you are in them.
+
+    ``membership(group)`` gives ``group_state`` for this user (default: the real groups).
+    """
     soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO) if rtprio is None else rtprio
     uid = os.getuid() if uid is None else uid
-    group = audio_group(_current_user(), os.getgroups()) if group is None else group
+    if membership is None:
+        user, gids = _current_user(), os.getgroups()
+        membership = lambda name: group_state(name, user, gids)  # noqa: E731
     limits = limit_lines() if limits is None else limits
-    granted = [line for line in limits if "rtprio" in line]
-    found = f"realtime priority limit {soft}, audio group: {group}" + (
-        f"; {granted[0]}" if granted else "; no rtprio line in /etc/security/limits*"
+    groups = granting_groups(limits)
+    states = {g: membership(g) for g in groups or ["audio"]}
+    found = f"realtime priority limit {soft}; " + (
+        "rtprio granted to " + ", ".join(f"@{g} (you: {states[g]})" for g in groups) + " in /etc/security/limits*"
+        if groups
+        else f"no rtprio line for a group in /etc/security/limits* (audio group, you: {states['audio']})"
     )
     if uid == 0:
         return Result("realtime", INFO, found + "; running as root (may use realtime regardless; not recommended)")
     if soft >= RTPRIO_OK:
         return Result("realtime", OK, found)
-    if group == "listed":
-        fix = "you were added to the audio group after logging in: log out and in again"
-    elif not granted:
+    if "listed" in states.values():
+        fix = "you were added to the group after logging in: log out and in again"
+    elif not groups:
         fix = (
             "create /etc/security/limits.d/audio.conf with `@audio - rtprio 95` and `@audio - memlock unlimited` "
             "(Debian: `sudo dpkg-reconfigure -p high jackd2`, answer yes), then `sudo usermod -aG audio $USER`, "
             "log out and in"
         )
-    elif group != "member":
-        fix = "`sudo usermod -aG audio $USER`, then log out and in"
+    elif "member" not in states.values():
+        fix = f"`sudo usermod -aG {groups[0]} $USER`, then log out and in"
     else:
-        fix = "the limits file is not applied to this session (pam_limits): log in again, or check /etc/pam.d"
+        fix = "the limits file is not applied to this login (pam_limits): log in again, or check /etc/pam.d"
     if soft == 0 and not pipewire:
         return Result("realtime", FAIL, found, fix)
     note = " (PipeWire gets realtime through RTKit, kelly's own threads do not)" if pipewire else ""
@@ -288,7 +307,7 @@ def check_memlock(memlock: tuple[int, int] | None = None) -> Result:
     return Result(
         "memlock",
         WARN,
-        found + " (JACK cannot lock its memory, pages may be swapped out mid-period)",
+        found + " (JACK locks its buffers in RAM: beyond this limit locking fails and they may be swapped out)",
         "add `@audio - memlock unlimited` to /etc/security/limits.d/audio.conf, be in the audio group, log in again",
     )
 

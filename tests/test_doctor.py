@@ -49,21 +49,37 @@ def test_this_process_maps_a_libjack_once_jack_is_imported():
     assert "libjack.so" in doctor.loaded_libjack()
 
 
+JACK2_LIB = "/usr/lib/x86_64-linux-gnu/libjack.so.0.1.0"
+PW_LIB = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack/libjack.so.0"
+
+
 def test_no_server_fails_and_says_how_to_start_one():
-    r, info = doctor.check_server("nowhere", "--server", probe=no_server, processes=procs())
+    r, info = doctor.check_server("nowhere", "--server", no_server, procs(), lambda: JACK2_LIB)
     assert info is None and r.status == FAIL
-    assert "'nowhere' (from --server)" in r.found and "jackd -d alsa" in r.fix and "pw-jack" in r.fix
+    assert "'nowhere' (from --server)" in r.found and "through jackd2's libjack" in r.found
+    assert "jackd -d alsa" in r.fix and "pw-jack" in r.fix
 
 
 def test_a_jackd_under_another_name_is_named():
-    r, _ = doctor.check_server(None, "default", probe=no_server, processes=procs(("jackd", "jackd", "-n", "studio")))
-    assert r.status == FAIL and "'studio'" in r.found and "--server NAME" in r.fix
+    r, _ = doctor.check_server(None, "default", no_server, procs(("jackd", "jackd", "-n", "studio")), lambda: JACK2_LIB)
+    assert r.status == FAIL and "'studio'" in r.found and r.fix.startswith("choose a running jackd with --server")
+    assert r.fix.endswith(doctor.START_SERVER)
 
 
 def test_pipewire_without_its_libjack_says_pw_jack():
-    r, _ = doctor.check_server(None, "default", probe=no_server, processes=procs(("pipewire", "pipewire")))
-    assert r.status == FAIL and "pipewire running" in r.found and r.fix.startswith("PipeWire runs")
-    assert "`pw-jack kelly-jack`" in r.fix
+    running = procs(("pipewire", "pipewire"), ("jackd", "jackd", "-n", "x"))
+    r, _ = doctor.check_server(None, "default", no_server, running, lambda: JACK2_LIB)
+    assert r.status == FAIL and "a pipewire process running" in r.found
+    assert r.fix.startswith("for PipeWire, start kelly-jack as `pw-jack kelly-jack`") and "(x)" in r.fix
+    assert "jackd -d alsa" in r.fix
+
+
+def test_pipewire_libjack_without_pipewire_says_start_it():
+    r, _ = doctor.check_server(None, "default", no_server, procs(), lambda: PW_LIB)
+    assert r.status == FAIL and "through PipeWire's libjack" in r.found
+    assert r.fix.startswith("start PipeWire for this user (`systemctl --user start pipewire`") and "jackd" not in r.fix
+    r, _ = doctor.check_server(None, "default", no_server, procs(("jackd", "jackd")), lambda: PW_LIB)
+    assert r.fix.endswith("or run kelly-jack without pw-jack to reach jackd (default)")
 
 
 def test_a_running_server_is_reported_with_rate_and_period():
@@ -106,26 +122,36 @@ def test_limits_files_are_read_without_comments_or_disabled_files(tmp_path):
     assert lines == [f"{audio}: @audio - rtprio 95", f"{audio}: @audio - memlock unlimited"]
 
 
-def test_audio_group_membership():
+def test_group_membership():
     db = {"audio": grp.struct_group(("audio", "x", 29, ["ann"]))}
-    assert doctor.audio_group("ann", [1000, 29], db.__getitem__) == "member"
-    assert doctor.audio_group("ann", [1000], db.__getitem__) == "listed"
-    assert doctor.audio_group("bob", [1000], db.__getitem__) == "no"
-    assert doctor.audio_group("bob", [1000], {}.__getitem__) == "none"
+    assert doctor.group_state("audio", "ann", [1000, 29], db.__getitem__) == "member"
+    assert doctor.group_state("audio", "ann", [1000], db.__getitem__) == "listed"
+    assert doctor.group_state("audio", "bob", [1000], db.__getitem__) == "no"
+    assert doctor.group_state("audio", "bob", [1000], {}.__getitem__) == "none"
+
+
+def test_granting_groups_audio_first():
+    lines = ["f: @pipewire - rtprio 95", "f: @audio - rtprio 95", "f: @audio - memlock unlimited", "f: ann - rtprio 9"]
+    assert doctor.granting_groups(lines) == ["audio", "pipewire"]
 
 
 def test_rtprio():
-    granted = ["/etc/security/limits.d/audio.conf: @audio - rtprio 95"]
-    assert doctor.check_rtprio((95, 95), 1000, "member", granted).status == OK
-    r = doctor.check_rtprio((0, 0), 1000, "no", [])
+    audio = ["/etc/security/limits.d/audio.conf: @audio - rtprio 95"]
+    pw = ["/etc/security/limits.d/95-pipewire.conf: @pipewire - rtprio 95"]
+    r = doctor.check_rtprio((95, 95), 1000, lambda g: "member", audio)
+    assert r.status == OK and "rtprio granted to @audio (you: member)" in r.found
+    r = doctor.check_rtprio((0, 0), 1000, lambda g: "no", [])
     assert r.status == FAIL and "limits.d/audio.conf" in r.fix and "usermod -aG audio" in r.fix
-    assert "no rtprio line" in r.found
-    r = doctor.check_rtprio((0, 0), 1000, "listed", granted)
-    assert r.status == FAIL and "log out and in" in r.fix and "@audio - rtprio 95" in r.found
-    r = doctor.check_rtprio((0, 0), 1000, "no", granted)
-    assert r.status == FAIL and r.fix.startswith("`sudo usermod -aG audio $USER`")
-    assert doctor.check_rtprio((0, 0), 1000, "no", [], pipewire=True).status == WARN
-    assert doctor.check_rtprio((0, 0), 0, "no", []).status == INFO  # root
+    assert "no rtprio line for a group" in r.found and "(audio group, you: no)" in r.found
+    r = doctor.check_rtprio((0, 0), 1000, lambda g: "listed", audio)
+    assert r.status == FAIL and "log out and in" in r.fix
+    r = doctor.check_rtprio((0, 0), 1000, lambda g: "no", pw)
+    assert r.status == FAIL and r.fix.startswith("`sudo usermod -aG pipewire $USER`")
+    r = doctor.check_rtprio((0, 0), 1000, {"audio": "member", "pipewire": "no"}.get, audio + pw)
+    assert r.status == FAIL and "pam_limits" in r.fix and "@pipewire (you: no)" in r.found
+    assert doctor.check_rtprio((0, 0), 1000, lambda g: "no", [], pipewire=True).status == WARN
+    assert doctor.check_rtprio((5, 5), 1000, lambda g: "member", audio).status == WARN
+    assert doctor.check_rtprio((0, 0), 0, lambda g: "no", []).status == INFO  # root
 
 
 def test_memlock():
