@@ -396,12 +396,17 @@ def check_model(cfg: dict) -> tuple[Result, object | None]:
     from .engine_parts import build_backend
     from .plugins import load_plugins
 
+    plugins = load_plugins(cfg["plugins"]["modules"])
     try:
-        backend, _ = build_backend(cfg, load_plugins(cfg["plugins"]["modules"]))
+        backend, _ = build_backend(cfg, plugins)
     except ConfigError as e:
         return Result("model", FAIL, str(e), "fix the backend block of the config (README: Backends)"), None
     model = cfg["backend"].get("model")
-    return Result("model", OK, f"backend {backend.name!r} loaded" + (f" from {model}" if model else "")), backend
+    found = f"backend {backend.name!r} loaded" + (f" from {model}" if model else "")
+    if plugins.errors:  # the client prints these as warnings at every start
+        found += "; plugin problems: " + " | ".join(plugins.errors)
+        return Result("model", WARN, found, "fix or remove the plugin (plugins.modules, or uninstall it)"), backend
+    return Result("model", OK, found), backend
 
 
 def time_inference(backend, runs: int) -> float:

@@ -226,6 +226,13 @@ def test_model_loads_and_a_bad_model_is_one_line(tmp_path):
     assert r.found.startswith(f"{path}:3: ") and "bad.json" in r.found
 
 
+def test_a_broken_plugin_is_a_warning_next_to_the_model():
+    cfg = parse_config("plugins: {modules: [plugin_modules.raising_plugin]}\nbackend: {name: heuristic}\n")
+    r, backend = doctor.check_model(cfg)
+    assert backend is not None and r.status == WARN and "plugin_modules.raising_plugin" in r.found
+    assert "\n" not in r.found
+
+
 def test_inference_time_against_period_and_budget():
     srv = ServerInfo("JACK2", "", 48000, 256, True)  # 5.33 ms
     r = doctor.check_inference(0.001, 50, srv, 1024)

@@ -136,3 +136,23 @@ def test_cache_redirect_defaults_to_home_and_respects_numba_cache_dir(monkeypatc
     monkeypatch.setattr(numba_config, "CACHE_DIR", "/somewhere/else")
     kelly_jack._numba_cache_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/else" and numba_config.CACHE_DIR == "/somewhere/else"
+
+
+def test_systemd_unit_runs_the_installed_command_with_options_it_takes():
+    import configparser
+    import shlex
+    import tomllib
+
+    from kelly_jack.cli import build_parser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(ROOT / "config" / "kelly-jack.service")
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure" and "pipewire.service" in unit["Unit"]["After"]
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID" and service["KillSignal"] == "SIGTERM"
+    command, *args = shlex.split(service["ExecStart"])
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert command == "%h/.local/bin/kelly-jack" and "kelly-jack" in scripts
+    assert build_parser().parse_args(args).config == "%h/.config/kelly-jack/studio.yaml"
+    assert unit["Install"]["WantedBy"] == "default.target"
