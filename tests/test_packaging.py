@@ -75,7 +75,7 @@ def test_installed_package_has_the_command_and_works(installed):
     out = subprocess.run(
         [str(script), "--version"], env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True
     )
-    assert out.returncode == 0 and out.stdout.strip() == "kelly-jack 0.1.0", out.stderr
+    assert out.returncode == 0 and out.stdout.strip() == f"kelly-jack {kelly_jack.__version__}", out.stderr
 
 
 def test_read_only_install_caches_numba_kernels_in_the_user_cache(installed):
