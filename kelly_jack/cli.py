@@ -43,6 +43,12 @@ tools for model and plugin authors:
   kelly-jack features IN.wav -o OUT.npy [--config FILE]
                                    the 128 features of every hop of a file (.npy + .json)
 
+checking the setup:
+  kelly-jack doctor [--config FILE] [--server NAME]
+                                   server (JACK2 or PipeWire, rate, period), realtime and memlock
+                                   limits, CPU governor, Numba cache, model load and inference time;
+                                   OK/INFO/WARN/FAIL lines with what to do; exit 1 if anything FAILs
+
 exit codes:
   0  ok
   1  the JACK server went away, or an internal error
@@ -69,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from .features_cli import main as features_main
 
         return features_main(argv[1:])
+    if argv and argv[0] == "doctor":
+        from .doctor_cli import main as doctor_main
+
+        return doctor_main(argv[1:])
     if argv and argv[0] == "render":
         from .render_cli import main as render_main
 
