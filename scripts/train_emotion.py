@@ -45,7 +45,8 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
             parts.append(
                 f"{info.get('clips')} rendered MIDI clips ({info.get('seconds_per_clip')} s, "
                 f"{len(info.get('instruments', {}))} GM instruments, soundfont {info.get('soundfont')}, "
-                f"seed {info.get('seed')}) labelled by additive cue rules (models/README.md); "
+                f"seed {info.get('seed')}{', loudness levelled by velocity' if 'level_db' in info else ''}) "
+                "labelled by additive cue rules (models/README.md); "
                 "not human ratings"
             )
         else:

@@ -190,3 +190,31 @@ def test_convert_command_then_run_under_both_backends(tmp_path):
     with pytest.raises(ConversionError, match="not a readable ONNX file"):
         convert_file(bad, tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_shipped_model_converts_with_its_casts_and_metadata(tmp_path):
+    """models/emotion.onnx (Cast to double, Gemm, Tanh, Gemm, Cast to float) converts to an equal model."""
+    from kelly_jack.training.features import ANALYSIS_RATE, clip_features
+
+    source = ROOT / "models" / "emotion.onnx"
+    doc = convert_file(source, tmp_path / "e.json")
+    assert [layer["type"] for layer in doc["layers"]] == ["dense", "activation", "dense"]
+    t = np.arange(ANALYSIS_RATE) / ANALYSIS_RATE
+    audio = sum(0.2 * np.sin(2 * np.pi * f * t) * (1 + np.sign(np.sin(2 * np.pi * 3 * t))) for f in (262, 330, 392))
+    x = clip_features(audio, ANALYSIS_RATE)
+    a = create_backend("onnx", {"model": str(source)})
+    b = create_backend("rtneural", {"model": str(tmp_path / "e.json")})
+    assert np.max(np.abs(a.infer_block(x) - b.infer_block(x))) < 1e-5
+    for key in ("layout_version", "sample_rate", "window", "hop", "mapping", "emotion_mapping", "training_data"):
+        assert b.metadata[key] == a.metadata[key], key
+
+
+def test_cast_to_an_integer_is_refused():
+    model = build(
+        [helper.make_node("Cast", ["x"], ["y"], name="to_int", to=TensorProto.INT32)],
+        [("x", ["N", 4])],
+        [("y", ["N", 4])],
+        {},
+    )
+    with pytest.raises(ConversionError, match="'to_int' \\(Cast\\): only casts between float and double.*INT32"):
+        convert(model)

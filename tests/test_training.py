@@ -16,11 +16,11 @@ from kelly_jack.backends.onnx import OnnxBackend
 from kelly_jack.backends.rtneural import RTNeuralBackend
 from kelly_jack.rt import features as extractor
 from kelly_jack.training import cues as C
-from kelly_jack.training import export, instruments
+from kelly_jack.training import export, instruments, mlp
 from kelly_jack.training.corpus import CONTRASTS, plan
 from kelly_jack.training.dataset import DatasetError, read_annotations
 from kelly_jack.training.features import HOP, WINDOW, clip_features, frame_count
-from kelly_jack.training.mlp import TrainConfig, centroid, train
+from kelly_jack.training.mlp import TrainConfig, centroid
 from kelly_jack.training.music import midi_bytes, notes
 from kelly_jack.training.pipeline import pearson
 
@@ -200,11 +200,17 @@ def _synthetic(n, rng):
     return x.astype(np.float32), va
 
 
-def test_trainer_learns_and_folds_standardisation_into_the_first_layer(tmp_path):
+@pytest.mark.parametrize("loss", ["clip", "frame"])
+def test_trainer_learns_and_folds_standardisation_into_the_first_layer(tmp_path, loss):
     rng = np.random.default_rng(1)
     x, va = _synthetic(3000, rng)
     xv, vav = _synthetic(500, rng)
-    cfg = TrainConfig(hidden=16, max_epochs=40, patience=5, seed=0)
+    cfg = TrainConfig(hidden=16, max_epochs=40, patience=5, seed=0, loss=loss)
+    clips = (np.arange(3000), np.arange(500))  # each frame its own clip
+
+    def train(*args):
+        return mlp.train(*args, None, *clips)
+
     net = train(x, va, xv, vav, cfg)
     pred = centroid(net.logits(xv))
     assert pearson(pred[:, 0], vav[:, 0]) > 0.95 and pearson(pred[:, 1], vav[:, 1]) > 0.95
@@ -228,6 +234,37 @@ def test_trainer_learns_and_folds_standardisation_into_the_first_layer(tmp_path)
         assert (m["layout_version"], m["sample_rate"], m["window"], m["hop"]) == (7, 48000, 2048, 1024)
         assert m["training_data"] == "synthetic" and m["mapping"].startswith("grid8x8")
         np.testing.assert_allclose(m["emotion_mapping"], net.mapping, atol=1e-6)
+
+
+def test_clip_loss_gradient_matches_finite_differences():
+    """The clip loss's gradient (mean over a clip's frames of the centroid vs its label) is right."""
+    rng = np.random.default_rng(4)
+    logits = rng.standard_normal((7, 64))
+    clip = np.array([3, 3, 5, 5, 5, 9, 3])
+    va = np.array([[0.5, -0.2], [0.5, -0.2], [-0.7, 0.1], [-0.7, 0.1], [-0.7, 0.1], [0.0, 0.9], [0.5, -0.2]])
+    idx = np.arange(7)
+
+    def value(z):
+        c = mlp.centroid(z)
+        return np.mean([np.sum((c[clip == k].mean(axis=0) - va[clip == k][0]) ** 2) for k in (3, 5, 9)])
+
+    g = mlp._clip_mean_gradient(mlp.softmax(logits), idx, clip, va)
+    numeric = np.zeros_like(logits)
+    for i in range(7):
+        for j in range(0, 64, 5):
+            d = np.zeros_like(logits)
+            d[i, j] = 1e-6
+            numeric[i, j] = (value(logits + d) - value(logits - d)) / 2e-6
+    np.testing.assert_allclose(g[:, ::5], numeric[:, ::5], atol=1e-8)
+
+
+def test_clip_loss_needs_clip_indices():
+    x = np.zeros((4, 128), dtype=np.float32)
+    va = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="clip index"):
+        mlp.train(x, va, x, va, TrainConfig(max_epochs=1))
+    with pytest.raises(ValueError, match="expected 'clip' or 'frame'"):
+        mlp.train(x, va, x, va, TrainConfig(max_epochs=1, loss="bogus"))
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,38 @@ def test_rendered_dynamics_contrast_is_louder(tiny):
     assert rms[1] > 1.5 * rms[0]
 
 
+def _rms_db(path: Path) -> float:
+    samples = read_audio(path)[0].astype(np.float64)
+    return 10.0 * np.log10(np.mean(samples**2))
+
+
+def test_rendered_loudness_follows_dynamics_not_articulation(tiny):
+    """Clips are levelled to their velocity's loudness: legato and staccato of one pair sound equally loud."""
+    with open(tiny / "contrasts.csv", newline="") as f:
+        (pair,) = [r for r in csv.DictReader(f) if r["cue"] == "articulation"]
+    with open(tiny / "annotations.csv", newline="") as f:
+        velocity = {r["song_id"]: float(r["velocity"]) for r in csv.DictReader(f)}
+    lo, hi = corpus.C.VELOCITY
+    for key in ("song_low", "song_high"):
+        path = tiny / "audio" / f"{pair[key]}.wav"
+        want = corpus.LEVEL_DB[0] + (velocity[pair[key]] - lo) * (corpus.LEVEL_DB[1] - corpus.LEVEL_DB[0]) / (hi - lo)
+        peak = np.abs(read_audio(path)[0]).max()
+        # at the velocity's level, or quieter when the peak limit held it down
+        assert _rms_db(path) == pytest.approx(want, abs=0.1) or (_rms_db(path) < want and peak > 0.97)
+
+
+def test_level_sets_rms_by_velocity_and_limits_the_peak():
+    rng = np.random.default_rng(3)
+    x = (0.01 * rng.standard_normal(48000)).astype(np.float32)
+    for velocity, want in ((30.0, corpus.LEVEL_DB[0]), (120.0, corpus.LEVEL_DB[1])):
+        y = corpus.level(x, velocity)
+        assert 10 * np.log10(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(want, abs=0.01)
+    spiky = np.zeros(48000, dtype=np.float32)
+    spiky[::4800] = 0.5  # crest factor 20 dB: the level of velocity 120 would clip
+    assert np.abs(corpus.level(spiky, 120.0)).max() == pytest.approx(corpus.PEAK_LIMIT, rel=1e-6)
+    assert not corpus.level(np.zeros(100, dtype=np.float32), 80.0).any()
+
+
 def test_make_corpus_refuses_to_overwrite_and_names_missing_packages(tiny, tmp_path, monkeypatch, capsys):
     main = _script("make_corpus")
     assert main([str(tiny), "--clips", "1"]) == 2

@@ -41,6 +41,12 @@ SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
 SOUNDFONTS = {"timgm6mb": "TimGM6mb.sf2", "fluidr3": "FluidR3_GM.sf2"}
 APT_PACKAGES = {"fluidsynth": "fluidsynth", "timgm6mb": "timgm6mb-soundfont", "fluidr3": "fluid-soundfont-gm"}
 GAP_SECONDS = 1.5  # silence after each clip on the shared timeline: release tails die out in it
+# Clip loudness (RMS over the whole clip, dBFS) set by the dynamics cue alone: velocity 30 -> -43 dB,
+# 120 -> -21 dB (about the average the unlevelled renders had). Without it, loudness also followed
+# articulation (staccato sounds less of the time: up to 7 dB quieter), instrument and chord size, and
+# a model learns "staccato is calmer", the opposite of the articulation rule.
+LEVEL_DB = (-43.0, -21.0)
+PEAK_LIMIT = 0.98  # a clip whose peak would pass this is scaled down to it instead (quieter than its level)
 
 # Contrast pairs: one cue at a low and a high value, everything else the same.
 CONTRASTS = {
@@ -187,6 +193,21 @@ def render_batch(clips: list[Clip], seconds: float, soundfont: Path, rate: int, 
     return out
 
 
+def level(audio: np.ndarray, velocity: float) -> np.ndarray:
+    """``audio`` scaled to the RMS level of ``velocity`` (LEVEL_DB over C.VELOCITY, linear in dB).
+
+    The gain is lowered when the peak would pass PEAK_LIMIT; silence stays silence.
+    """
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if rms <= 1e-9:
+        return audio
+    lo, hi = C.VELOCITY
+    target_db = LEVEL_DB[0] + (velocity - lo) * (LEVEL_DB[1] - LEVEL_DB[0]) / (hi - lo)
+    gain = min(10.0 ** (target_db / 20.0) / rms, PEAK_LIMIT / peak)
+    return (audio * gain).astype(np.float32)
+
+
 def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]], soundfont: str) -> str:
     """DEAM static-annotation columns (1..9), then the cues."""
     buf = io.StringIO()
@@ -234,7 +255,7 @@ def write_corpus(
 
     def work(group: list[Clip]) -> int:
         for c, audio in zip(group, render_batch(group, seconds, sf, rate, gain), strict=True):
-            write_wav(out / "audio" / f"{c.song_id}.wav", audio, rate)
+            write_wav(out / "audio" / f"{c.song_id}.wav", level(audio, c.cues.velocity), rate)
         return len(group)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -256,6 +277,7 @@ def write_corpus(
         "soundfont": sf.name,
         "instruments": {str(p): n for p, (n, _) in sorted(instruments.items())},
         "render_seconds": round(render_seconds, 1),
+        "level_db": {"velocity": list(C.VELOCITY), "rms_dbfs": list(LEVEL_DB), "peak_limit": PEAK_LIMIT},
         "label_rules": {"valence": C.VALENCE_WEIGHTS, "arousal": C.AROUSAL_WEIGHTS},
     }
     atomic_write(out / "corpus.json", (json.dumps(record, indent=1) + "\n").encode())

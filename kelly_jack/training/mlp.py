@@ -2,11 +2,20 @@
 
 Network: 128 features -> ``hidden`` tanh units -> 64 logits over the 8x8
 valence-arousal grid (``kelly_jack.rt.emotion``: index ``row * 8 + col``,
-valence along columns, arousal along rows). Loss: cross-entropy of the softmax
-against a Gaussian-smoothed target around the label's (valence, arousal), so
-the grid centroid of a prediction estimates the label and the spread says how
-sure it is. Trained with Adam on minibatches, L2 weight decay, early stopping
-on a held-out split of whole clips; everything seeded. Feature standardisation
+valence along columns, arousal along rows). Two losses (``TrainConfig.loss``):
+
+* ``"clip"`` (the default): the squared error between a clip's label and the
+  mean over its frames of the grid centroid (the softmax-weighted valence and
+  arousal, what the live path and the evaluation use). Frames that cannot tell
+  (a staccato gap, the first seconds before tempo and key settle) are then not
+  pushed to the clip's label one by one; the model is judged, as in use, on
+  what its frames say together.
+* ``"frame"``: cross-entropy of each frame's softmax against a Gaussian-smoothed
+  target around its clip's (valence, arousal) (``sigma``).
+
+Trained with Adam on minibatches (of frames, or of whole clips for ``"clip"``),
+L2 weight decay, early stopping on a held-out split of whole clips; everything
+seeded. Feature standardisation
 is learned from the training frames and folded into the first layer, so the
 exported model takes the raw 128 features.
 
@@ -72,6 +81,8 @@ class TrainConfig:
     patience: int = 12
     ridge: float = 1e-3
     seed: int = 0
+    loss: str = "clip"  # "clip" or "frame" (module docstring)
+    clips_per_batch: int = 16  # for the "clip" loss
 
 
 def train(
@@ -81,11 +92,16 @@ def train(
     va_val: np.ndarray,
     cfg: TrainConfig,
     log=None,
+    clip_train: np.ndarray | None = None,
+    clip_val: np.ndarray | None = None,
 ) -> Network:
     """Fit the network on frames ``x_train`` (n, 128) with labels ``va_train`` (n, 2) on -1..1.
 
-    Stops when the validation loss has not improved for ``cfg.patience`` epochs
-    and returns the best epoch's weights. Deterministic for a given seed and data.
+    ``clip_train`` / ``clip_val`` give each frame's clip (any integers; frames of a
+    clip share its label); the ``"clip"`` loss needs them. Stops when the
+    validation loss has not improved for ``cfg.patience`` epochs and returns the
+    best epoch's weights. Deterministic for a given seed and data. Raises
+    ValueError for an unknown loss or missing clip indices.
     """
     rng = np.random.default_rng(cfg.seed)
     x_train = np.asarray(x_train, dtype=np.float64)
@@ -115,16 +131,44 @@ def train(
         logp = logit - np.log(np.exp(logit).sum(axis=1, keepdims=True))
         return float(-(t * logp).sum(axis=1).mean())
 
+    if cfg.loss not in ("clip", "frame"):
+        raise ValueError(f"TrainConfig.loss: expected 'clip' or 'frame', got {cfg.loss!r}")
+    by_clip = cfg.loss == "clip"
+    if by_clip:
+        if clip_train is None or clip_val is None:
+            raise ValueError("the 'clip' loss needs the clip index of every frame (clip_train, clip_val)")
+        groups = _groups(np.asarray(clip_train))
+        val_groups = _groups(np.asarray(clip_val))
+        clip_train = np.asarray(clip_train)
+        ya_t = np.asarray(va_train, dtype=f32)
+        ya_v = np.asarray(va_val, dtype=np.float64)
+
+    def clip_loss(z: np.ndarray, ps) -> float:
+        logit = np.tanh(z @ ps[0].T + ps[1]) @ ps[2].T + ps[3]
+        c = centroid(logit)
+        err = [c[g].mean(axis=0) - ya_v[g[0]] for g in val_groups]
+        return float(np.mean(np.square(err)))
+
     best, best_params, stale, step = np.inf, [p.copy() for p in params], 0, 0
     history = []
     for epoch in range(cfg.max_epochs):
-        order = rng.permutation(len(zt))
-        for s in range(0, len(order), cfg.batch):
-            idx = order[s : s + cfg.batch]
-            z, t = zt[idx], tt[idx]
+        if by_clip:
+            order = rng.permutation(len(groups))
+            batches = [
+                np.concatenate([groups[c] for c in order[s : s + cfg.clips_per_batch]])
+                for s in range(0, len(order), cfg.clips_per_batch)
+            ]
+        else:
+            order = rng.permutation(len(zt))
+            batches = [order[s : s + cfg.batch] for s in range(0, len(order), cfg.batch)]
+        for idx in batches:
+            z = zt[idx]
             hid = np.tanh(z @ params[0].T + params[1])
             p = softmax(hid @ params[2].T + params[3])
-            g_logit = (p - t) / len(idx)
+            if by_clip:
+                g_logit = _clip_mean_gradient(p, idx, clip_train, ya_t)
+            else:
+                g_logit = (p - tt[idx]) / len(idx)
             g_w2 = g_logit.T @ hid
             g_b2 = g_logit.sum(axis=0)
             g_h = (g_logit @ params[2]) * (1.0 - hid * hid)
@@ -138,7 +182,7 @@ def train(
                 mh = m[i] / (1 - b1**step)
                 vh = v[i] / (1 - b2**step)
                 params[i] -= cfg.lr * mh / (np.sqrt(vh) + eps)
-        val = loss(zv, tv, params)
+        val = clip_loss(zv, params) if by_clip else loss(zv, tv, params)
         history.append({"epoch": epoch + 1, "val_loss": round(val, 5)})
         if log:
             log(f"epoch {epoch + 1}: validation loss {val:.4f}")
@@ -157,3 +201,26 @@ def train(
     a = probs.T @ probs + cfg.ridge * np.eye(n_out)
     net.mapping[:2] = np.linalg.solve(a, probs.T @ va_train).T
     return net
+
+
+def _groups(clip: np.ndarray) -> list[np.ndarray]:
+    """Frame indices of each clip, in order of first appearance."""
+    _, first, inverse = np.unique(clip, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [np.flatnonzero(inverse == k) for k in order]
+
+
+def _clip_mean_gradient(p: np.ndarray, idx: np.ndarray, clip: np.ndarray, va: np.ndarray) -> np.ndarray:
+    """d/d(logits) of the batch mean over clips of |mean over the clip's frames of the centroid - label|^2."""
+    _, local = np.unique(clip[idx], return_inverse=True)
+    count = np.bincount(local).astype(p.dtype)
+    cv, ca = p @ CELL_V.astype(p.dtype), p @ CELL_A.astype(p.dtype)
+    ev = np.bincount(local, weights=cv) / count
+    ea = np.bincount(local, weights=ca) / count
+    # each frame's label is its clip's: va rows are indexed by frame
+    yv = np.bincount(local, weights=va[idx, 0]) / count
+    ya = np.bincount(local, weights=va[idx, 1]) / count
+    scale = (2.0 / (len(count) * count[local]))[:, None]
+    dv, da = (ev - yv)[local][:, None], (ea - ya)[local][:, None]
+    g = scale * (dv * p * (CELL_V[None, :] - cv[:, None]) + da * p * (CELL_A[None, :] - ca[:, None]))
+    return g.astype(p.dtype)

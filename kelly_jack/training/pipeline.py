@@ -103,7 +103,16 @@ def run(items: list[Item], cfg: TrainConfig, frames_per_clip: int = 64, val_shar
     t1 = time.perf_counter()
     held = split(len(items), val_share, cfg.seed)
     is_val = held[frames.clip]
-    net = train(frames.x[~is_val], frames.va[~is_val], frames.x[is_val], frames.va[is_val], cfg, log)
+    net = train(
+        frames.x[~is_val],
+        frames.va[~is_val],
+        frames.x[is_val],
+        frames.va[is_val],
+        cfg,
+        log,
+        frames.clip[~is_val],
+        frames.clip[is_val],
+    )
     t2 = time.perf_counter()
     cen, mapped = clip_predictions(net, frames, len(items))
     truth = np.array([[it.valence, it.arousal] for it in items])

@@ -15,9 +15,16 @@ Conv, 1-D, causal padding          conv1d (left pads (k-1)*dilation, right 0)
 =================================  =========================================
 
 Squeeze, Unsqueeze, Reshape, Flatten, Identity and Transpose are taken as
-layout changes between layers and dropped. Anything else is refused by op
-name (``ConversionError``), as is a graph that is not a single chain, a
-forward-only recurrent layer, or an attribute the layer cannot honour.
+layout changes between layers and dropped, and so is Cast between float and
+double: the rtneural backend computes every layer in float64 and hands out
+float32, which is what a float-in, double-inside, float-out graph computes
+(the shipped ``models/emotion.onnx`` is one). A Cast to any other type
+(integers, bool, float16) changes values and is refused. Anything else is
+refused by op name (``ConversionError``), as is a graph that is not a single
+chain, a forward-only recurrent layer, or an attribute the layer cannot honour.
+
+The model's ``kelly_jack.*`` metadata (ONNX ``metadata_props``) become top-level
+keys of the JSON, with JSON values, as ``kelly_jack.training.export`` writes them.
 """
 
 from __future__ import annotations
@@ -29,8 +36,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from .. import model_meta
+
 ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Softmax": "softmax", "Elu": "elu"}
 LAYOUT = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity", "Transpose"}
+# Cast targets that keep the values a float64 computation gives (rounded to float32 at the output)
+FLOAT_CASTS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE}
 
 
 class ConversionError(Exception):
@@ -125,6 +136,10 @@ def convert(model: onnx.ModelProto) -> dict:
             layers.append(_recurrent(g, node, a, label))
         elif op == "Conv":
             layers.append(_conv1d(g, node, a, label))
+        elif op == "Cast":
+            if a.get("to") not in FLOAT_CASTS:
+                to = onnx.TensorProto.DataType.Name(a["to"]) if "to" in a else "?"
+                raise ConversionError(f"{label}: only casts between float and double are supported, not to {to}")
         elif op not in LAYOUT:
             raise ConversionError(f"{label}: op {op} has no RTNeural layer")
         current = node.output[0]
@@ -139,7 +154,24 @@ def convert(model: onnx.ModelProto) -> dict:
         if first["type"] == "conv1d"
         else first["shape"][-1]
     )
-    return {"in_shape": [None, None, int(in_size)], "layers": layers}
+    return {"in_shape": [None, None, int(in_size)], "layers": layers, **_metadata(model)}
+
+
+def _metadata(model: onnx.ModelProto) -> dict:
+    """The ``kelly_jack.*`` metadata_props as JSON values (numbers and matrices decoded, text kept)."""
+    out = {}
+    for prop in model.metadata_props:
+        if not prop.key.startswith(model_meta.PREFIX):
+            continue
+        name = prop.key[len(model_meta.PREFIX) :]
+        if name in model_meta.TEXTS:
+            out[prop.key] = prop.value
+            continue
+        try:
+            out[prop.key] = json.loads(prop.value)
+        except ValueError:
+            raise ConversionError(f"metadata {prop.key}: not a JSON value: {prop.value[:60]!r}") from None
+    return out
 
 
 def _recurrent(g: _Graph, node, a: dict, label: str) -> dict:
