@@ -9,8 +9,9 @@ What follows what (valence v and arousal a, both -1..1, at each bar start):
   valence-arousal plane: bright and active I-V-vi-IV, bright and calm
   I-iii-IV-I, dark and calm i-iv-VI-v, dark and active i-II-i-VII (with
   phrygian's flat second); a seventh is added when a < -0.3;
-* density and articulation from a: below -0.33 a sustained chord a bar,
-  otherwise an arpeggio of 2 (a < 0.33) or 4 notes a beat over the chord;
+* density and articulation from a: below -0.6 a sustained chord a bar,
+  otherwise an arpeggio of 1, 2, 3 or 4 notes a beat over the chord (steps at
+  -0.2, 0.2 and 0.6);
   note length from 95 % of the step (legato, calm) down to 45 % (staccato);
 * velocity from a (40 at -1 to 100 at +1), downbeats 8 louder;
 * register from v and a (the voicing centres on MIDI note 60 + 6v + 6a);
@@ -153,13 +154,13 @@ class Harmony:
         lowest = self._voicing[0]
         bass = lowest - (lowest - pcs[0]) % 12 - 12  # the root, an octave under the voicing
         out.note(frame, bar_frames, self.channel, bass, vel)
-        if a < -0.33:  # calm: a sustained chord instead of an arpeggio
+        if _per_beat(a) == 0:  # calm: a sustained chord instead of an arpeggio
             for n in self._voicing:
                 out.note(frame, bar_frames, self.channel, n, max(vel - 10, 1))
 
     def generate(self, moment: Moment, out: EventScheduler) -> None:
         a = moment.arousal
-        per_beat = 0 if a < -0.33 else (2 if a < 0.33 else 4)
+        per_beat = _per_beat(a)
         step = 1.0 / per_beat if per_beat else moment.beats_per_bar
         beat = self._next if self._next is not None and self._next >= moment.beat else moment.beat
         beat = math.ceil(beat / step) * step  # on the grid of the current subdivision
@@ -179,6 +180,11 @@ class Harmony:
                 out.note(moment.frame_at(beat), length, self.channel, note, _velocity(a, downbeat))
             beat += step
         self._next = beat
+
+
+def _per_beat(arousal: float) -> int:
+    """Arpeggio notes a beat for ``arousal`` (0: a sustained chord instead)."""
+    return sum(arousal >= step for step in (-0.6, -0.2, 0.2, 0.6))
 
 
 def _legato(arousal: float) -> float:
