@@ -6,6 +6,8 @@ import os
 import re
 import time
 
+import jack
+import numpy as np
 import pytest
 from jackd import Kelly, MidiRecorder, wait_until, write_config
 
@@ -80,3 +82,68 @@ def test_an_unknown_generator_type_names_the_config_line(jack_server, tmp_path):
     code, _, err = kelly.wait(20)
     assert code == 2
     assert f"{cfg}:6: generators.g: generator type 'bells': unknown (available: cc, harmony)" in err
+
+
+class TimebaseMaster:
+    """A real JACK client that is timebase master: BBT at ``bpm`` in ``beats_per_bar``, from the frame."""
+
+    def __init__(self, server, name: str, bpm: float, beats_per_bar: int):
+        self.client = server.client(name)
+
+        def timebase(state, blocksize, pos, new_pos):
+            beats = pos.frame / pos.frame_rate * bpm / 60.0
+            pos.valid = jack.POSITION_BBT
+            pos.bar = int(beats // beats_per_bar) + 1
+            pos.beat = int(beats % beats_per_bar) + 1
+            pos.ticks_per_beat = 1920.0
+            pos.tick = int((beats % 1.0) * 1920)
+            pos.bar_start_tick = 0.0
+            pos.beats_per_bar = float(beats_per_bar)
+            pos.beat_type = 4.0
+            pos.beats_per_minute = bpm
+
+        self.client.set_timebase_callback(timebase)
+        self.client.activate()
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_server, tmp_path, recorder):
+    """90 BPM from a timebase master (kelly's own clock says 120): onsets sit on the master's grid; a
+    transport stop ends every note (CC 123) and no note starts while stopped."""
+    master = TimebaseMaster(jack_server, f"tb{os.getpid()}", 90.0, 3)
+    name = f"kt{os.getpid()}"
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        jack_server,
+        name,
+        "ports: {inputs: 1, outputs: false}\n"
+        "backend: {name: constant, valence: 0.3, arousal: 0.0}\nemotion: {smoothing_ms: 0}\n"
+        f"connect: {{midi_out: ['{recorder.client.name}:in']}}\n"
+        "tempo: {bpm: 120, follow_transport: true}\n"
+        "generators:\n  chords: {type: harmony, channel: 3, key: G}\n",
+    )
+    kelly = Kelly(jack_server, cfg)
+    try:
+        kelly.wait_ready()
+        time.sleep(0.5)
+        assert not [e for e in recorder.events if e[1][0] == 0x92]  # transport stopped: silence
+        master.client.transport_start()
+        assert wait_until(lambda: len([e for e in recorder.events if e[1][0] == 0x92 and e[1][2]]) >= 12, 20)
+        master.client.transport_stop()
+        stopped_at = len(recorder.events)
+        assert wait_until(lambda: any(d == bytes([0xB2, 123, 0]) for _, d in recorder.events[stopped_at:]), 5)
+        time.sleep(0.5)
+        after = [d for _, d in recorder.events[stopped_at:] if d[0] == 0x92 and d[2] > 0]
+        code, out, err = kelly.stop()
+    finally:
+        kelly.stop()
+        master.close()
+    assert code == 0, err
+    assert after == []  # nothing starts while the transport is stopped
+    onsets = sorted({t for t, d in recorder.events if d[0] == 0x92 and d[2] > 0})
+    gaps = np.diff(onsets)
+    # arousal 0: two notes a beat; at 90 BPM a beat is 32000 frames (at kelly's 120 it would be 24000)
+    assert np.median(gaps) == pytest.approx(16000, abs=2)
