@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak benchmark: kelly-jack for N minutes on a private jackd, with music in and a CPU hog beside it.
 
-    scripts/soak [--minutes 10] [--period 64] [--rate 48000] [--no-hog] [--warmup 15]
+    scripts/soak [--minutes 10] [--period 64] [--rate 48000] [--no-hog] [--no-pin] [--warmup 15]
 
 It starts, each stopped by its PID on exit, on Ctrl-C and on SIGTERM:
 
@@ -16,7 +16,8 @@ It starts, each stopped by its PID on exit, on Ctrl-C and on SIGTERM:
   notes), and counts the server's xruns;
 * a CPU hog (a busy-loop process) pinned to core 1, while jackd, kelly and the
   measuring client are pinned to core 0 (``os.sched_setaffinity``; no pinning
-  on a one-core machine). ``--no-hog`` leaves it out.
+  on a one-core machine). ``--no-hog`` leaves the hog out, ``--no-pin`` leaves
+  the audio processes free to run on any core.
 
 After ``--warmup`` seconds it reads kelly's RSS (``/proc/PID/status`` VmRSS)
 as the start value, then every ``--sample`` seconds. At the end it stops kelly
@@ -281,6 +282,8 @@ def jackd_xruns(log: Path, client: str) -> tuple[int, int, int]:
 def soak(args: argparse.Namespace, procs: Processes, tmp: Path) -> int:
     multi = len(os.sched_getaffinity(0)) >= 2 and 1 in os.sched_getaffinity(0) and 0 in os.sched_getaffinity(0)
     audio_cpus, hog_cpus = ({0}, {1}) if multi else (set(), set())
+    if args.no_pin:
+        audio_cpus = set()
     server = f"kelly-soak-{os.getpid()}"
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": server}
     jack_log = tmp / "jackd.log"
@@ -314,7 +317,8 @@ def soak(args: argparse.Namespace, procs: Processes, tmp: Path) -> int:
     print(
         f"soak: jackd {server} (dummy, {args.rate} Hz, {args.period} frames, not realtime); "
         + (
-            f"jackd, kelly and the meter on core 0, CPU hog on core 1 (pid {hog.pid})"
+            f"{'jackd, kelly and the meter on core 0' if audio_cpus else 'audio processes not pinned'}, "
+            f"CPU hog on core 1 (pid {hog.pid})"
             if multi and not args.no_hog
             else ("no CPU hog" if args.no_hog else "one core: no pinning")
         )
@@ -407,6 +411,7 @@ def main() -> int:
     p.add_argument("--period", type=int, default=64, help="frames per period (default 64)")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--no-hog", action="store_true", help="no CPU hog on the other core")
+    p.add_argument("--no-pin", action="store_true", help="leave jackd, kelly and the meter unpinned")
     p.add_argument("--warmup", type=float, default=15.0, help="seconds before RSS start is read (default 15)")
     p.add_argument("--sample", type=float, default=3.0, help="seconds between RSS samples (default 3)")
     args = p.parse_args()
