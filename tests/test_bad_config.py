@@ -21,7 +21,9 @@ from jackd import ROOT
 from kelly_jack.config import SCHEMA, ConfigError, parse_config
 from kelly_jack.engine_parts import build_engine_parts
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # a value of the wrong type for each kind of field (YAML text)
 WRONG_TYPE = {
