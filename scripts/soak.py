@@ -288,9 +288,9 @@ def soak(args: argparse.Namespace, procs: Processes, tmp: Path) -> int:
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": server}
     jack_log = tmp / "jackd.log"
     cmd = ["jackd", "-n", server, "--no-realtime", "-d", "dummy", "-r", str(args.rate), "-p", str(args.period)]
-    jackd = procs.start("jackd", cmd, env=env, stdout=jack_log.open("w"), stderr=subprocess.STDOUT)
-    if audio_cpus:
-        os.sched_setaffinity(jackd.pid, audio_cpus)  # before it starts its threads
+    jackd = procs.start(
+        "jackd", cmd, env=env, stdout=jack_log.open("w"), stderr=subprocess.STDOUT, preexec_fn=pin(audio_cpus)
+    )
     wait_for_server(server, jackd)
     if not args.no_hog:
         hog = procs.start(
