@@ -20,7 +20,7 @@ from .backends import Backend
 from .config import input_names, output_names
 from .inference import InferenceThreadManager
 from .inference.mapping import emotion_mapping
-from .jack.client import KellyJackClient
+from .jack.client import KellyJackClient, ServerNotRunning
 from .latency import LatencyManager
 from .midi.runner import GeneratorRunner
 from .midi.scheduler import EventScheduler
@@ -89,7 +89,9 @@ class Session:
         self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
         self.blocksize = self.client.blocksize
-        self.stop_requested = threading.Event()
+        self.connections: list[tuple[str, str]] = []  # as of the last look, to restore after a restart
+        self.pending: list[tuple[str, str]] = []  # remembered connections not made again yet
+        self._stopped = False
 
     def _generator_runner(self, generators: list) -> GeneratorRunner | None:
         if not generators:
@@ -125,8 +127,37 @@ class Session:
         self.inference.start()
         return self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
 
+    def restore_pending(self) -> None:
+        """Make the remembered connections whose ports exist now (peers come back after kelly, or never)."""
+        try:
+            names = {p.name for p in self.client.client.get_ports()}
+        except Exception:
+            return
+        ready = [(a, b) for a, b in self.pending if a in names and b in names]
+        if not ready:
+            return
+        made, _ = self.client.restore_connections(ready)
+        self.pending = [pair for pair in self.pending if pair not in ready]
+        print(
+            f"kelly-jack: {made} connection(s) restored" + (f", {len(self.pending)} to go" if self.pending else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def remember_connections(self) -> None:
+        """Note every connection of kelly's ports (full names), to restore them after a server restart."""
+        try:
+            self.connections = self.client.connections()
+        except Exception:  # the server may be going away right now; keep the last good list
+            pass
+
     def stop(self) -> None:
-        """Inference thread first, then end every note, then deactivate and close (see KellyJackClient.close)."""
+        """Inference thread first, then end every note, then deactivate and close (see KellyJackClient.close).
+
+        Safe to call twice and after the server went away."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.inference.stop()
         if self.runner is not None and not self.client.server_gone.is_set():
             # the note-offs go out in the next period; wait (bounded) until the audio thread took them
@@ -144,6 +175,49 @@ class Session:
         return figures(self.state, self.inference)
 
 
+STALL_S = 2.0  # no period for this long: the server is gone (PipeWire's libjack never calls the shutdown callback)
+RETRY_S = (0.05, 0.1, 0.2, 0.4)  # backoff between reconnection attempts, then the last one again
+
+
+def _announce(session: Session, out: TextIO, what: str = "client") -> None:
+    c = session.client
+    print(
+        f"kelly-jack: {what} {c.name!r} on {('server ' + repr(c.server)) if c.server else 'the default server'}"
+        f" at {session.rate} Hz, {c.blocksize} frames/period; latency {session.latency} frames "
+        f"({1000.0 * session.latency / session.rate:.1f} ms); backend {session.inference.backend.name}; "
+        f"audio thread {session.cfg['client']['audio_thread']}",
+        file=out,
+        flush=True,
+    )
+
+
+def _reconnect(cfg: dict, session: Session, generators: list | None, stop: threading.Event) -> Session | None:
+    """Wait for a server under the same name and start kelly on it again (the current model, the same
+    ports, the auto-connect patterns, then the connections it had by full port name); None if stopped."""
+    backend = session.inference.backend
+    attempt = 0
+    while not stop.wait(RETRY_S[min(attempt, len(RETRY_S) - 1)]):
+        attempt += 1
+        try:
+            new = Session(cfg, backend, generators)
+        except ServerNotRunning:
+            continue
+        for g in generators or ():
+            g.reset()
+        for w in new.start():
+            print(f"kelly-jack: warning: {w}", file=sys.stderr)
+        new.pending = list(session.connections)
+        restored, _ = new.client.restore_connections(new.pending)
+        print(
+            f"kelly-jack: the server is back; {restored} of {len(session.connections)} connections restored"
+            + (", the others as their ports appear" if restored < len(session.connections) else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        return new
+    return None
+
+
 def run(
     cfg: dict,
     backend: Backend,
@@ -152,39 +226,54 @@ def run(
     out: TextIO = sys.stdout,
     generators: list | None = None,
 ) -> int:
-    """Run until SIGINT/SIGTERM, ``duration`` seconds, or the server leaving; SIGHUP reloads the model.
+    """Run until SIGINT/SIGTERM or ``duration`` seconds; SIGHUP reloads the model.
 
-    Returns an exit code.
+    When the server goes away (its shutdown callback, or no period for ``STALL_S``), kelly keeps
+    running, waits for a server of the same name with backoff, and starts on it again (with
+    ``client.reconnect: false`` it stops instead, exit code 1). Returns an exit code.
     """
     session = Session(cfg, backend, generators)
-    stop = session.stop_requested
+    stop = threading.Event()
     reloader = ModelReloader(cfg, session.inference)
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     reloader.start()
+    lost = 0
     try:
         for w in session.start():
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
-        c = session.client
-        print(
-            f"kelly-jack: client {c.name!r} on {('server ' + repr(c.server)) if c.server else 'the default server'}"
-            f" at {session.rate} Hz, {c.blocksize} frames/period; latency {session.latency} frames "
-            f"({1000.0 * session.latency / session.rate:.1f} ms); backend {backend.name}; "
-            f"audio thread {cfg['client']['audio_thread']}",
-            file=out,
-            flush=True,
-        )
+        _announce(session, out)
         deadline = time.monotonic() + duration if duration else None
         # on a terminal the status line redraws in place; in a log, one line a second
         tty = out.isatty()
         ticks = 0
+        periods, moved = -1, time.monotonic()
         while not stop.wait(0.25):
-            if c.server_gone.is_set():
-                print("kelly-jack: the JACK server went away", file=sys.stderr)
-                break
             if deadline and time.monotonic() >= deadline:
                 break
             ticks += 1
+            now_periods = int(session.state.counters[layout.C_PERIODS])
+            if now_periods != periods:
+                periods, moved = now_periods, time.monotonic()
+            if session.pending:
+                session.restore_pending()
+            elif ticks % 4 == 0:
+                session.remember_connections()
+            if session.client.server_gone.is_set() or time.monotonic() - moved > STALL_S:
+                session.client.server_gone.set()  # a stalled server is treated as gone: no deactivate
+                lost += 1
+                print("kelly-jack: the JACK server went away", file=sys.stderr, flush=True)
+                if not cfg["client"]["reconnect"]:
+                    break
+                session.stop()
+                new = _reconnect(cfg, session, generators, stop)
+                if new is None:
+                    return 0
+                session = new
+                reloader.inference = session.inference
+                _announce(session, out, "reconnected: client")
+                periods, moved = -1, time.monotonic()
+                continue
             if status and (tty or ticks % 4 == 0):
                 line = status_line(session.figures(), session.rate, session.latency)
                 print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
@@ -196,4 +285,6 @@ def run(
         for s, handler in previous.items():
             signal.signal(s, handler)
     print(summary(session.figures(), session.rate, session.blocksize, session.latency), file=out, flush=True)
+    if lost:
+        print(f"kelly-jack: the server went away {lost} time(s)", file=out, flush=True)
     return 1 if session.client.server_gone.is_set() else 0

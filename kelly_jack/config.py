@@ -66,6 +66,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "audio_thread": Field(
             "str", "native", _choice("native", "python"), "native cfunc, or python (debug reference)"
         ),
+        "reconnect": Field("bool", True, None, "wait for the server to come back when it goes away"),
     },
     "ports": {
         "inputs": Field("int", 2, _range(1, 32), "number of audio inputs"),

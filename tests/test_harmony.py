@@ -132,3 +132,30 @@ def test_key_auto_follows_the_key_of_the_audio(chord, tonic):
     ons = [(f, m[1]) for f, m in engine.event_list() if m[0] == 0x92 and m[2] > 0]
     late = [n % 12 for f, n in ons if f > 3 * RATE]  # after the tracker has settled
     assert late and set(late) <= {(tonic + s) % 12 for s in MODES["major"]}
+
+
+def test_cc_generator_sends_changed_values_once_a_hop_with_dominance():
+    from kelly_jack.midi.generators.cc import CCError, ControlChanges
+
+    hdr, data = midi_events.new_events(1024)
+    sched = EventScheduler(hdr, data)
+    runner = GeneratorRunner([ControlChanges({"channel": 5, "dominance": 30})], sched, RATE, LATENCY, HOP)
+    for k, (v, a, d) in enumerate([(0.0, 0.0, 0.5), (0.0, 0.0, 0.5), (1.0, -1.0, 0.5), (1.0, -1.0, -1.0)]):
+        runner.after_result(HOP - 1 + k * HOP, v, a, d)
+    sched.release(1 << 40)
+    got, last = [], 0
+    while (e := midi_events.take_due(hdr, data, 0, 1 << 40, last))[0] >= 0:
+        last = e[0]
+        got.append((int(e[0]) - HOP - LATENCY, [int(midi_events.message_byte(e[1], i)) for i in range(3)]))
+    assert got == [
+        (0, [0xB4, 20, 64]),
+        (0, [0xB4, 21, 64]),
+        (0, [0xB4, 30, 95]),
+        (2 * HOP, [0xB4, 20, 127]),
+        (2 * HOP, [0xB4, 21, 0]),
+        (3 * HOP, [0xB4, 30, 0]),
+    ]
+    with pytest.raises(CCError, match="distinct"):
+        ControlChanges({"valence": 7, "arousal": 7})
+    with pytest.raises(CCError, match="channel"):
+        ControlChanges({"channel": 0})

@@ -158,6 +158,28 @@ class KellyJackClient:
                         warnings.append(f"connect.{short}: {src.name} -> {dst.name} failed: {e}")
         return warnings
 
+    def connections(self) -> list[tuple[str, str]]:
+        """Every connection of kelly's ports as (source, destination) full port names."""
+        pairs = []
+        for port in self.ports():
+            for peer in self.client.get_all_connections(port):
+                pairs.append((port.name, peer.name) if port.is_output else (peer.name, port.name))
+        return pairs
+
+    def restore_connections(self, pairs: list[tuple[str, str]]) -> tuple[int, list[str]]:
+        """Connect each (source, destination) again; (how many now connected, the ones that failed)."""
+        done, failed = 0, []
+        for src, dst in pairs:
+            try:
+                self.client.connect(src, dst)
+                done += 1
+            except jack.JackError as e:
+                if "already" in str(e).lower():  # the auto-connect patterns made it again
+                    done += 1
+                else:
+                    failed.append(f"{src} -> {dst}")
+        return done, failed
+
     def close(self) -> None:
         """Deactivate and close. Stop every GIL-holding thread first (jackd2 cancels
         the process thread in deactivate; one waiting for the GIL would hang us)."""

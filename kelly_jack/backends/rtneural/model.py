@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from .activation import Activation
@@ -26,6 +27,7 @@ from .conv2d import Conv2D
 from .dense import Dense
 from .errors import ModelError
 from .frame import FrameModel, frame_model
+from .fused import Plan, run_block, run_vector, stages
 from .gru import GRU
 from .lstm import LSTM
 from .parameters import count_parameters
@@ -65,24 +67,78 @@ _MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overf
 
 
 class Model:
-    """Layers run in order over blocks of steps (each layer carries its own state)."""
+    """Layers run in order over blocks of steps, streaming state carried across calls until ``reset()``.
 
-    def __init__(self, layers: list, input_size: int, kinds: list[str]):
+    ``fused=True`` (the default) runs each maximal run of layers ``fused.covers`` as one
+    ``fused.Plan`` (one jitted call per block); other layers, and every layer when
+    ``fused=False`` (the per-layer reference path), run through their own ``forward_block``.
+    ``precision`` ("float64" or "float32") is the plans' arithmetic (see ``fused.PRECISIONS``).
+    Each path keeps its own state. ``infer``/``infer_block`` return float32 (the backend
+    contract); ``forward_block`` returns float64. Shape errors raise ValueError.
+    """
+
+    def __init__(self, layers: list, input_size: int, kinds: list[str], fused: bool = True, precision="float64"):
         self.layers = layers
         self.kinds = kinds
         self.input_size = input_size
         self.output_size = layers[-1].out_size if layers else input_size
+        self.stages: list = stages(layers, input_size, precision) if fused else list(layers)
+        only = self.stages[0] if len(self.stages) == 1 else None
+        # a fully fused model: its kernel's arrays, passed straight to the jitted call
+        self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
+        self._ops, self._weights, self._mem = self._args or (None, None, None)
 
     def reset(self) -> None:
-        for layer in self.layers:
-            layer.reset()
+        for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
+            stage.reset()
+
+    def warm_up(self) -> None:
+        """Compile the fused kernels now (at load) rather than on the first inference; resets the state."""
+        for stage in self.stages:
+            if isinstance(stage, Plan):
+                stage.warm_up()
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
-        """(steps, inputs) -> (steps, outputs); streaming layers process the steps in order."""
-        y = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.input_size)
-        for layer in self.layers:
-            y = layer.forward_block(y)
+        """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
+        if self._args is not None and type(x) is np.ndarray and x.ndim == 2:
+            return self._run(x, np.float64)
+        y = self._block(x)
+        for stage in self.stages:
+            y = stage.forward_block(y)
         return y
+
+    def infer_block(self, x: np.ndarray) -> np.ndarray:
+        """(steps, inputs) -> float32 (steps, outputs), the steps in order."""
+        if self._args is not None:
+            return self._run(x if type(x) is np.ndarray and x.ndim == 2 else self._block(x), np.float32)
+        return self.forward_block(x).astype(np.float32)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """One step: (inputs,) -> float32 (outputs,). A fully fused model allocates only the result."""
+        ops = self._ops
+        if ops is None or type(x) is not np.ndarray or x.ndim != 1:
+            return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
+        out = np.empty(self.output_size, np.float32)
+        try:  # the per-vector hot path: no conversion, one dispatch
+            run_vector(ops, self._weights, self._mem, x, out)
+        except numba.core.errors.TypingError:  # a dtype the kernel was not written for
+            run_vector(ops, self._weights, self._mem, np.ascontiguousarray(x, dtype=np.float64), out)
+        return out
+
+    def _run(self, x: np.ndarray, dtype) -> np.ndarray:
+        """The single plan over a 2-D block (any layout; the kernel checks the width)."""
+        out = np.empty((x.shape[0], self.output_size), dtype)
+        try:
+            run_block(*self._args, x, out)
+        except numba.core.errors.TypingError:
+            run_block(*self._args, np.ascontiguousarray(x, dtype=np.float64), out)
+        return out
+
+    def _block(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim == 2 and x.shape[1] != self.input_size:
+            raise ValueError(f"rtneural: {x.shape[1]} features per step; the model takes {self.input_size}")
+        return x.reshape(-1, self.input_size)
 
     def parameters(self) -> int:
         return sum(count_parameters(layer) for layer in self.layers)
