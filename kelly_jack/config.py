@@ -137,6 +137,8 @@ def defaults() -> dict[str, dict[str, Any]]:
     }
 
 
+MAX_BUDGET_SAMPLES = 384000  # one second at the highest rate JACK servers run at
+MAX_BUDGET_MS = 1000.0
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*ms\s*$")
 
 
@@ -146,6 +148,8 @@ def _typed(kind: str, value: Any) -> tuple[bool, Any]:
         return isinstance(value, int) and not isinstance(value, bool), value
     if kind == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and isinstance(value, int) and abs(value) > 2**53:
+            return True, value  # float() of a huge YAML integer overflows: the range check refuses it as it is
         return ok, float(value) if ok else value
     if kind == "bool":
         return isinstance(value, bool), value
@@ -159,9 +163,9 @@ def _typed(kind: str, value: Any) -> tuple[bool, Any]:
         return isinstance(value, list) and all(isinstance(v, str) for v in value), value
     if kind == "budget":
         if isinstance(value, int) and not isinstance(value, bool):
-            return value >= 0, {"samples": value}
+            return 0 <= value <= MAX_BUDGET_SAMPLES, {"samples": value}
         if isinstance(value, str) and (m := _BUDGET.match(value)):
-            return True, {"ms": float(m.group(1))}
+            return float(m.group(1)) <= MAX_BUDGET_MS, {"ms": float(m.group(1))}
         return False, value
     if kind == "channel":
         if value == "omni":
@@ -185,7 +189,7 @@ _KIND_TEXT = {
     "str": "a string",
     "str?": "a string or null",
     "strlist": "a list of strings",
-    "budget": "a sample count (integer) or milliseconds like '23ms'",
+    "budget": f"a sample count 0..{MAX_BUDGET_SAMPLES} or milliseconds up to {MAX_BUDGET_MS:g} like '23ms'",
     "channel": "'omni' or a MIDI channel 1..16",
     "input": "'mix' or an input number",
 }
@@ -197,11 +201,14 @@ class _Lines:
     def __init__(self, path: str, root: yaml.Node | None):
         self.path = path
         self.lines: dict[str, int] = {}
+        self._walked: set[int] = set()
         if root is not None:
             self._walk(root, "")
 
     def _walk(self, node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
+        # an alias is the same node again: walking it once keeps nested aliases (a "billion laughs") linear
+        if isinstance(node, yaml.MappingNode) and id(node) not in self._walked:
+            self._walked.add(id(node))
             seen = set()
             for key_node, value_node in node.value:
                 key = f"{prefix}{key_node.value}"
@@ -220,12 +227,14 @@ def parse_config(text: str, path: str = "<config>") -> dict[str, dict[str, Any]]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+        lines = _Lines(path, root)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{path}:{line}: invalid YAML: {problem}") from None
-    lines = _Lines(path, root)
+    except RecursionError:  # PyYAML composes and constructs recursively
+        raise ConfigError(f"{path}:1: invalid YAML: nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -242,7 +251,9 @@ def parse_config(text: str, path: str = "<config>") -> dict[str, dict[str, Any]]
         for key, value in body.items():
             dotted = f"{section}.{key}"
             field = fields.get(key) or fields.get("*")
-            if field is None or not isinstance(key, str):
+            if not isinstance(key, str):
+                raise lines.error(dotted, f"keys must be names (strings), got {key!r}")
+            if field is None:
                 raise lines.error(dotted, f"unknown key (known: {', '.join(k for k in fields if k != '*')})")
             ok, value = _typed(field.kind, value)
             if not ok:
@@ -296,8 +307,8 @@ def _cross_checks(cfg: dict, lines: _Lines) -> None:
     channels = {}
     for name, block in cfg["generators"].items():
         ch = block.get("channel")
-        if ch is None:
-            continue
+        if ch is None or not isinstance(ch, int | float | str):
+            continue  # the generator refuses a channel of the wrong type itself, naming the key
         if ch in channels:
             raise lines.error(f"generators.{name}.channel", f"channel {ch} is already used by {channels[ch]!r}")
         channels[ch] = name

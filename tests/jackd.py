@@ -71,7 +71,15 @@ class JackServer:
         raise RuntimeError(f"jackd {self.name} did not come up in {timeout} s")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
+            return
+        if self.proc.poll() == -signal.SIGKILL:
+            # a killed jackd keeps its slot in JACK's shm registry (8 slots, never reused for another
+            # name): once all are taken no jackd starts on the machine. One under the same name
+            # takes the stale slot over, and a clean stop frees it.
+            self.proc = None
+            self.start()
+        if self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:

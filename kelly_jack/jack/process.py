@@ -130,11 +130,11 @@ def _midi_in(nframes, table, ports, params, state, counters):
     for i in range(count):
         if jack_midi_event_get(address_as_voidptr(table[layout.T_SCRATCH]), buf, i) != 0:
             continue
-        if event[1] < 3:
+        if event[1] != 3:  # a CC is exactly 3 bytes; JACK events are single messages (no running status)
             continue
         msg = view_u8(event[2], 3)
         status = np.int64(msg[0])
-        if status & 0xF0 != 0xB0:
+        if status & 0xF0 != 0xB0 or msg[1] > 127 or msg[2] > 127:  # data bytes are 7-bit
             continue
         if want_channel >= 0 and status & 0x0F != want_channel:
             continue

@@ -16,7 +16,7 @@ class BatchNorm:
     def __init__(self, spec: dict, where: str, in_size: int):
         weights = spec.get("weights", [])
         eps = spec.get("epsilon")
-        if not isinstance(eps, int | float) or isinstance(eps, bool) or eps < 0:
+        if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 <= eps < float("inf"):
             raise ModelError(f"{where}: missing or bad 'epsilon' ({eps!r})")
         arrays = [vector(w, in_size, f"{where}: weights[{i}]") for i, w in enumerate(weights)]
         if len(arrays) == 4:
@@ -26,6 +26,8 @@ class BatchNorm:
             gamma, beta = np.ones(in_size), np.zeros(in_size)
         else:
             raise ModelError(f"{where}: expected 4 (gamma, beta, mean, var) or 2 (mean, var) arrays, got {len(arrays)}")
+        if not np.all(var + eps > 0):  # the square root below must be of a positive number
+            raise ModelError(f"{where}: the variance plus epsilon must be positive, got {np.min(var + eps)!r}")
         self.scale = gamma / np.sqrt(var + eps)
         self.shift = beta - mean * self.scale
         self.out_size = in_size

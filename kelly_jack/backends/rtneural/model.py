@@ -47,6 +47,24 @@ LAYERS = {
 }
 MODES = ("stream", "frame")
 
+# What a model file may ask for, checked before anything is allocated (a model is never trusted to be small):
+MAX_FILE_BYTES = 64 * 2**20  # a .json model or state_dict file (the shipped model is ~0.2 MB)
+MAX_WIDTH = 65536  # values per step: in_shape, and any size-like key of a layer (kernel_size, dilation, ...)
+MAX_STATE_VALUES = 2**24  # one layer's streaming history: (kernel - 1) * dilation steps x values per step
+_SIZE_KEYS = (
+    "kernel_size",
+    "kernel_size_time",
+    "kernel_size_feature",
+    "dilation",
+    "strides",
+    "groups",
+    "num_filters_in",
+    "num_filters_out",
+    "num_features_in",
+)
+# what a malformed layer spec can make a layer constructor raise: always a ModelError naming the layer
+_MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
 
 class Model:
     """Layers run in order over blocks of steps, streaming state carried across calls until ``reset()``.
@@ -153,12 +171,18 @@ def load_model(path: str | Path, mode: str | None = None) -> Model | FrameModel:
 
 
 def read_json(path: Path):
+    """The parsed JSON at ``path``; a file over MAX_FILE_BYTES is refused before it is read."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelError(f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes (64 MiB)")
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ModelError("no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(f"not a readable JSON file ({e})") from None
+    except RecursionError:
+        raise ModelError("not a readable JSON file (nested too deeply)") from None
 
 
 def keras_model(doc: dict, mode: str = "stream") -> Model | FrameModel:
@@ -166,8 +190,12 @@ def keras_model(doc: dict, mode: str = "stream") -> Model | FrameModel:
     in_shape = doc.get("in_shape")
     if not isinstance(in_shape, list) or not in_shape or not isinstance(in_shape[-1], int):
         raise ModelError(f"missing or bad 'in_shape' ({in_shape!r})")
+    _check_sizes(doc["layers"], in_shape)
     if mode == "frame":
-        return frame_model(doc["layers"], in_shape, LAYERS)
+        try:
+            return frame_model(doc["layers"], in_shape, LAYERS)
+        except _MALFORMED as e:
+            raise ModelError(f"a malformed layer ({type(e).__name__}: {e})") from None
     # [batch, time, features, channels] (conv2d): one step is a whole frame of features x channels
     size = in_shape[-2] * in_shape[-1] if len(in_shape) == 4 and isinstance(in_shape[-2], int) else in_shape[-1]
     input_size = size
@@ -175,9 +203,14 @@ def keras_model(doc: dict, mode: str = "stream") -> Model | FrameModel:
     for index, spec in enumerate(doc["layers"]):
         kind = spec.get("type") if isinstance(spec, dict) else None
         where = f"layer {index} ({kind})"
-        if kind not in LAYERS:
+        if not isinstance(kind, str) or kind not in LAYERS:
             raise ModelError(f"{where}: unknown layer type {kind!r} (known: {', '.join(LAYERS)})")
-        layer = LAYERS[kind](spec, where, size)
+        if _span(spec) * size > MAX_STATE_VALUES:
+            raise ModelError(f"{where}: its history of {_span(spec)} steps x {size} values is over {MAX_STATE_VALUES}")
+        try:
+            layer = LAYERS[kind](spec, where, size)
+        except _MALFORMED as e:
+            raise ModelError(f"{where}: malformed ({type(e).__name__}: {e})") from None
         declared = declared_size(spec.get("shape"))
         if declared is not None and declared != layer.out_size:
             raise ModelError(f"{where}: declares {declared} outputs but its weights give {layer.out_size}")
@@ -194,3 +227,57 @@ def declared_size(shape) -> int | None:
     if len(shape) == 4 and isinstance(shape[-2], int):
         return shape[-2] * shape[-1]
     return shape[-1]
+
+
+def _int(value) -> int | None:
+    """An integer size key (RTNeural reads ``5`` or ``[5]``), else None (the layer reports it)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _span(spec) -> int:
+    """Steps of history a conv layer keeps: (kernel - 1) * dilation (0 for other layers)."""
+    if not isinstance(spec, dict):
+        return 0
+    k = _int(spec.get("kernel_size", spec.get("kernel_size_time")))
+    d = _int(spec.get("dilation", 1))
+    return (k - 1) * d if k is not None and d is not None and k > 1 and d > 0 else 0
+
+
+def _leading_dims(value) -> list[int]:
+    """The axis lengths of a nested list, read along its first elements (cheap; regularity is checked later)."""
+    dims = []
+    while isinstance(value, list):
+        dims.append(len(value))
+        value = value[0] if value else None
+    return dims
+
+
+def _check_sizes(specs: list, in_shape: list) -> None:
+    """Refuse sizes over the documented limits before any layer allocates; raises ModelError."""
+    for d in in_shape:
+        if d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 1 <= d <= MAX_WIDTH):
+            raise ModelError(f"'in_shape' {in_shape!r}: each size must be an integer 1..{MAX_WIDTH}")
+    widest = int(np.prod([d for d in in_shape if d is not None]))
+    if widest > MAX_WIDTH:
+        raise ModelError(f"'in_shape' {in_shape!r}: {widest} values per step, over the limit of {MAX_WIDTH}")
+    for index, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            continue  # reported as an unknown layer type
+        where = f"layer {index} ({spec.get('type')})"
+        weights = spec.get("weights", [])
+        if not isinstance(weights, list):
+            raise ModelError(f"{where}: 'weights' must be a list of arrays, got {type(weights).__name__}")
+        for w in weights:
+            widest = max(widest, *_leading_dims(w), 0)
+        for key in _SIZE_KEYS:
+            value = _int(spec.get(key))
+            if value is not None and value > MAX_WIDTH:
+                raise ModelError(f"{where}: {key!r} {value} is over the limit of {MAX_WIDTH}")
+    for index, spec in enumerate(specs):
+        if _span(spec) * widest > MAX_STATE_VALUES:
+            where = f"layer {index} ({spec.get('type')})"
+            raise ModelError(
+                f"{where}: a history of {_span(spec)} steps x up to {widest} values is over {MAX_STATE_VALUES}"
+            )
