@@ -237,7 +237,10 @@ def test_cc_rate_limit(jack_server, recorder, tmp_path, interval_ms):
     frames = [t for t, _ in recorder.cc(20)]
     gaps = np.diff(frames)
     assert len(frames) > 10
-    assert gaps.min() >= interval_ms * 48  # frames at 48 kHz
+    # frames at 48 kHz, by the recorder's clock: a Python callback run late reads JACK's frame time
+    # a period ahead, so one gap may look a period (128 frames) shorter than kelly made it
+    assert gaps.min() >= interval_ms * 48 - 128
+    assert np.mean(gaps >= interval_ms * 48) > 0.9
     # the random model moves every 256 frames: the limit, not the model, sets the pace
     assert np.median(gaps) < interval_ms * 48 * 2
 
