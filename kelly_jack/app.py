@@ -136,13 +136,11 @@ class Session:
         ready = [(a, b) for a, b in self.pending if a in names and b in names]
         if not ready:
             return
-        made, _ = self.client.restore_connections(ready)
-        self.pending = [pair for pair in self.pending if pair not in ready]
-        print(
-            f"kelly-jack: {made} connection(s) restored" + (f", {len(self.pending)} to go" if self.pending else ""),
-            file=sys.stderr,
-            flush=True,
-        )
+        made, failed = self.client.restore_connections(ready)
+        self.pending = [pair for pair in self.pending if pair not in ready]  # tried once both ports exist
+        lost = f", {', '.join(f'{a} -> {b}' for a, b in failed)} refused" if failed else ""
+        left = f", {len(self.pending)} to go" if self.pending else ""
+        print(f"kelly-jack: {made} connection(s) restored{lost}{left}", file=sys.stderr, flush=True)
 
     def remember_connections(self) -> None:
         """Note every connection of kelly's ports (full names), to restore them after a server restart."""
@@ -206,8 +204,7 @@ def _reconnect(cfg: dict, session: Session, generators: list | None, stop: threa
             g.reset()
         for w in new.start():
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
-        new.pending = list(session.connections)
-        restored, _ = new.client.restore_connections(new.pending)
+        restored, new.pending = new.client.restore_connections(session.connections)
         print(
             f"kelly-jack: the server is back; {restored} of {len(session.connections)} connections restored"
             + (", the others as their ports appear" if restored < len(session.connections) else ""),

@@ -166,8 +166,8 @@ class KellyJackClient:
                 pairs.append((port.name, peer.name) if port.is_output else (peer.name, port.name))
         return pairs
 
-    def restore_connections(self, pairs: list[tuple[str, str]]) -> tuple[int, list[str]]:
-        """Connect each (source, destination) again; (how many now connected, the ones that failed)."""
+    def restore_connections(self, pairs: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
+        """Connect each (source, destination) again; (how many now connected, the pairs that failed)."""
         done, failed = 0, []
         for src, dst in pairs:
             try:
@@ -177,7 +177,7 @@ class KellyJackClient:
                 if "already" in str(e).lower():  # the auto-connect patterns made it again
                     done += 1
                 else:
-                    failed.append(f"{src} -> {dst}")
+                    failed.append((src, dst))
         return done, failed
 
     def close(self) -> None:
