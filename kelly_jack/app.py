@@ -17,7 +17,7 @@ import time
 from typing import TextIO
 
 from .backends import Backend
-from .config import input_names, output_names
+from .config import input_names, output_names, plugin_limits
 from .inference import InferenceThreadManager
 from .inference.mapping import emotion_mapping
 from .jack.client import KellyJackClient, ServerNotRunning
@@ -85,6 +85,7 @@ class Session:
             rate=self.rate,
             analysis_rate=cfg["analysis"]["rate"],
             generators=self.runner,
+            **plugin_limits(cfg),
         )
         self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
@@ -116,6 +117,7 @@ class Session:
             tempo,
             self.cfg["emotion"]["smoothing_ms"] * self.rate / 1000.0,
             user,
+            **plugin_limits(self.cfg),
         )
 
     def start(self) -> list[str]:

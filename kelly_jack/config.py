@@ -96,6 +96,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "plugins": {
         "modules": Field("strlist", [], None, "extra plugin modules to import (dotted paths)"),
+        "timeout_ms": Field("float", 1000.0, _range(10, 60000), "a backend/generator call hangs after this"),
+        "max_failures": Field("int", 20, _range(1, 100000), "failed calls in a row before a plugin is replaced"),
     },
     "emotion": {
         "smoothing_ms": Field("float", 150.0, _range(0, 60000), "one-pole time constant, 0 for none"),
@@ -345,6 +347,12 @@ def backend_options(cfg: dict) -> dict[str, Any]:
     if isinstance(model, str) and not Path(model).is_absolute() and source and not source.startswith("<"):
         options["model"] = str(Path(source).parent / model)
     return options
+
+
+def plugin_limits(cfg: dict) -> dict[str, Any]:
+    """``timeout_s`` and ``max_failures`` for the inference thread and the generator runner."""
+    p = cfg["plugins"]
+    return {"timeout_s": p["timeout_ms"] / 1000.0, "max_failures": p["max_failures"]}
 
 
 def generator_options(cfg: dict, name: str) -> tuple[str, dict[str, Any]]:

@@ -13,9 +13,11 @@ from .inference.thread import (
     I_INFER_MAX_US,
     I_INFER_TOTAL_US,
     I_NONFINITE,
+    I_REPLACED,
     I_RESULTS,
     I_RESYNCS,
     I_SKIPPED,
+    I_TIMEOUTS,
     InferenceThreadManager,
 )
 from .rt import layout, ring
@@ -40,6 +42,8 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
         "late": int(c[layout.C_LATE]),
         "backend_errors": int(i[I_ERRORS]),
         "nonfinite": int(i[I_NONFINITE]),
+        "backend_timeouts": int(i[I_TIMEOUTS]),
+        "backend_replaced": int(i[I_REPLACED]),
         "skipped_hops": int(i[I_SKIPPED]),
         "audio_overflow_frames": int(state.audio_hdr[ring.H_OVERFLOW]),
         "audio_resyncs": int(i[I_RESYNCS]),
@@ -59,7 +63,7 @@ def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, 
 
 def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str:
     """The one-paragraph summary printed at shutdown."""
-    dropped = f["backend_errors"] + f["nonfinite"] + f["result_overflow"]
+    dropped = f["backend_errors"] + f["nonfinite"] + f["backend_timeouts"] + f["result_overflow"]
     return (
         f"kelly-jack summary: {f['periods']} periods of {blocksize} frames at {rate} Hz, "
         f"{f['xruns']} xruns; audio thread p50 {f['time_p50_us']:.0f} us, "
@@ -67,8 +71,10 @@ def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str
         f"latency {latency} frames ({1000.0 * latency / rate:.1f} ms); "
         f"results {f['applied']} applied, {f['late']} late, {dropped} dropped "
         f"({f['backend_errors']} backend errors, {f['nonfinite']} non-finite, "
+        f"{f['backend_timeouts']} backend timeouts, "
         f"{f['result_overflow']} ring overflows), {f['skipped_hops']} hops skipped; "
-        f"inference mean {f['infer_mean_us']:.0f} us, max {f['infer_max_us']} us; "
+        f"inference mean {f['infer_mean_us']:.0f} us, max {f['infer_max_us']} us"
+        f"{'; backend replaced by hold-last' if f['backend_replaced'] else ''}; "
         f"MIDI {f['midi_sent']} sent, {f['midi_dropped']} dropped, {f['midi_in']} CC in; "
         f"generator events {f['events_sent']} sent, {f['events_late']} late; "
         f"audio ring overflow {f['audio_overflow_frames']} frames; "

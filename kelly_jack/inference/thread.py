@@ -22,7 +22,10 @@ events whose time has come.
 
 When the backend is slower than the hop, the thread skips to the newest
 complete hop (counted in ``skipped``). Exceptions and non-finite outputs are
-dropped and counted; a message goes to stderr at most every 5 s.
+dropped and counted; a message goes to stderr at most every 5 s. The backend
+runs on a worker with a deadline (``guard.py``): one that hangs past
+``timeout_s``, or fails ``max_failures`` hops in a row, is replaced by a stub
+that holds its last good output until a reload brings a new model.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ..rt import layout, ring
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
+from .guard import FailureTracker, HoldLastBackend, PluginCaller, PluginTimeout
 from .resample import WindowResampler
 
 # indices of InferenceThreadManager.counters
@@ -52,7 +56,9 @@ I_RESYNCS = 4  # audio-ring overflows the thread re-synchronised after
 I_BAD_SAMPLES = 5  # non-finite input samples replaced by 0
 I_INFER_MAX_US = 6
 I_INFER_TOTAL_US = 7
-N_ICOUNTERS = 8
+I_TIMEOUTS = 8  # backend calls abandoned at the deadline
+I_REPLACED = 9  # backends replaced by the hold-last stub
+N_ICOUNTERS = 10
 
 _REPORT_EVERY_S = 5.0
 
@@ -67,8 +73,10 @@ class InferenceThreadManager:
     any server rate. ``channel`` is the input index analysed, or -1 to average
     all inputs. ``wake_fd`` is the eventfd the audio thread writes (or -1 to
     poll every millisecond). ``generators`` (a ``midi.runner.GeneratorRunner``
-    or None) runs after each result. Raises ValueError if the audio ring cannot
-    hold the frames one window needs.
+    or None) runs after each result. A backend call longer than ``timeout_s``
+    seconds, or ``max_failures`` failed hops in a row, replaces the backend by
+    the hold-last stub. Raises ValueError if the audio ring cannot hold the
+    frames one window needs.
     """
 
     def __init__(
@@ -82,8 +90,14 @@ class InferenceThreadManager:
         rate: float = 48000.0,
         analysis_rate: float | None = None,
         generators=None,
+        timeout_s: float = 1.0,
+        max_failures: int = 20,
     ):
         self.state = state
+        self.timeout_s = timeout_s
+        self._caller = PluginCaller()
+        self._failures = FailureTracker(max_failures)
+        self._last_good: np.ndarray | None = None
         self._model: tuple = (backend, None)  # (backend, learned mapping or None), swapped whole
         analysis_rate = rate if analysis_rate is None else analysis_rate
         self.resampler = None if analysis_rate == rate else WindowResampler(rate, analysis_rate, window)
@@ -126,6 +140,7 @@ class InferenceThreadManager:
         backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
         matrix = None if mapping is None else np.ascontiguousarray(mapping, dtype=np.float64).reshape(3, EMOTIONS)
         self._model = (backend, matrix)
+        self._failures.ok()
 
     @property
     def backend(self) -> BackendBase:
@@ -172,6 +187,7 @@ class InferenceThreadManager:
             os.eventfd_write(self.wake_fd, 1)
         if self._thread is not None:
             self._thread.join(timeout)
+        self._caller.close()
         self.state.sync[layout.Y_NEXT_END] = 1 << 62  # a freewheeling audio thread must not wait for us now
 
     @property
@@ -267,19 +283,27 @@ class InferenceThreadManager:
         return self.extractor.compute(self._buf, self._features)
 
     def _infer_and_push(self, frame: int) -> int:
-        backend, mapping = self._model  # one read: a swap lands between hops, never inside one
-        t0 = time.perf_counter_ns()
+        model = self._model  # one read: a swap lands between hops, never inside one
+        backend, mapping = model
+        name = getattr(backend, "name", "?")
         try:
-            y = np.asarray(backend.infer(self._features), dtype=np.float64).reshape(-1)
+            y = self._caller.call(backend.infer, self._features, timeout_s=self.timeout_s)
+            y = np.asarray(y, dtype=np.float64).reshape(-1)
+        except PluginTimeout as e:
+            self.counters[I_TIMEOUTS] += 1
+            self._give_up(model, f"backend {name} hangs: {e}", hung=True)
+            return 0
         except Exception as e:  # a backend must never stop the client
             self.counters[I_ERRORS] += 1
-            self._report(f"backend {getattr(backend, 'name', '?')} raised {type(e).__name__}: {e}")
+            self._give_up(model, f"backend {name} raised {type(e).__name__}: {e}")
             return 0
-        elapsed_us = (time.perf_counter_ns() - t0) // 1000
+        elapsed_us = self._caller.elapsed_us
         if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
-            self._report(f"backend {getattr(backend, 'name', '?')} returned non-finite or shape {y.shape}")
+            self._give_up(model, f"backend {name} returned non-finite or shape {y.shape}")
             return 0
+        self._failures.ok()
+        self._last_good = y
         grid_centroid(y, self._va)  # the confidence is the grid's spread either way
         dominance = None
         if mapping is not None:
@@ -301,6 +325,22 @@ class InferenceThreadManager:
         if self.generators is not None:
             self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
         return 1
+
+    def _give_up(self, model: tuple, message: str, hung: bool = False) -> None:
+        """Report a failed hop; replace the backend by the hold-last stub when it failed for good."""
+        if not self._failures.failed(hung) or self._model is not model:
+            self._report(message)
+            return
+        backend, mapping = model
+        self._model = (HoldLastBackend(getattr(backend, "name", "?"), self._last_good), mapping)
+        self._failures.ok()
+        self.counters[I_REPLACED] += 1
+        print(
+            f"kelly-jack: {message}; backend replaced by one that holds its last good output "
+            "(reload the model with SIGHUP to try again)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _report(self, message: str) -> None:
         now = time.monotonic()

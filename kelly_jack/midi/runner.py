@@ -13,6 +13,12 @@ to the stretch's end: no later call can add an earlier one.
 transport stop (all notes off) and, when results stop coming (a failing
 backend), still releases the queued note-offs as their time comes, so no note
 hangs. ``stop(frame)`` ends every note at ``frame``.
+
+Each ``generate`` call runs on a plugin worker with a deadline and writes
+into a checked ``EventBatch`` that reaches the scheduler only when the call
+succeeds (``inference/guard.py``, ``batch.py``). A generator that hangs, or
+fails ``max_failures`` hops in a row, is dropped (its queued note-offs still
+play); the others go on.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import math
 import sys
 import time
 
+from ..inference.guard import FailureTracker, PluginCaller, PluginTimeout
+from .batch import EventBatch
 from .generator import Generator, Moment
 from .key import KeyTracker
 from .scheduler import EventScheduler
@@ -34,7 +42,9 @@ class GeneratorRunner:
 
     ``latency`` and ``hop`` in frames, ``rate`` in Hz; ``smoothing_frames`` is
     the one-pole time constant (0: none); ``user`` returns the user's
-    (valence, arousal, blend, ml_on) as the audio thread last saw them.
+    (valence, arousal, blend, ml_on) as the audio thread last saw them. A
+    ``generate`` call longer than ``timeout_s`` seconds, or ``max_failures``
+    failed calls in a row, drops that generator.
     """
 
     def __init__(
@@ -47,8 +57,14 @@ class GeneratorRunner:
         tempo: TempoSource | None = None,
         smoothing_frames: float = 0.0,
         user=None,
+        timeout_s: float = 1.0,
+        max_failures: int = 20,
     ):
-        self.generators = generators
+        self.generators = list(generators)
+        self.timeout_s = timeout_s
+        self._caller = PluginCaller()
+        self._failures = {id(g): FailureTracker(max_failures) for g in self.generators}
+        self.dropped: list[str] = []  # names of the generators dropped for failing
         self.scheduler = scheduler
         self.rate, self.latency, self.hop = rate, latency, hop
         self.tempo = tempo or InternalClock()
@@ -104,14 +120,48 @@ class GeneratorRunner:
         end_beat = beat + (end - start) * pos.bpm / (60.0 * self.rate)
         self._end, self._end_beat = end, end_beat
         moment = Moment(start, end, self.rate, v, a, dominance, pos.bpm, beat, end_beat, pos.beats_per_bar, True, tonic)
-        for g in self.generators:
-            try:
-                g.generate(moment, self.scheduler)
-            except Exception as e:  # one broken generator must not silence the others
-                self.errors += 1
-                self._report(f"generator {getattr(g, 'name', '?')} raised {type(e).__name__}: {e}")
+        for g in list(self.generators):
+            self._generate(g, moment)
         self.calls += 1
         self._release(end)
+
+    def _generate(self, g: Generator, moment: Moment) -> None:
+        """One generator's call, isolated: its events reach the scheduler only if it succeeds."""
+        name = getattr(g, "name", "?")
+        batch = EventBatch(moment.start, moment.end, moment.rate)
+        try:
+            self._caller.call(g.generate, moment, batch, timeout_s=self.timeout_s)
+        except PluginTimeout as e:
+            self.errors += 1
+            self._failed(g, f"generator {name} hangs: {e}", hung=True)
+            return
+        except Exception as e:  # one broken generator must not silence the others
+            self.errors += 1
+            self._failed(g, f"generator {name} raised {type(e).__name__}: {e}")
+            return
+        self._failures[id(g)].ok()
+        batch.move_into(self.scheduler)
+
+    def _failed(self, g: Generator, message: str, hung: bool = False) -> None:
+        if not self._failures[id(g)].failed(hung):
+            self._report(message)
+            return
+        self.generators.remove(g)
+        self.dropped.append(getattr(g, "name", "?"))
+        print(f"kelly-jack: {message}; generator dropped (its sounding notes still end)", file=sys.stderr, flush=True)
+
+    def _reset_all(self) -> None:
+        for g in list(self.generators):
+            try:
+                self._caller.call(g.reset, timeout_s=self.timeout_s)
+            except PluginTimeout as e:
+                self._failed(g, f"generator {getattr(g, 'name', '?')} hangs in reset: {e}", hung=True)
+            except Exception as e:
+                self._failed(g, f"generator {getattr(g, 'name', '?')} reset raised {type(e).__name__}: {e}")
+
+    def close(self) -> None:
+        """Let the plugin worker exit."""
+        self._caller.close()
 
     def tick(self, clock: int) -> None:
         """Release queued events whose time has come although no result arrived (client ``clock``)."""
@@ -122,9 +172,9 @@ class GeneratorRunner:
         """End every sounding note at output ``frame`` and release everything; return note-offs queued."""
         n = self.scheduler.all_notes_off(frame)
         self.scheduler.release(1 << 62)
-        for g in self.generators:
-            g.reset()
+        self._reset_all()
         self.key.reset()
+        self._caller.close()  # a later call starts a new worker
         return n
 
     def _transport_stopped(self, frame: int) -> None:
@@ -132,8 +182,7 @@ class GeneratorRunner:
         if self._rolling:
             self._rolling = False
             self.scheduler.all_notes_off(frame)
-            for g in self.generators:
-                g.reset()
+            self._reset_all()
 
     def _release(self, horizon: int) -> None:
         if horizon > self._horizon:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..app import configure_params
 from ..backends import Backend
+from ..config import plugin_limits
 from ..inference import InferenceThreadManager
 from ..inference.mapping import emotion_mapping
 from ..jack.process import process_period
@@ -96,6 +97,7 @@ class OfflineEngine:
                 InternalClock(t["bpm"], t["beats_per_bar"], t["nudge"]),
                 e["smoothing_ms"] * rate / 1000.0,
                 lambda: (e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"]),
+                **plugin_limits(cfg),
             )
         observer = _Observer(self.runner, self.timeline, keep_features)
         a = cfg["analysis"]
@@ -109,6 +111,7 @@ class OfflineEngine:
             rate=rate,
             analysis_rate=a["rate"],
             generators=observer,
+            **plugin_limits(cfg),
         )
         observer.inference = self.inference
         self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
