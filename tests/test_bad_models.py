@@ -23,7 +23,7 @@ from jackd import ROOT
 from onnx import TensorProto, helper
 from onnx_models import dense_tanh, save, two_inputs
 
-from kelly_jack.backends import BackendError, create_backend
+from kelly_jack.backends import BackendError, create_backend, model_file
 from kelly_jack.backends.rtneural.model import MAX_FILE_BYTES
 
 ONNX_MODEL = ROOT / "models" / "emotion.onnx"
@@ -371,3 +371,45 @@ def test_model_info_exits_2_with_one_line(tmp_path, suffix, content):
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and str(path) in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------- size limits, aliases
+
+
+def test_an_onnx_file_over_the_limit_is_refused_before_onnxruntime_reads_it(tmp_path):
+    big = tmp_path / "huge.onnx"
+    with open(big, "wb") as f:
+        f.truncate(model_file.MAX_ONNX_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(BackendError) as e:
+        create_backend("onnx", {"model": str(big)})
+    assert str(e.value) == (
+        f"backend 'onnx': {big}: the file is {model_file.MAX_ONNX_BYTES + 1} bytes, "
+        f"over the limit of {model_file.MAX_ONNX_BYTES} bytes (1 GiB)"
+    )
+
+
+def test_a_yaml_description_over_the_limit_or_with_aliases_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * (model_file.MAX_DESCRIPTION_BYTES // 10 + 1) + "state_dict: a.json\n")
+    with pytest.raises(BackendError, match=r"big.yaml: the file is \d+ bytes, over the limit of 1048576 bytes"):
+        create_backend("rtneural", {"model": str(big)})
+    # a few lines of aliases would make the layer walk exponential ("billion laughs")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "state_dict: a.json\ninputs: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        "b: &b [*a, *a, *a, *a, *a]\nlayers: [*b]\n"
+    )
+    with pytest.raises(BackendError) as e:
+        create_backend("rtneural", {"model": str(bomb)})
+    assert str(e.value).startswith(f"backend 'rtneural': {bomb}: not a readable YAML file (line 4: aliases (*a)")
+
+
+def test_read_text_reads_no_more_than_the_limit_even_from_a_pipe(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"head -c 5000 /dev/zero > {fifo}"])
+    try:
+        with pytest.raises(model_file.FileTooLarge, match="over the limit of 1000 bytes"):
+            model_file.read_text(fifo, 1000)
+    finally:
+        writer.wait(10)

@@ -26,7 +26,7 @@ import onnx
 import onnxruntime as ort
 
 from ..hookspecs import BackendFactory, hookimpl
-from . import model_meta
+from . import model_file, model_meta
 from .base import EMOTIONS, FEATURES, BackendBase, BackendError, take_options
 
 NAME = "onnx"
@@ -46,6 +46,10 @@ class OnnxBackend(BackendBase):
         where = f"backend {NAME!r}: {self.path}"
         if not self.path.is_file():
             raise BackendError(f"{where}: no such file", "model")
+        try:
+            model_file.check_size(self.path, model_file.MAX_ONNX_BYTES)
+        except (OSError, ValueError) as e:
+            raise BackendError(f"{where}: {e}", "model") from None
         missing = [p for p in o["providers"] if p not in ort.get_available_providers()]
         if missing:
             raise BackendError(

@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from ...hookspecs import BackendFactory, hookimpl
-from .. import model_meta
+from .. import model_file, model_meta
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
 from .frame import FrameModel
@@ -53,8 +53,11 @@ class RTNeuralBackend(BackendBase):
         except ModelError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         try:  # the file's kelly_jack.* top-level keys (JSON model, or YAML architecture description)
-            text = self.path.read_text()
-            doc = yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else json.loads(text)
+            yaml_file = self.path.suffix in (".yaml", ".yml")
+            text = model_file.read_text(
+                self.path, model_file.MAX_DESCRIPTION_BYTES if yaml_file else model_file.MAX_MODEL_BYTES
+            )
+            doc = model_file.safe_yaml(text) if yaml_file else json.loads(text)
             self._meta = model_meta.read(doc if isinstance(doc, dict) else {})
         except (OSError, ValueError, yaml.YAMLError) as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None

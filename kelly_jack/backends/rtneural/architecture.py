@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import model_file
 from .errors import ModelError
 from .frame import FrameModel
 from .model import MODES, Model, keras_model, read_json
@@ -43,9 +44,11 @@ TOP_KEYS = {"state_dict", "inputs", "layers", "keras", "mode"}
 def load_architecture(path: Path, mode: str | None = None) -> Model | FrameModel:
     """Load the model a description at ``path`` describes; ``mode`` (backend option) must agree with its own."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = model_file.safe_yaml(model_file.read_text(path, model_file.MAX_DESCRIPTION_BYTES))
     except FileNotFoundError:
         raise ModelError("no such file") from None
+    except model_file.FileTooLarge as e:
+        raise ModelError(str(e)) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ModelError(f"not a readable YAML file ({' '.join(str(e).split())})") from None
     if not isinstance(doc, dict):

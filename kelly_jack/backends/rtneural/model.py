@@ -19,6 +19,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from .. import model_file
 from .activation import Activation
 from .batchnorm import BatchNorm
 from .batchnorm2d import BatchNorm2D
@@ -48,7 +49,7 @@ LAYERS = {
 MODES = ("stream", "frame")
 
 # What a model file may ask for, checked before anything is allocated (a model is never trusted to be small):
-MAX_FILE_BYTES = 64 * 2**20  # a .json model or state_dict file (the shipped model is ~0.2 MB)
+MAX_FILE_BYTES = model_file.MAX_MODEL_BYTES
 MAX_WIDTH = 65536  # values per step: in_shape, and any size-like key of a layer (kernel_size, dilation, ...)
 MAX_STATE_VALUES = 2**24  # one layer's streaming history: (kernel - 1) * dilation steps x values per step
 _SIZE_KEYS = (
@@ -173,12 +174,11 @@ def load_model(path: str | Path, mode: str | None = None) -> Model | FrameModel:
 def read_json(path: Path):
     """The parsed JSON at ``path``; a file over MAX_FILE_BYTES is refused before it is read."""
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes (64 MiB)")
-        return json.loads(Path(path).read_text())
+        return json.loads(model_file.read_text(path, MAX_FILE_BYTES))
     except FileNotFoundError:
         raise ModelError("no such file") from None
+    except model_file.FileTooLarge as e:
+        raise ModelError(str(e)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(f"not a readable JSON file ({e})") from None
     except RecursionError:
