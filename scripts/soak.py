@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Soak benchmark: kelly-jack for N minutes on a private jackd, with music in and a CPU hog beside it.
 
-    scripts/soak [--minutes 10] [--period 64] [--rate 48000] [--no-hog] [--no-pin] [--warmup 15]
+    scripts/soak [--minutes 10] [--period 64] [--rate 48000] [--no-hog] [--no-pin] [--warmup 15] [--realtime]
 
 It starts, each stopped by its PID on exit, on Ctrl-C and on SIGTERM:
 
 * a private ``jackd --no-realtime -d dummy`` under a unique server name (its
-  output goes to a log that is read for xrun reports);
+  output goes to a log that is read for xrun reports); with ``--realtime``,
+  ``jackd -R -P 70``: the server's and its clients' process threads run
+  SCHED_FIFO (needs root or an rtprio limit, as a real studio setup has);
 * ``kelly-jack --config config/studio.yaml`` (the shipped model, the harmony
   generator) as a child process under its own ``--server``/``--name``;
 * in this process, a measuring client whose process and xrun callbacks are
@@ -287,7 +289,8 @@ def soak(args: argparse.Namespace, procs: Processes, tmp: Path) -> int:
     server = f"kelly-soak-{os.getpid()}"
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": server}
     jack_log = tmp / "jackd.log"
-    cmd = ["jackd", "-n", server, "--no-realtime", "-d", "dummy", "-r", str(args.rate), "-p", str(args.period)]
+    mode = ["-R", "-P", "70"] if args.realtime else ["--no-realtime"]
+    cmd = ["jackd", "-n", server, *mode, "-d", "dummy", "-r", str(args.rate), "-p", str(args.period)]
     jackd = procs.start(
         "jackd", cmd, env=env, stdout=jack_log.open("w"), stderr=subprocess.STDOUT, preexec_fn=pin(audio_cpus)
     )
@@ -315,7 +318,8 @@ def soak(args: argparse.Namespace, procs: Processes, tmp: Path) -> int:
     meter.patch(KELLY)
     print(f"soak: {start_line.removeprefix('kelly-jack: ')}", flush=True)
     print(
-        f"soak: jackd {server} (dummy, {args.rate} Hz, {args.period} frames, not realtime); "
+        f"soak: jackd {server} (dummy, {args.rate} Hz, {args.period} frames, "
+        f"{'realtime SCHED_FIFO 70' if args.realtime else 'not realtime'}); "
         + (
             f"{'jackd, kelly and the meter on core 0' if audio_cpus else 'audio processes not pinned'}, "
             f"CPU hog on core 1 (pid {hog.pid})"
@@ -412,6 +416,7 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--no-hog", action="store_true", help="no CPU hog on the other core")
     p.add_argument("--no-pin", action="store_true", help="leave jackd, kelly and the meter unpinned")
+    p.add_argument("--realtime", action="store_true", help="jackd -R -P 70: SCHED_FIFO process threads")
     p.add_argument("--warmup", type=float, default=15.0, help="seconds before RSS start is read (default 15)")
     p.add_argument("--sample", type=float, default=3.0, help="seconds between RSS samples (default 3)")
     args = p.parse_args()
