@@ -11,10 +11,15 @@ A generator is an object with
 * ``reset() -> None``: forget musical state (after a transport stop or a
   generator change); the scheduler ends the notes that were sounding.
 
-It runs on a control thread (after each inference result), never on the
-audio thread, so it may be plain Python; it must return well within one hop.
-An exception is caught, counted and reported at a bounded rate; the other
-generators go on.
+It runs on a control thread (a plugin worker of the inference thread, after
+each inference result), never on the audio thread, so it may be plain Python;
+it must return well within one hop. ``out`` is really a checked
+``batch.EventBatch`` with those three methods: a bad event (not a channel
+message, a data byte over 127, a fractional frame, a frame out of reach)
+raises ``ValueError`` there. An exception fails the call, whose events are
+then thrown away; failures are counted and reported at a bounded rate, and
+the other generators go on. A call still running after ``plugins.timeout_ms``,
+or ``plugins.max_failures`` failed calls in a row, drops the generator.
 """
 
 from __future__ import annotations
