@@ -146,8 +146,13 @@ def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_se
     onsets = sorted({t for t, d in recorder.events if d[0] == 0x92 and d[2] > 0})
     gaps = np.diff(onsets)
     # arousal 0: two notes a beat; at 90 BPM a beat is 32000 frames (at kelly's 120 it would be 24000).
-    # JACK's transport frame stands still through a cycle lost to an xrun while frame time runs on, so on
-    # this loaded VM an onset may land a period late against the recorder's clock: exact only xrun-free.
+    # JACK's transport frame stands still through a cycle lost to an xrun while frame time runs on, so
+    # after each xrun the onsets land a period (or more) later against the recorder's clock: a gap
+    # only ever grows. Exact on an xrun-free run; otherwise no gap is shorter than the master's half
+    # beat (at 120 BPM most would be 12000), and the typical one is far from a 120 BPM beat.
     xruns = int(re.search(r"(\d+) xruns", out).group(1))
-    tolerance = 2 if xruns == 0 else 2 * jack_server.period
-    assert np.median(gaps) == pytest.approx(16000, abs=tolerance), xruns
+    assert gaps.min() >= 16000 - 2, (xruns, gaps)
+    if xruns == 0:
+        assert np.median(gaps) == pytest.approx(16000, abs=2), gaps
+    else:
+        assert np.median(gaps) < 20000, (xruns, gaps)

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections import Counter
 
+import jack
 import pytest
 from jackd import JackServer, Kelly, wait_until, write_config
 from probe import Probe
@@ -38,9 +39,10 @@ def iodelay(server: JackServer, probe: Probe, kelly_name: str, seconds: float = 
         ["stdbuf", "-o0", "jack_iodelay"], env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
-        assert wait_until(lambda: probe.client.get_ports("^jack_delay:out$"), 10)
-        probe.client.connect("jack_delay:out", f"{kelly_name}:in_1")
-        probe.client.connect(f"{kelly_name}:out_1", "jack_delay:in")
+        assert wait_until(lambda: probe.client.get_ports("^jack_delay:in$"), 10)
+        # jack_delay registers its ports one by one; under load a connect may come before the second
+        assert wait_until(lambda: _connect(probe.client, "jack_delay:out", f"{kelly_name}:in_1"), 10)
+        assert wait_until(lambda: _connect(probe.client, f"{kelly_name}:out_1", "jack_delay:in"), 10)
         time.sleep(seconds)
     finally:
         proc.terminate()
@@ -48,6 +50,15 @@ def iodelay(server: JackServer, probe: Probe, kelly_name: str, seconds: float = 
     readings = re.findall(r"([\d.]+) frames\s+[\d.]+ ms total roundtrip latency", out.decode(errors="replace"))
     assert readings, out[-500:]
     return float(Counter(readings).most_common(1)[0][0])
+
+
+def _connect(client: jack.Client, source: str, destination: str) -> bool:
+    """Connect; False (to try again) if JACK refused, True if connected now or already."""
+    try:
+        client.connect(source, destination)
+    except jack.JackErrorCode:
+        return destination in [p.name for p in client.get_all_connections(source)]
+    return True
 
 
 def jack_lsp_ranges(server: JackServer, port: str) -> dict[str, tuple[int, int]]:
