@@ -18,8 +18,6 @@ import math
 import numba
 from rocket_fft import r2c
 
-_TINY = 2.2250738585072014e-308
-
 # int state
 CQ_IN = 0  # input samples pushed since reset
 CQ_OUT = 1  # decimated samples written since reset
