@@ -25,13 +25,15 @@ def kelly(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_other_layout_is_an_error_naming_the_file_and_both_versions(tmp_path):
-    model = dense_tanh(tmp_path / "old.onnx", W, B, kelly_jack__layout_version="0")
+@pytest.mark.parametrize("old", ["0", "1"])  # 1: every model trained before the constant-Q chroma
+def test_other_layout_is_an_error_naming_the_file_and_both_versions(tmp_path, old):
+    assert LAYOUT_VERSION == 2
+    model = dense_tanh(tmp_path / "old.onnx", W, B, kelly_jack__layout_version=old)
     backend = create_backend("onnx", {"model": str(model)})
     with pytest.raises(BackendError) as e:
         check_layout_version(backend, str(model), LAYOUT_VERSION)
     assert str(model) in str(e.value)
-    assert f"feature layout 0, but kelly-jack computes feature layout {LAYOUT_VERSION}" in str(e.value)
+    assert f"feature layout {old}, but kelly-jack computes feature layout {LAYOUT_VERSION}" in str(e.value)
     assert e.value.key == "model"
 
 

@@ -1,29 +1,10 @@
-"""STFT chroma and key strength from Krumhansl-Kessler profiles (nopython kernels, inference thread)."""
+"""Key and mode from accumulated chroma and Krumhansl-Kessler profiles (nopython kernels, inference thread)."""
 
 from __future__ import annotations
 
 import math
 
 import numba
-
-_TINY = 2.2250738585072014e-308  # float64's smallest normal, librosa's normalisation threshold
-
-
-@numba.njit(nogil=True, cache=True)
-def chroma(power, fb, out):
-    """librosa ``chroma_stft`` of one frame: ``fb`` @ ``power``, divided by its maximum (if not ~0)."""
-    n_chroma, n_bins = fb.shape
-    top = 0.0
-    for c in range(n_chroma):
-        acc = 0.0
-        for k in range(n_bins):
-            acc += fb[c, k] * power[k]
-        out[c] = acc
-        if abs(acc) > top:
-            top = abs(acc)
-    if top >= _TINY:
-        for c in range(n_chroma):
-            out[c] /= top
 
 
 @numba.njit(nogil=True, cache=True)
@@ -47,34 +28,58 @@ def push_chroma(history, total, position, frame):
 
 
 @numba.njit(nogil=True, cache=True)
-def key_strengths(chroma_mean, profiles):
-    """(clarity, major, minor): Pearson correlations of ``chroma_mean`` (12, modified) with key profiles.
+def key_strengths(chroma_mean, profiles, out):
+    """Key and mode of ``chroma_mean`` (12, C first) against the 24 z-scored key profiles.
 
-    ``profiles`` are the 24 z-scored key profiles (12 major, then 12 minor);
-    clarity is the best of all 24, major and minor the best of each mode, each in
-    -1..1. A flat or empty chroma gives zeros.
+    ``profiles`` rows 0..11 are the major keys on C..B, 12..23 the minor keys.
+    Writes ``out[:5]``: clarity (the best Pearson correlation of all 24),
+    major and minor strength (the best of each mode), the key-relative mode
+    (major minus minor profile correlation, both on the tonic of the best
+    key: the same tonic, so the two differ in their thirds, sixths and
+    sevenths), and the tonic's third ((major third - minor third) / their
+    sum, of the mean chroma, on that tonic). All in -1..1 (mode -2..2); a
+    flat or empty chroma gives zeros.
     """
     n = chroma_mean.shape[0]
+    for i in range(5):
+        out[i] = 0.0
     mu = 0.0
     for c in range(n):
         mu += chroma_mean[c]
     mu /= n
     var = 0.0
     for c in range(n):
-        chroma_mean[c] -= mu
-        var += chroma_mean[c] * chroma_mean[c]
+        var += (chroma_mean[c] - mu) ** 2
     sd = math.sqrt(var / n)
     if sd < 1e-9:
-        return 0.0, 0.0, 0.0
+        return
     best_major = -1.0
     best_minor = -1.0
+    best = -2.0
+    best_k = 0
     for k in range(profiles.shape[0]):
         acc = 0.0
         for c in range(n):
-            acc += profiles[k, c] * chroma_mean[c]
+            acc += profiles[k, c] * (chroma_mean[c] - mu)
         r = acc / (n * sd)
         if k < 12:
             best_major = max(best_major, r)
         else:
             best_minor = max(best_minor, r)
-    return max(best_major, best_minor), best_major, best_minor
+        if r > best:
+            best = r
+            best_k = k
+    tonic = best_k % 12
+    r_major = 0.0
+    r_minor = 0.0
+    for c in range(n):
+        r_major += profiles[tonic, c] * (chroma_mean[c] - mu)
+        r_minor += profiles[12 + tonic, c] * (chroma_mean[c] - mu)
+    out[0] = best
+    out[1] = best_major
+    out[2] = best_minor
+    out[3] = (r_major - r_minor) / (n * sd)
+    major3 = chroma_mean[(tonic + 4) % 12]
+    minor3 = chroma_mean[(tonic + 3) % 12]
+    if major3 + minor3 > 1e-9:
+        out[4] = (major3 - minor3) / (major3 + minor3)

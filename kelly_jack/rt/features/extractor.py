@@ -7,8 +7,9 @@ inference thread, ``kelly-jack features`` and training scripts all use this
 class: there is no second implementation.
 
 Streaming state: the previous log-mel frame (onset strength), the previous
-unit magnitude spectrum (flux), a ring of past onset strengths (onset rate
-over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
+unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
+constant-Q chroma's long window, ``cqchroma``), a ring of past onset strengths
+(onset rate over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
 (key over ``KEY_S``) and the last 5 values of the delta'd features. It assumes
 consecutive calls are ``hop`` samples apart; ``reset()`` forgets it (after a
 gap in the audio, or between files).
@@ -23,7 +24,8 @@ import numpy as np
 
 from . import layout as L
 from . import tables
-from .chroma import chroma, key_strengths, push_chroma
+from .chroma import key_strengths, push_chroma
+from .cqchroma import CQ_ISTATE, cq_chroma, push_samples
 from .descriptors import contrast, flux, hfc, spectral_shape, time_stats
 from .mel import dct, mel_bands, power_to_db
 from .rhythm import onset_rate, onset_strength, tempo, unroll
@@ -31,7 +33,7 @@ from .spectrum import load_window, spectrum
 
 ONSET_RATE_S = 3.0
 TEMPO_S = 6.0
-KEY_S = 4.0
+KEY_S = 8.0
 TOP_DB = 80.0
 AMIN = 1e-10
 ROLL_PERCENT = 0.85
@@ -46,6 +48,7 @@ _RHYTHM_FRAMES = 1  # values written into the onset ring since reset
 _PEAK = 0  # the onset strength's maximum in the current rhythm frame
 _RATE = 1  # the last onset rate and tempo (updated once per rhythm frame)
 _TEMPO = 2
+_DOUBLE = 3  # the tempo's double-time ratio
 
 
 @numba.njit(nogil=True, cache=True)
@@ -63,7 +66,12 @@ def extract(
     mel_stop,
     mel_weights,
     dct_matrix,
-    chroma_fb,
+    cq_fir,
+    cq_window,
+    cq_start,
+    cq_stop,
+    cq_weights,
+    cq_class,
     bands,
     profiles,
     lags,
@@ -75,11 +83,17 @@ def extract(
     axes,
     mag,
     power,
+    cq_windowed,
+    cq_spec,
+    cq_power,
     vec,
     scratch,
     prev_logmel,
     prev_unit,
     onset_ring,
+    cq_tail,
+    cq_ring,
+    cq_istate,
     chroma_ring,
     chroma_sum,
     delta_ring,
@@ -89,7 +103,7 @@ def extract(
     """All 128 features of ``x`` into ``out`` (float32); return the count of non-finite input samples.
 
     ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
-    hfc scale, hops per rhythm frame). ``vec`` (float64, >= 128) holds the
+    hfc scale, hops per rhythm frame, hop in samples, decimation factor). ``vec`` (float64, >= 128) holds the
     features before the float32 store; ``scratch`` rows are work space. The
     arguments from ``prev_logmel`` on are the streaming state.
     """
@@ -108,7 +122,27 @@ def extract(
     mel_bands(power, mel_start, mel_stop, mel_weights, mel)
     power_to_db(mel, logmel, AMIN, TOP_DB)
     dct(logmel, dct_matrix, vec[L.MFCC : L.MFCC + L.N_MFCC])
-    chroma(power, chroma_fb, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
+    # constant-Q chroma: this hop's new samples (all of the first window) join the decimated history
+    hop = params[4]
+    if seen == 0:
+        n_new = frame.shape[0]
+    else:
+        n_new = int(round(seen * hop)) - int(round((seen - 1) * hop))  # a fractional hop (resampled) stays on time
+    push_samples(frame, n_new, cq_fir, int(params[5]), cq_tail, cq_ring, cq_istate)
+    cq_chroma(
+        cq_ring,
+        cq_istate,
+        cq_window,
+        cq_windowed,
+        cq_spec,
+        axes,
+        cq_power,
+        cq_start,
+        cq_stop,
+        cq_weights,
+        cq_class,
+        vec[L.CHROMA : L.CHROMA + L.N_CHROMA],
+    )
 
     centroid, bandwidth, rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
     vec[L.RMS] = rms
@@ -138,10 +172,13 @@ def extract(
         env = scratch[4]
         unroll(onset_ring, beats + 1, filled, env)
         fstate[_RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
-        fstate[_TEMPO] = tempo(env, filled, lags, prior, scratch[5], rhythm_fps)
+        tempo(env, filled, lags, prior, scratch[5], rhythm_fps, scratch[7, :2])
+        fstate[_TEMPO] = scratch[7, 0]
+        fstate[_DOUBLE] = scratch[7, 1]
         istate[_RHYTHM_FRAMES] = beats + 1
     vec[L.ONSET_RATE] = fstate[_RATE]
     vec[L.TEMPO] = fstate[_TEMPO]
+    vec[L.TEMPO_DOUBLE] = fstate[_DOUBLE]
 
     # key: KK profiles against the mean chroma of the last KEY_S seconds
     push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
@@ -149,10 +186,13 @@ def extract(
     mean = scratch[6, : L.N_CHROMA]
     for c in range(L.N_CHROMA):
         mean[c] = chroma_sum[c] / filled
-    clarity, major, minor = key_strengths(mean, profiles)
-    vec[L.KEY_CLARITY] = clarity
-    vec[L.MAJOR_STRENGTH] = major
-    vec[L.MINOR_STRENGTH] = minor
+    key = scratch[7, 2:7]
+    key_strengths(mean, profiles, key)
+    vec[L.KEY_CLARITY] = key[0]
+    vec[L.MAJOR_STRENGTH] = key[1]
+    vec[L.MINOR_STRENGTH] = key[2]
+    vec[L.KEY_MODE] = key[3]
+    vec[L.TONIC_THIRD] = key[4]
 
     # causal width-5 slope: (-2 x[t-4] - x[t-3] + x[t-1] + 2 x[t]) / 10, history padded with the first value
     depth = delta_ring.shape[0]  # DELTA_WIDTH = 5: slots newest, newest-1, ..., newest-4 (= newest+1)
@@ -198,7 +238,10 @@ class FeatureExtractor:
         self._freqs = tables.fft_frequencies(sr, n)
         self._mel = tables.sparse_rows(tables.mel_filterbank(sr, n, L.N_MELS))
         self._dct = tables.dct_ortho(L.N_MFCC, L.N_MELS)
-        self._chroma = tables.chroma_filterbank(sr, n, L.N_CHROMA)
+        factor, self._cq_fir = tables.cq_decimation(sr)
+        cq_n = tables.cq_window_size(sr / factor)
+        self._cq_window = tables.hann(cq_n)
+        self._cq_bank = tables.cq_filterbank(sr / factor, cq_n)
         self._bands = tables.contrast_bands(sr, n)
         self._profiles = tables.key_profiles()
         stride = max(1, int(np.ceil(self.fps / RHYTHM_FPS_MAX)))
@@ -207,7 +250,13 @@ class FeatureExtractor:
         self._lags, self._prior = tables.tempo_lags(self.rhythm_fps, onset_size)
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
         # hfc: power scaled so the bins of a sine of amplitude A add up to its power A**2 / 2
-        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride])
+        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride, hop, factor])
+        self._cq_windowed = np.zeros(cq_n)
+        self._cq_spec = np.zeros(cq_n // 2 + 1, dtype=np.complex128)
+        self._cq_power = np.zeros(cq_n // 2 + 1)
+        self._cq_tail = np.zeros(int(2 ** np.ceil(np.log2(len(self._cq_fir) + 1))))
+        self._cq_ring = np.zeros(cq_n)
+        self._cq_istate = np.zeros(CQ_ISTATE, dtype=np.int64)
         self._frame = np.zeros(n)
         self._windowed = np.zeros(n)
         self._spec = np.zeros(bins, dtype=np.complex128)
@@ -216,20 +265,24 @@ class FeatureExtractor:
         self._power = np.zeros(bins)
         self._vec = np.zeros(L.FEATURE_SIZE)
         width = max(bins, onset_size, len(self._lags), int(self._bands[:, 2].max()), 2 * L.N_CONTRAST)
-        self._scratch = np.zeros((7, width))
+        width = max(width, 8, len(self._lags) + 2 * int(self._lags[-1]) + 2)
+        self._scratch = np.zeros((8, width))
         self._prev_logmel = np.zeros(L.N_MELS)
         self._prev_unit = np.zeros(bins)
         self._onset_ring = np.zeros(onset_size)
         self._chroma_ring = np.zeros((max(1, int(round(KEY_S * self.fps))), L.N_CHROMA))
         self._chroma_sum = np.zeros(L.N_CHROMA)
         self._delta_ring = np.zeros((DELTA_WIDTH, len(L.DELTA_OF)))
-        self._fstate = np.zeros(3)
+        self._fstate = np.zeros(4)
         self._istate = np.zeros(2, dtype=np.int64)
 
     def reset(self) -> None:
         """Forget the streaming state: the next frame is treated as the first."""
         for a in (self._prev_logmel, self._prev_unit, self._onset_ring, self._chroma_ring, self._chroma_sum):
             a[...] = 0.0
+        self._cq_tail[...] = 0.0
+        self._cq_ring[...] = 0.0
+        self._cq_istate[:] = 0
         self._delta_ring[...] = 0.0
         self._fstate[...] = 0.0
         self._istate[:] = 0
@@ -252,7 +305,9 @@ class FeatureExtractor:
             self._mel[1],
             self._mel[2],
             self._dct,
-            self._chroma,
+            self._cq_fir,
+            self._cq_window,
+            *self._cq_bank,
             self._bands,
             self._profiles,
             self._lags,
@@ -264,11 +319,17 @@ class FeatureExtractor:
             self._axes,
             self._mag,
             self._power,
+            self._cq_windowed,
+            self._cq_spec,
+            self._cq_power,
             self._vec,
             self._scratch,
             self._prev_logmel,
             self._prev_unit,
             self._onset_ring,
+            self._cq_tail,
+            self._cq_ring,
+            self._cq_istate,
             self._chroma_ring,
             self._chroma_sum,
             self._delta_ring,

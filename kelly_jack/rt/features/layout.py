@@ -1,4 +1,4 @@
-"""The 128-float feature layout (version 1): names and indices.
+"""The 128-float feature layout (version 2): names and indices.
 
 docs/features.md has the table with units, ranges and librosa equivalents;
 a test holds that table and ``NAMES`` to the same order. A model records the
@@ -8,7 +8,7 @@ error (see ``kelly_jack.backends.base.check_layout_version``).
 
 from __future__ import annotations
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 FEATURE_SIZE = 128
 
 N_MELS = 64
@@ -37,11 +37,14 @@ TEMPO = 108
 KEY_CLARITY = 109
 MAJOR_STRENGTH = 110
 MINOR_STRENGTH = 111
-CONTRAST = 112  # 112..118
-DELTAS = CONTRAST + N_CONTRAST  # 119..127
+KEY_MODE = 112
+TONIC_THIRD = 113
+TEMPO_DOUBLE = 114
+CONTRAST = 115  # 115..121
+DELTAS = CONTRAST + N_CONTRAST  # 122..127
 
-# the features whose short-term slope fills the last 9 slots, in order
-DELTA_OF = (RMS_DB, CENTROID, BANDWIDTH, ROLLOFF, FLATNESS, ZCR, HFC_DB, MFCC + 0, MFCC + 1)
+# the features whose short-term slope fills the last 6 slots, in order
+DELTA_OF = (RMS_DB, CENTROID, BANDWIDTH, ROLLOFF, HFC_DB, MFCC + 0)
 
 _CHROMA_NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 _SCALARS = (
@@ -61,6 +64,9 @@ _SCALARS = (
     "key_clarity",
     "major_strength",
     "minor_strength",
+    "key_mode",
+    "tonic_third",
+    "tempo_double",
 )
 
 

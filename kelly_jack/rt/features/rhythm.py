@@ -4,7 +4,8 @@ Nopython kernels, inference thread. Onset strength is librosa's
 ``onset_strength`` on the log-mel frames (lag 1, no max filter, mean over
 bands of the positive dB increase). The ring holds the last few seconds of it:
 the onset rate counts its salient peaks, the tempo is the best lag of its
-autocorrelation weighted by a log-normal prior around 120 BPM.
+autocorrelation (harmonically weighted: at the lag and its double) under a
+log-normal prior around 120 BPM.
 """
 
 from __future__ import annotations
@@ -64,14 +65,35 @@ def onset_rate(env, n, span, frames_per_second):
 
 
 @numba.njit(nogil=True, cache=True)
-def tempo(env, n, lags, prior, acf, frames_per_second):
-    """Tempo in BPM of ``env[:n]`` from its prior-weighted autocorrelation; 0 without a periodicity.
-
-    ``env`` is modified (its mean is removed). ``acf`` (len(lags)) is scratch.
-    The best lag is refined by a parabola through its neighbours.
-    """
-    if n < 2 * lags[0] + 2:
+def _acf(env, n, lag, energy):
+    """Autocorrelation of the zero-mean ``env[:n]`` at ``lag``, unbiased, over the energy (0 past n - 2)."""
+    if lag >= n - 1 or lag < 1:
         return 0.0
+    acc = 0.0
+    for i in range(lag, n):
+        acc += env[i] * env[i - lag]
+    return acc / ((n - lag) * energy)
+
+
+@numba.njit(nogil=True, cache=True)
+def tempo(env, n, lags, prior, acf, frames_per_second, out):
+    """Tempo of ``env[:n]``: ``out[0]`` BPM (0 without a periodicity), ``out[1]`` the double-time ratio.
+
+    Each candidate lag L scores the mean of the autocorrelation at L and at 2L
+    (harmonic weighting: a beat period repeats at its double, while the half
+    of a period only does when the music subdivides it), weighted by
+    ``prior`` (log-normal around 120 BPM). This halves the half-tempo errors
+    of the autocorrelation peak alone on the training corpus (docs/features.md).
+    The best lag is refined by a parabola. ``out[1]`` is the autocorrelation
+    at half the chosen lag over that at the lag, clipped to -1..1: near 1 when
+    the level twice as fast is as periodic, a cue to the octave the estimate
+    cannot settle. ``env`` is modified (its mean is removed); ``acf``
+    (len(lags) + 2 lags[-1] + 2 values) is scratch.
+    """
+    out[0] = 0.0
+    out[1] = 0.0
+    if n < 2 * lags[0] + 2:
+        return
     mu = 0.0
     for i in range(n):
         mu += env[i]
@@ -81,28 +103,41 @@ def tempo(env, n, lags, prior, acf, frames_per_second):
         env[i] -= mu
         energy += env[i] * env[i]
     if energy <= 1e-12 * n:
-        return 0.0
+        return
     energy /= n
+    n_lags = lags.shape[0]
+    lo = lags[0]
+    top = min(2 * lags[n_lags - 1] + 1, n - 2)  # the longest lag with a value
+    full = acf[n_lags:]  # the autocorrelation at lags lo..top, each computed once
+    for lag in range(lo, top + 1):
+        full[lag - lo] = _acf(env, n, lag, energy)
     best = -1
     best_v = 0.0
-    for j in range(lags.shape[0]):
+    for j in range(n_lags):
         lag = lags[j]
-        if lag >= n - 1:
+        if lag > top:
             acf[j] = 0.0
             continue
-        acc = 0.0
-        for i in range(lag, n):
-            acc += env[i] * env[i - lag]
-        acf[j] = prior[j] * acc / ((n - lag) * energy)
+        a = full[lag - lo]
+        if 2 * lag + 1 <= top:
+            # a period that is not a whole number of frames splits its peak between two lags; its
+            # double may round either way, so the best of three
+            h = max(full[2 * lag - 1 - lo], max(full[2 * lag - lo], full[2 * lag + 1 - lo]))
+            a = 0.5 * (a + h)
+        acf[j] = prior[j] * a
         if acf[j] > best_v:
             best_v = acf[j]
             best = j
     if best < 0:
-        return 0.0
+        return
     lag = float(lags[best])
-    if 0 < best < lags.shape[0] - 1 and lags[best + 1] < n - 1:
+    if 0 < best < n_lags - 1 and lags[best + 1] <= top:
         a, b, c = acf[best - 1], acf[best], acf[best + 1]
         denom = a - 2.0 * b + c
         if denom < 0.0:
             lag += 0.5 * (a - c) / denom
-    return 60.0 * frames_per_second / lag
+    out[0] = 60.0 * frames_per_second / lag
+    at = full[lags[best] - lo]
+    if at > 1e-9:
+        half = _acf(env, n, (lags[best] + 1) // 2, energy)
+        out[1] = min(1.0, max(-1.0, half / at))

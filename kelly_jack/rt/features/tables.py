@@ -2,10 +2,10 @@
 
 Each follows the librosa default it is compared with in the tests:
 periodic Hann window, Slaney mel scale with Slaney (area) normalisation,
-orthonormal DCT-II, librosa's STFT chroma filterbank (tuning 0, centre octave
-5, octave width 2, L2-normalised columns, C first), librosa's spectral
-contrast bands (fmin 200 Hz, 6 octaves, quantile 0.02) and Krumhansl-Kessler
-key profiles. All float64.
+orthonormal DCT-II, librosa's spectral contrast bands (fmin 200 Hz, 6
+octaves, quantile 0.02) and Krumhansl-Kessler key profiles; and the
+constant-Q chroma's decimation filter and semitone bands (compared with
+librosa's ``chroma_cqt``). All float64.
 """
 
 from __future__ import annotations
@@ -81,29 +81,6 @@ def dct_ortho(n_out: int, n_in: int) -> np.ndarray:
     return m
 
 
-def chroma_filterbank(sample_rate: float, n_fft: int, n_chroma: int = 12) -> np.ndarray:
-    """(n_chroma, n_fft//2+1) STFT chroma weights with librosa's semantics (tuning 0, C first).
-
-    Each FFT bin is placed on a continuous pitch-class axis (A440 reference);
-    every chroma bin gets a Gaussian bump as wide as the bin's spacing in
-    chroma units (at least one), columns are L2-normalised, then weighted by a
-    Gaussian over octaves centred on octave 5 with a width of 2 octaves.
-    """
-    bins = np.arange(1, n_fft) * (sample_rate / n_fft)  # full FFT length, without DC
-    pitch = n_chroma * np.log2(bins / (440.0 / 16.0))
-    pitch = np.concatenate(([pitch[0] - 1.5 * n_chroma], pitch))  # DC: 1.5 octaves below bin 1
-    width = np.concatenate((np.maximum(np.diff(pitch), 1.0), [1.0]))
-    half = np.round(n_chroma / 2.0)
-    dist = pitch[None, :] - np.arange(n_chroma)[:, None]
-    dist = np.remainder(dist + half + 10 * n_chroma, n_chroma) - half
-    w = np.exp(-0.5 * (2.0 * dist / width[None, :]) ** 2)
-    norm = np.sqrt((w * w).sum(axis=0, keepdims=True))
-    w = w / np.where(norm < np.finfo(np.float64).tiny, 1.0, norm)
-    w *= np.exp(-0.5 * ((pitch / n_chroma - 5.0) / 2.0) ** 2)[None, :]
-    w = np.roll(w, -3 * (n_chroma // 12), axis=0)  # A-based to C-based
-    return np.ascontiguousarray(w[:, : n_fft // 2 + 1])
-
-
 def contrast_bands(
     sample_rate: float, n_fft: int, n_bands: int = 6, fmin: float = 200.0, quantile: float = 0.02
 ) -> np.ndarray:
@@ -159,3 +136,70 @@ def tempo_lags(frames_per_second: float, history: int, bpm_min: float = 40.0, bp
     bpm = 60.0 * frames_per_second / lags
     prior = np.exp(-0.5 * np.log2(bpm / 120.0) ** 2)
     return lags, prior
+
+
+# constant-Q chroma (layout 2): a decimated copy of the stream, a long FFT of it, semitone bands
+CQ_RATE = 6000.0  # Hz the stream is decimated to (about): semitones up to B6 fit under its Nyquist
+CQ_SECONDS = 0.6  # the long window covers at least this (rounded up to a power of two of samples)
+CQ_MIDI_LO = 24  # C1, librosa chroma_cqt's default fmin
+CQ_MIDI_HI = 95  # B6
+
+
+def cq_decimation(sample_rate: float) -> tuple[int, np.ndarray]:
+    """(factor D, FIR taps): the anti-alias low-pass of the decimation to about ``CQ_RATE`` Hz.
+
+    A Kaiser-windowed sinc (beta 6, about -60 dB) cut at the decimated Nyquist,
+    14 D + 1 taps, unit gain at DC. D = 1 (rates under 9 kHz) is no filter.
+    """
+    factor = max(1, int(round(sample_rate / CQ_RATE)))
+    if factor == 1:
+        return 1, np.ones(1)
+    n = 14 * factor + 1
+    m = np.arange(n) - (n - 1) / 2
+    h = np.sinc(m / factor) * np.kaiser(n, 6.0)
+    return factor, h / h.sum()
+
+
+def cq_window_size(rate: float) -> int:
+    """Samples (a power of two) of the long window at the decimated ``rate``."""
+    return int(2 ** np.ceil(np.log2(CQ_SECONDS * rate)))
+
+
+def midi_hz(midi: np.ndarray) -> np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def cq_filterbank(rate: float, n_fft: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, weights, pitch class) of the semitone bands over the long FFT's power bins.
+
+    One band per semitone from ``CQ_MIDI_LO`` up to the last whose upper
+    neighbour lies under 0.45 ``rate``: on the log-frequency axis, flat within
+    a third of a semitone of the note (A440 tuning) and falling to 0 at two
+    thirds (librosa's ``chroma_cqt`` sums three CQT bins a third of a
+    semitone apart per note); widened where one FFT bin is wider, so no bin
+    is lost. Neighbouring bands cross at half a semitone (weights adding up
+    to 1), and a note's own band is flat around it, so the flanks of its
+    spectral peak stay in its pitch class (a triangle reaching the
+    neighbours let 0.27 of a C2's level into C#). A
+    band's power is multiplied by f_lo / f: the square root of the band then
+    follows librosa's ``cqt(scale=True)`` magnitudes, which grow as the square
+    root of the filter length (1 / sqrt(f)) for a sine. Pitch class 0 is C.
+    """
+    freqs = fft_frequencies(rate, n_fft)
+    top = CQ_MIDI_HI
+    while top > CQ_MIDI_LO and midi_hz(top + 1) >= 0.45 * rate:
+        top -= 1
+    midis = np.arange(CQ_MIDI_LO, top + 1)
+    step = rate / n_fft
+    with np.errstate(divide="ignore"):
+        semis = 12.0 * np.log2(np.maximum(freqs, 1e-9) / 440.0) + 69.0
+    fb = np.zeros((midis.size, freqs.size))
+    for i, p in enumerate(midis):
+        f = midi_hz(p)
+        bin_width = 12.0 * np.log2((f + step) / f)  # one FFT bin, in semitones
+        flat = max(1.0 / 3.0, 0.5 * bin_width)
+        slope = max(1.0 / 3.0, bin_width)
+        shape = np.clip((flat + slope - np.abs(semis - p)) / slope, 0.0, 1.0)
+        fb[i] = shape * (midi_hz(CQ_MIDI_LO) / f)
+    start, stop, weights = sparse_rows(fb)
+    return start, stop, weights, (midis % 12).astype(np.int64)
