@@ -19,8 +19,6 @@ import threading
 import time
 from typing import TextIO
 
-from pythonosc.osc_packet import OscPacket
-
 from ..config import ConfigError, where
 from . import control, snapshot
 from .settings import OscSettings
@@ -112,9 +110,9 @@ class OscService:
 
     def _packet(self, data: bytes, sender: tuple) -> None:
         try:
-            messages = [t.message for t in OscPacket(data).messages]
-        except Exception as e:  # python-osc raises more than ParseError on some garbage
-            self._bad(sender, f"not an OSC packet ({len(data)} bytes): {type(e).__name__}")
+            messages = control.messages(data)
+        except control.BadMessage as e:
+            self._bad(sender, str(e))
             return
         for m in messages:
             try:
