@@ -148,7 +148,7 @@ def frame(f: dict, history: History, now: float, source: str, age_s: float | Non
     return Group(*rows)
 
 
-def plain_text(renderable, width: int = 132) -> str:
+def plain_text(renderable, width: int = 160) -> str:
     """``renderable`` as plain text (no colour, no cursor codes)."""
     buf = io.StringIO()
     Console(file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False).print(renderable)
