@@ -87,7 +87,9 @@ class OscService:
             now = time.monotonic()
             if now >= next_tick:
                 self._tick(now)
-                next_tick = max(next_tick + period, now)  # behind: skip ticks, never burst
+                next_tick += period
+                if next_tick <= now:  # behind (a stall): skip the missed ticks, never send a burst
+                    next_tick = now + period
             try:
                 ready, _, _ = select.select([self.sock], [], [], min(max(next_tick - now, 0.0), 0.1))
             except (OSError, ValueError):
