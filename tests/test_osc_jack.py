@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 
 import numpy as np
 import pytest
-from jackd import ROOT, Kelly, MidiRecorder, Player, wait_until, write_config
+from jackd import ROOT, JackServer, Kelly, MidiRecorder, Player, wait_until, write_config
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 
@@ -275,3 +276,32 @@ def test_monitor_in_the_client_terminal(jack_server, tmp_path):
     assert "valence +0.50  arousal -0.25" in last
     assert re.search(r"^-0\.14 +0 +0 +0 +0 +0 +47 +16 +0$", last, re.M), last
     assert "kelly-jack summary:" in out
+
+
+def test_osc_follows_kelly_across_a_server_restart(tmp_path):
+    """The control port and the status stream stay up while the server is away; after kelly comes back
+    they read and steer the new session (its counters start again from 0)."""
+    server = JackServer().start()
+    target = Target()
+    kelly = None
+    try:
+        kelly, port, _ = start_kelly(server, tmp_path, f"koscx{os.getpid()}", target, CONSTANT)
+        before = target.until(lambda b: b["/kelly/status/periods"][0] > 1000)
+        assert before is not None
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(5)
+        time.sleep(0.5)
+        server.start()
+        # a bundle from the new session: fewer periods than the old one had counted
+        after = target.until(lambda b: 0 < b["/kelly/status/periods"][0] < before["/kelly/status/periods"][0], 15)
+        assert after is not None, kelly.stop()
+        SimpleUDPClient("127.0.0.1", port).send_message("/kelly/user/valence", -0.5)
+        assert target.until(lambda b: b["/kelly/user"][0] == -0.5) is not None
+        code, out, err = kelly.stop()
+    finally:
+        if kelly is not None:
+            kelly.stop()
+        target.close()
+        server.stop()
+    assert code == 0, err
+    assert "the server is back" in err
