@@ -217,6 +217,25 @@ def _reconnect(cfg: dict, session: Session, generators: list | None, stop: threa
     return None
 
 
+# --- OSC and the live monitor (kelly_jack/osc, kelly_jack/monitor)
+def _start_extras(session: Session, reloader: ModelReloader, control, monitor: bool, out: TextIO):
+    """Start the OSC thread (if any) and the live monitor (if asked); return the monitor or None."""
+    if control is not None:
+        control.start(session, reloader)
+        print(f"kelly-jack: {control.describe()}", file=out, flush=True)
+    if not monitor:
+        return None
+    from .monitor.live import LiveMonitor
+
+    return LiveMonitor(f"client {session.client.name!r} (this process)", out)
+
+
+def _monitor_figures(session: Session, reloader: ModelReloader, control) -> dict:
+    from .osc.snapshot import collect
+
+    return collect(session, reloader, control.bad if control is not None else 0)
+
+
 def run(
     cfg: dict,
     backend: Backend,
@@ -224,8 +243,14 @@ def run(
     status: bool,
     out: TextIO = sys.stdout,
     generators: list | None = None,
+    control=None,
+    monitor: bool = False,
 ) -> int:
     """Run until SIGINT/SIGTERM or ``duration`` seconds; SIGHUP reloads the model.
+
+    ``control`` is the bound ``osc.OscService`` (or None): its thread starts with the session and
+    follows it across server restarts. ``monitor`` draws the live monitor on ``out`` instead of
+    the ``status`` line.
 
     When the server goes away (its shutdown callback, or no period for ``STALL_S``), kelly keeps
     running, waits for a server of the same name with backoff, and starts on it again (with
@@ -238,10 +263,12 @@ def run(
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     reloader.start()
     lost = 0
+    view = None
     try:
         for w in session.start():
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
         _announce(session, out)
+        view = _start_extras(session, reloader, control, monitor, out)
         deadline = time.monotonic() + duration if duration else None
         # on a terminal the status line redraws in place; in a log, one line a second
         tty = out.isatty()
@@ -270,15 +297,23 @@ def run(
                     return 0
                 session = new
                 reloader.inference = session.inference
+                if control is not None:
+                    control.session = session
                 _announce(session, out, "reconnected: client")
                 periods, moved = -1, time.monotonic()
                 continue
-            if status and (tty or ticks % 4 == 0):
+            if view is not None:
+                view.update(_monitor_figures(session, reloader, control))
+            elif status and (tty or ticks % 4 == 0):
                 line = status_line(session.figures(), session.rate, session.latency)
                 print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
         if status and tty:
             print(file=out)
     finally:
+        if control is not None:
+            control.stop()  # a GIL user reading the session: before deactivate/close
+        if view is not None:
+            view.close()
         reloader.stop()
         session.stop()
         for s, handler in previous.items():

@@ -43,6 +43,11 @@ tools for model and plugin authors:
   kelly-jack features IN.wav -o OUT.npy [--config FILE]
                                    the 128 features of every hop of a file (.npy + .json)
 
+watching a running kelly (needs osc.enabled: true in its config):
+  kelly-jack monitor [--config FILE | --port N] [--once]
+                                   valence/arousal over the last minute, emotion grid, latency,
+                                   audio-thread and inference time, xruns, late results
+
 checking the setup:
   kelly-jack doctor [--config FILE] [--server NAME]
                                    server (JACK2 or PipeWire, rate, period), realtime and memlock
@@ -61,7 +66,9 @@ Every config key is documented in README.md.""",
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
     p.add_argument("--name", metavar="NAME", help="JACK client name (overrides client.name)")
     p.add_argument("--duration", metavar="SECONDS", type=float, help="stop after this many seconds")
-    p.add_argument("--status", action="store_true", help="show valence/arousal, latency and MIDI live")
+    live = p.add_mutually_exclusive_group()
+    live.add_argument("--status", action="store_true", help="show valence/arousal, latency and MIDI live")
+    live.add_argument("--monitor", action="store_true", help="show the live monitor (kelly-jack monitor) here")
     p.add_argument("--version", action="version", version=f"kelly-jack {__version__}")
     return p
 
@@ -79,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor_cli import main as doctor_main
 
         return doctor_main(argv[1:])
+    if argv and argv[0] == "monitor":
+        from .monitor_cli import main as monitor_main
+
+        return monitor_main(argv[1:])
     if argv and argv[0] == "render":
         from .render_cli import main as render_main
 
@@ -98,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.name:
             cfg["client"]["name"] = args.name
         backend, generators = build_engine_parts(cfg)
+        from .osc import open_osc  # the OSC port binds now: a port in use is a config error (exit 2)
+
+        control = open_osc(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     from .jack.client import ServerNotRunning
 
     try:
-        return run(cfg, backend, args.duration, args.status, generators=generators)
+        extras = {"control": control, "monitor": args.monitor}  # OSC and the live monitor
+        return run(cfg, backend, args.duration, args.status, generators=generators, **extras)
     except ServerNotRunning as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return EXIT_NO_SERVER
+    finally:
+        if control is not None:
+            control.stop()  # closes the port when run() did not get to start it
 
 
 if __name__ == "__main__":

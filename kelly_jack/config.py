@@ -8,6 +8,7 @@ filled in. Any mistake raises ``ConfigError`` whose message is one line naming
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,26 @@ def _choice(*options: str):
 def _port_name(v):
     if not v or ":" in v or len(v) > 200:
         return f"must be a non-empty port name without ':', got {v!r}"
+    return None
+
+
+# --- osc section (kelly_jack/osc/): addresses are checked here, names resolved when the port opens
+def _bind_host(v):
+    if v == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return f"must be an IP address (127.0.0.1, ::1, 0.0.0.0 for every interface) or 'localhost', got {v!r}"
+    return None
+
+
+def _osc_targets(v):
+    for t in v:
+        host, sep, port = t.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1]:9001
+        if not sep or not host or any(c.isspace() for c in host) or not port.isdigit() or not 1 <= int(port) <= 65535:
+            return f"each target must be 'host:port' with a port 1..65535, got {t!r}"
     return None
 
 
@@ -127,6 +148,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "generators": {
         "*": Field("mapping", None, None, "instance name -> {type: GENERATOR, channel: 1..16, options}"),
+    },
+    "osc": {
+        "enabled": Field("bool", False, None, "OSC status out and control in (README: OSC)"),
+        "host": Field("str", "127.0.0.1", _bind_host, "address the control port binds to (loopback by default)"),
+        "port": Field("int", 9000, _range(0, 65535), "UDP control port; 0: any free port (printed at start)"),
+        "targets": Field("strlist", [], _osc_targets, "'host:port' list the status stream goes to"),
+        "rate_hz": Field("float", 10.0, _range(0.1, 100), "status bundles per second"),
     },
 }
 

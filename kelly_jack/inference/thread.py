@@ -126,6 +126,9 @@ class InferenceThreadManager:
         self._offset = 0  # client frame minus ring position
         self._seen_overflow = 0
         self._next_end = window
+        # a copy of the last result record pushed (None before the first), for readers on other threads
+        # (OSC status, the monitor): replaced whole, so a reader never sees a half-written record
+        self.last_result: np.ndarray | None = None
 
     # ------------------------------------------------------------ public API
 
@@ -322,6 +325,7 @@ class InferenceThreadManager:
         if not ring.record_push(self.state.result_hdr, self.state.results, rec):
             return 0
         self.counters[I_RESULTS] += 1
+        self.last_result = rec.copy()
         if self.generators is not None:
             self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
         return 1

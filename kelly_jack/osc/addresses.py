@@ -1,0 +1,62 @@
+"""The OSC address space of kelly-jack (the README's OSC tables are written from these).
+
+Out: one bundle per status tick holding every ``OUT`` message (and ``/kelly/emotion``
+once the model has produced a result). In: the ``IN`` messages on the control port.
+Integers are OSC int32 (clamped), floats are OSC float32.
+"""
+
+from __future__ import annotations
+
+PREFIX = "/kelly"
+
+# (address, figure names, OSC type tags, meaning) sent every tick
+OUT: list[tuple[str, tuple[str, ...], str, str]] = [
+    ("/kelly/valence", ("valence",), "f", "valence sent on midi_out (model/user blend), -1..1"),
+    ("/kelly/arousal", ("arousal",), "f", "arousal sent on midi_out, -1..1"),
+    ("/kelly/dominance", ("dominance",), "f", "the last result's dominance (0 without a learned mapping)"),
+    ("/kelly/confidence", ("confidence",), "f", "the last result's confidence, 0..1"),
+    ("/kelly/model", ("model_valence", "model_arousal"), "ff", "the model's smoothed valence, arousal"),
+    ("/kelly/user", ("user_valence", "user_arousal", "blend", "ml"), "fffi", "user valence, arousal, blend, ML on"),
+    ("/kelly/latency", ("latency_frames", "latency_ms"), "if", "kelly's latency L in frames and ms"),
+    ("/kelly/server", ("rate", "blocksize", "hop"), "iii", "sample rate (Hz), frames per period, hop (frames)"),
+]
+# /kelly/status/<name>: one value each (counters since start; times in microseconds)
+STATUS: list[tuple[str, str, str]] = [
+    ("periods", "i", "periods processed"),
+    ("xruns", "i", "xruns reported by the server"),
+    ("applied", "i", "results applied on time"),
+    ("late", "i", "results applied after their frame"),
+    ("results", "i", "results the model produced"),
+    ("skipped_hops", "i", "hops skipped because inference fell behind"),
+    ("backend_errors", "i", "results dropped: the backend raised"),
+    ("nonfinite", "i", "results dropped: NaN/Inf or the wrong shape"),
+    ("midi_sent", "i", "emotion CCs sent"),
+    ("events_sent", "i", "generator events sent"),
+    ("midi_dropped", "i", "MIDI events the port refused"),
+    ("midi_in", "i", "CCs taken from midi_in"),
+    ("time_max_us", "i", "longest audio-thread callback"),
+    ("time_p50_us", "f", "median audio-thread callback"),
+    ("time_p999_us", "f", "99.9th percentile audio-thread callback"),
+    ("infer_last_us", "f", "the last inference (backend call)"),
+    ("infer_mean_us", "f", "mean inference time"),
+    ("infer_max_us", "i", "longest inference"),
+    ("reloads", "i", "model reloads (SIGHUP or /kelly/reload)"),
+    ("reload_refused", "i", "reloads refused (the old model kept running)"),
+    ("osc_bad", "i", "bad OSC messages ignored"),
+]
+EMOTION = "/kelly/emotion"  # 64 floats: softmax of the last result's logits, index row * 8 + col
+
+# (address, argument types, meaning) accepted on the control port
+IN: list[tuple[str, str, str]] = [
+    ("/kelly/user/valence", "f", "the user's valence, -1..1 (an int is taken as a float)"),
+    ("/kelly/user/arousal", "f", "the user's arousal, -1..1"),
+    ("/kelly/blend", "f", "share of the model in what is sent, 0..1 (0: the user's values only)"),
+    ("/kelly/ml", "i", "ML on (1, T) or off (0, F)"),
+    ("/kelly/reload", "", "reload the config's model (as SIGHUP)"),
+    ("/kelly/subscribe", "[i]", "send the status stream to the sender (or its host at port i) for 10 s; renew"),
+    ("/kelly/unsubscribe", "[i]", "stop sending it there"),
+]
+
+
+def status_address(name: str) -> str:
+    return f"{PREFIX}/status/{name}"
