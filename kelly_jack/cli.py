@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             except NsmExit as e:
                 if str(e):
                     print(e, file=sys.stderr)
-                return e.code
+                return _leave_now(e.code)
         if args.server:
             cfg["client"]["server"] = args.server
         if args.name and nsm is not None:
@@ -124,15 +124,24 @@ def main(argv: list[str] | None = None) -> int:
     from .jack.client import ServerNotRunning
 
     try:
-        return run(cfg, backend, args.duration, args.status, generators=generators, nsm=nsm)
+        code = run(cfg, backend, args.duration, args.status, generators=generators, nsm=nsm)
     except ServerNotRunning as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         if nsm is not None:
             nsm.open_failed(ERR_GENERAL, f"kelly-jack: {e}")
-        return EXIT_NO_SERVER
+        code = EXIT_NO_SERVER
     finally:
         if nsm is not None:
             nsm.close()
+    return _leave_now(code) if nsm is not None else code
+
+
+def _leave_now(code: int) -> int:
+    """Exit at once under NSM, which quits clients with SIGTERM and waits for them: everything is closed and
+    saved by now, and the interpreter's teardown of Numba/LLVM would add most of a second."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

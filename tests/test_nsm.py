@@ -3,12 +3,15 @@ failures (a bad state file, a refused announce, SIGTERM while waiting for open, 
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 
+import numpy as np
 import pytest
 import yaml
 from jackd import ROOT
@@ -88,7 +91,7 @@ def test_state_from_defaults_and_save_keeps_hand_edits(tmp_path):
     state.create(parse_config("", "<defaults>"), "kelly.nB")
     assert yaml.safe_load(state.file.read_text()) is None or yaml.safe_load(state.file.read_text()) == {}
     state.file.write_text("ports: {inputs: 1}\nemotion: {smoothing_ms: 40}\n")  # edited by hand
-    state.save((0.25, -0.5, 0.75, False), "kelly.nB")
+    state.save((np.float64(0.25), -0.5, np.float32(0.75), np.bool_(False)), "kelly.nB")  # as read from the state
     cfg = state.load()
     assert cfg["ports"]["inputs"] == 1 and cfg["emotion"]["smoothing_ms"] == 40.0
     e = cfg["emotion"]
@@ -185,3 +188,17 @@ def test_an_unusable_nsm_url_means_no_session_management(tmp_path):
     lines = errs.strip().splitlines()
     assert "only UDP" in lines[0] and "running without session management" in lines[0]
     assert proc.returncode == 3 and "kelly-no-such-server" in lines[-1]  # then it went on as usual: no server
+
+
+# --- the launcher entry session managers look for ------------------------------------------------
+def test_desktop_file_is_valid_and_nsm_capable():
+    desktop = ROOT / "config" / "kelly-jack.desktop"
+    run = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)  # scripts/setup
+    assert run.returncode == 0 and run.stdout.strip() == "", run.stdout + run.stderr
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # keys are case-sensitive
+    entry.read(desktop)
+    e = entry["Desktop Entry"]
+    assert e["X-NSM-Capable"] == "true"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert e["X-NSM-Exec"] in scripts and e["Exec"].split()[0] in scripts  # the installed command's name

@@ -16,7 +16,7 @@ from nsm_server import NsmServer
 pytestmark = pytest.mark.jack
 
 MODEL = ROOT / "models" / "emotion.rtneural.json"
-SIGTERM_BOUND_S = 5.0  # generous on a loaded 2-core VM; a clean stop here takes well under a second
+SIGTERM_BOUND_S = 5.0  # generous on a loaded 2-core VM; SIGTERM to exit measured 0.07-0.24 s here
 OPEN_S = 300.0  # a wait, not a timing: with a cold Numba cache the first open compiles (minutes on a loaded VM)
 
 

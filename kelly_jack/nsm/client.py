@@ -36,7 +36,7 @@ class NsmEndpoint:
         self.out = out
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((LOOPBACK, 0))
-        self.sock.settimeout(0.2)  # the receiver thread looks at _stop this often
+        self.sock.settimeout(0.05)  # the receiver thread looks at _stop this often (close waits for it)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

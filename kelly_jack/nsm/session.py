@@ -226,7 +226,8 @@ class NsmSession:
         if self._session is None:
             return None
         s = self._session.state.state  # plain float reads of what the audio thread took from midi_in
-        return (s[layout.S_USER_V], s[layout.S_USER_A], s[layout.S_BLEND], bool(s[layout.S_ML_ON] > 0.5))
+        v, a, b = (float(s[i]) for i in (layout.S_USER_V, layout.S_USER_A, layout.S_BLEND))
+        return (v, a, b, bool(s[layout.S_ML_ON] > 0.5))
 
 
 def join_session(url: str, cfg: dict, out: TextIO = sys.stderr) -> tuple[NsmSession | None, dict]:

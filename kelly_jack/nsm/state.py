@@ -84,7 +84,8 @@ class SessionState:
         if not isinstance(emotion, dict):
             emotion = raw["emotion"] = {}
         v, a, b, ml = user
-        emotion.update(user_valence=round(v, 6), user_arousal=round(a, 6), blend=round(b, 6), ml_enabled=bool(ml))
+        v, a, b = (round(float(x), 6) for x in (v, a, b))  # plain floats: numpy scalars are not YAML
+        emotion.update(user_valence=v, user_arousal=a, blend=b, ml_enabled=bool(ml))
         write_atomic(self.file, self._text(raw, client_id))
 
     @staticmethod
