@@ -107,18 +107,23 @@ class NsmServer:
     def save(self) -> None:
         self._send(osc_encode("/nsm/client/save"))
 
-    def wait_for(self, address: str, first: str | None = None, timeout: float = 10.0, after: int = 0) -> Received:
-        """The first message to ``address`` (with first argument ``first``) from index ``after`` on."""
+    def wait_for(
+        self, address: str, first: str | None = None, timeout: float = 10.0, after: int = 0, text: str = ""
+    ) -> Received:
+        """The first message to ``address`` (with first argument ``first``, and ``text`` in its last) from
+        index ``after`` on."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for m in self.messages[after:]:
-                    if m.address == address and (first is None or (m.args and m.args[0] == first)):
+                    if m.address != address or (first is not None and (not m.args or m.args[0] != first)):
+                        continue
+                    if not text or (m.args and text in str(m.args[-1])):
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = [(m.address, m.args) for m in self.messages]
-                    raise AssertionError(f"no {address} {first or ''} within {timeout} s; got {seen}")
+                    raise AssertionError(f"no {address} {first or ''} {text} within {timeout} s; got {seen}")
                 self._cond.wait(left)
 
     def count(self) -> int:

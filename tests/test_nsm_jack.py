@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from jackd import ROOT, Kelly, Player, wait_until, write_config
+from jackd import ROOT, JackServer, Kelly, Player, wait_until, write_config
 from nsm_server import NsmServer
 
 pytestmark = pytest.mark.jack
@@ -115,4 +115,44 @@ def test_kelly_as_an_nsm_client(tmp_path, jack_server):
         kelly.stop(signal.SIGTERM)
         player.close()
         probe.close()
+        nsm.close()
+
+
+def test_nsm_messages_for_a_reload_and_a_lost_server(tmp_path):
+    """SIGHUP reloads the model from the session's state; the server crashing and coming back under the same
+    name is told to the session manager, and kelly registers again under its client id."""
+    server = JackServer().start()
+    nsm = NsmServer()
+    kelly = None
+    try:
+        cfg = write_config(tmp_path / "k.yaml", server, "knsr", "ports: {inputs: 1}\nbackend: {name: random}\n")
+        kelly = Kelly(server, cfg, env={**server.env, "NSM_URL": nsm.url})
+        nsm.wait_for("/nsm/server/announce", timeout=60)
+        nsm.open(str(tmp_path / "knsr.nR"), "s", "knsr.nR")
+        nsm.wait_for("/reply", "/nsm/client/open", timeout=OPEN_S)
+        kelly.wait_ready()
+
+        n = nsm.count()
+        kelly.proc.send_signal(signal.SIGHUP)
+        reload = nsm.wait_for("/nsm/client/message", after=n, timeout=60, text="model reloaded: backend random")
+        assert reload.args[0] == 1
+
+        n = nsm.count()
+        server.proc.send_signal(signal.SIGKILL)  # a crash
+        server.proc.wait(5)
+        lost = nsm.wait_for("/nsm/client/message", after=n, timeout=15, text="the JACK server went away")
+        assert lost.args[0] == 3  # the most important priority
+        server.start()
+        back = nsm.wait_for("/nsm/client/message", after=n, timeout=15, text="the JACK server is back")
+        assert "knsr.nR" in back.args[1]
+        probe = server.client("probe2")
+        assert wait_until(lambda: any(p.name == "knsr.nR:in_1" for p in probe.get_ports()), 5)
+        probe.close()
+        code, out, err = kelly.stop(signal.SIGTERM)
+        assert code == 0, err
+        assert "reconnected: client 'knsr.nR'" in out
+    finally:
+        if kelly is not None:
+            kelly.stop(signal.SIGKILL)
+        server.stop()
         nsm.close()
