@@ -96,6 +96,10 @@ def test_state_from_defaults_and_save_keeps_hand_edits(tmp_path):
     assert cfg["ports"]["inputs"] == 1 and cfg["emotion"]["smoothing_ms"] == 40.0
     e = cfg["emotion"]
     assert (e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"]) == (0.25, -0.5, 0.75, False)
+    state.file.unlink()  # deleted behind kelly's back: the next save writes what was loaded again
+    state.save((0.5, 0.5, 1.0, True), "kelly.nB")
+    again = state.load()
+    assert again["ports"]["inputs"] == 1 and again["emotion"]["user_valence"] == 0.5
 
 
 def test_save_never_leaves_a_half_written_state(tmp_path, monkeypatch):

@@ -55,6 +55,7 @@ class SessionState:
     def __init__(self, path: str | Path):
         self.folder = Path(path)
         self.file = self.folder / STATE_FILE
+        self._loaded: dict = {}
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -71,13 +72,16 @@ class SessionState:
 
     def load(self) -> dict:
         """The session's config, validated (``ConfigError`` names kelly.yaml, line and key)."""
-        return load_config(self.file)
+        cfg = load_config(self.file)
+        self._loaded = yaml.safe_load(self.file.read_text(encoding="utf-8")) or {}  # a save's fallback
+        return cfg
 
     def save(self, user: tuple[float, float, float, bool], client_id: str) -> None:
         """Write the user values into the state file, keeping the rest as it is on disk; raises OSError.
 
-        The file is read again first: an edit made by hand (then SIGHUP) is not lost."""
-        raw = yaml.safe_load(self.file.read_text(encoding="utf-8")) if self.file.exists() else {}
+        The file is read again first: an edit made by hand (then SIGHUP) is not lost; a file deleted
+        meanwhile is written again from what was loaded."""
+        raw = yaml.safe_load(self.file.read_text(encoding="utf-8")) if self.file.exists() else self._loaded
         if not isinstance(raw, dict):
             raise OSError(f"{self.file}: not a mapping any more; not overwritten")
         emotion = raw.get("emotion")
