@@ -245,6 +245,7 @@ def run(
     generators: list | None = None,
     control=None,
     monitor: bool = False,
+    nsm=None,
 ) -> int:
     """Run until SIGINT/SIGTERM or ``duration`` seconds; SIGHUP reloads the model.
 
@@ -255,6 +256,8 @@ def run(
     When the server goes away (its shutdown callback, or no period for ``STALL_S``), kelly keeps
     running, waits for a server of the same name with backoff, and starts on it again (with
     ``client.reconnect: false`` it stops instead, exit code 1). Returns an exit code.
+    ``nsm`` (an ``nsm.NsmSession`` or None) is told when kelly has started, every tick, and when the
+    server is lost.
     """
     session = Session(cfg, backend, generators)
     stop = threading.Event()
@@ -269,6 +272,8 @@ def run(
             print(f"kelly-jack: warning: {w}", file=sys.stderr)
         _announce(session, out)
         view = _start_extras(session, reloader, control, monitor, out)
+        if nsm is not None:  # NSM: the reply to /nsm/client/open
+            nsm.started(session)
         deadline = time.monotonic() + duration if duration else None
         # on a terminal the status line redraws in place; in a log, one line a second
         tty = out.isatty()
@@ -278,6 +283,8 @@ def run(
             if deadline and time.monotonic() >= deadline:
                 break
             ticks += 1
+            if nsm is not None:  # NSM: dirty/clean and status messages
+                nsm.tick(session, reloader)
             now_periods = int(session.state.counters[layout.C_PERIODS])
             if now_periods != periods:
                 periods, moved = now_periods, time.monotonic()
@@ -289,6 +296,8 @@ def run(
                 session.client.server_gone.set()  # a stalled server is treated as gone: no deactivate
                 lost += 1
                 print("kelly-jack: the JACK server went away", file=sys.stderr, flush=True)
+                if nsm is not None:
+                    nsm.server_lost()
                 if not cfg["client"]["reconnect"]:
                     break
                 session.stop()

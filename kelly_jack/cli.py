@@ -8,11 +8,13 @@ key); 3 no JACK server running.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
 from .config import ConfigError, load_config, parse_config
 from .engine_parts import build_engine_parts
+from .nsm.protocol import ERR_BAD_PROJECT, ERR_GENERAL
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -102,11 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.duration is not None and args.duration <= 0:
         print("kelly-jack: --duration must be positive", file=sys.stderr)
         return EXIT_USAGE
+    nsm = None
     try:
         cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        # --- NSM: under a session manager the session's state is the config (kelly_jack/nsm) ---
+        if os.environ.get("NSM_URL"):
+            from .nsm import NsmExit, join_session
+
+            try:
+                nsm, cfg = join_session(os.environ["NSM_URL"], cfg)
+            except NsmExit as e:
+                if str(e):
+                    print(e, file=sys.stderr)
+                return _leave_now(e.code)
         if args.server:
             cfg["client"]["server"] = args.server
-        if args.name:
+        if args.name and nsm is not None:
+            print("kelly-jack: NSM: --name ignored: the JACK client name is the session's client id", file=sys.stderr)
+        elif args.name:
             cfg["client"]["name"] = args.name
         backend, generators = build_engine_parts(cfg)
         from .osc import open_osc  # the OSC port binds now: a port in use is a config error (exit 2)
@@ -114,20 +129,36 @@ def main(argv: list[str] | None = None) -> int:
         control = open_osc(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
+        if nsm is not None:
+            nsm.open_failed(ERR_BAD_PROJECT, f"kelly-jack: {e}")
+            nsm.close()
         return EXIT_USAGE
 
     from .app import run  # imports JACK and the compiled kernels
     from .jack.client import ServerNotRunning
 
     try:
-        extras = {"control": control, "monitor": args.monitor}  # OSC and the live monitor
-        return run(cfg, backend, args.duration, args.status, generators=generators, **extras)
+        extras = {"control": control, "monitor": args.monitor, "nsm": nsm}  # OSC, live monitor, NSM
+        code = run(cfg, backend, args.duration, args.status, generators=generators, **extras)
     except ServerNotRunning as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
-        return EXIT_NO_SERVER
+        if nsm is not None:
+            nsm.open_failed(ERR_GENERAL, f"kelly-jack: {e}")
+        code = EXIT_NO_SERVER
     finally:
         if control is not None:
             control.stop()  # closes the port when run() did not get to start it
+        if nsm is not None:
+            nsm.close()
+    return _leave_now(code) if nsm is not None else code
+
+
+def _leave_now(code: int) -> int:
+    """Exit at once under NSM, which quits clients with SIGTERM and waits for them: everything is closed and
+    saved by now, and the interpreter's teardown of Numba/LLVM would add most of a second."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
