@@ -34,6 +34,7 @@ def test_sighup_swaps_models_between_hops_and_refuses_a_bad_one(jack_server, tmp
     swaps = bad = 0
     try:
         kelly.wait_ready()
+        first = player.client.last_frame_time
         player.client.connect(player.port, f"{name}:in_1")
         player.play()
         t_end = time.monotonic() + 30
@@ -47,6 +48,7 @@ def test_sighup_swaps_models_between_hops_and_refuses_a_bad_one(jack_server, tmp
             kelly.proc.send_signal(signal.SIGHUP)
             swaps += 1
         code, out, err = kelly.wait(30)
+        last = player.client.last_frame_time
     finally:
         player.close()
         kelly.stop()
@@ -59,11 +61,14 @@ def test_sighup_swaps_models_between_hops_and_refuses_a_bad_one(jack_server, tmp
     text = out[out.index("kelly-jack summary:") :]
     figures = {k: int(re.search(p, text).group(1)) for k, p in {
         "periods": r"(\d+) periods", "applied": r"(\d+) applied", "late": r"(\d+) late",
-        "errors": r"(\d+) backend errors", "skipped": r"(\d+) hops skipped",
+        "errors": r"(\d+) backend errors", "skipped": r"(\d+) hops skipped", "xruns": r"(\d+) xruns",
     }.items()}  # fmt: skip
     print(f"{swaps} SIGHUPs ({bad} bad files): {reloaded} reloads, {refused} refused; {text}")
     assert figures["errors"] == 0
-    assert figures["periods"] >= 0.95 * 32 * 48000 / 128  # kelly kept every period but the machine's xruns
+    # kelly took part in every cycle the server ran, but one per xrun (JACK skips a late client's next
+    # cycle on this loaded VM) and a few around its start and stop
+    server_periods = (last - first) / 128
+    assert figures["periods"] >= server_periods - figures["xruns"] - 50, (server_periods, figures)
     # every hop heard got its result (the first needs a whole window), but for at most one hop per swap
     assert figures["applied"] + figures["skipped"] >= figures["periods"] * 128 // 1024 - 3
     # a swap may cost one hop (skipped, or late while the reload thread held the GIL), never more
