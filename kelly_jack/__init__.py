@@ -27,3 +27,7 @@ def _numba_cache_dir() -> None:
 
 
 _numba_cache_dir()
+
+from . import _kernel_cache  # noqa: E402 - after the cache folder is settled, before any kernel import
+
+_kernel_cache.refresh(_os.environ.get("NUMBA_CACHE_DIR"))
