@@ -67,7 +67,9 @@ def test_silence_gives_the_documented_floor_values():
     assert np.all(rows[:, L.MEL : L.MEL + 64] == -100.0)
     for name in ("rms", "zcr", "centroid_hz", "flux", "crest_db", "onset_strength", "tempo_bpm", "key_clarity"):
         assert np.all(rows[:, NAMES.index(name)] == 0.0), name
-    assert np.all(rows[:, L.RMS_DB] == -100.0) and np.all(rows[:, L.HFC_DB] == -100.0)
+    assert np.all(rows[:, L.RMS_DB] == -100.0)
+    assert np.all(rows[:, L.TEMPOGRAM : L.TEMPOGRAM + L.N_TEMPOGRAM] == 0.0)
+    assert np.all(rows[:, L.DUTY_CYCLE] == 0.0) and np.all(rows[:, L.LEVEL_DIP_DB] == -40.0)  # nothing sounding
     assert np.all(rows[:, L.FLATNESS] == 1.0)  # all bins at the floor: perfectly flat
 
 
@@ -108,8 +110,7 @@ def test_sine_values():
     assert r[L.CREST_DB] == pytest.approx(20 * np.log10(np.sqrt(2)), abs=0.01)
     assert r[L.CENTROID] == pytest.approx(f0, rel=0.02)
     assert r[L.ZCR] == pytest.approx(2 * f0 / SR, rel=0.01)
-    # hfc: the sine's power (A**2 / 2 = 0.125) weighted by its place on the 0..Nyquist axis
-    assert r[L.HFC_DB] == pytest.approx(10 * np.log10(0.125 * f0 / (SR / 2)), abs=0.2)
+    assert r[L.DUTY_CYCLE] == 1.0 and r[L.LEVEL_DIP_DB] == pytest.approx(0.0, abs=0.01)  # a held tone
 
 
 def test_tempo_and_onset_rate_of_a_click_track():

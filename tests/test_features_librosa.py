@@ -151,22 +151,16 @@ def _rel(got, ref, floor):
     return np.max(np.abs(got - ref) / np.maximum(np.abs(ref), floor))
 
 
-def test_centroid_bandwidth_flatness(case):
-    """Centroid, bandwidth relative 1e-6 (floor 1 Hz); flatness relative 1e-5 (floor 1e-6)."""
+def test_centroid_and_flatness(case):
+    """Centroid relative 1e-6 (floor 1 Hz); flatness relative 1e-5 (floor 1e-6).
+
+    (Bandwidth and rolloff left the vector in layout 3: the log-mel bands carry the spectral shape.)
+    """
     _, _, ours, mag, _ = case
     centroid = librosa.feature.spectral_centroid(S=mag, sr=SR, n_fft=N_FFT)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=SR, n_fft=N_FFT)[0]
     flatness = librosa.feature.spectral_flatness(S=mag)[0]
     assert _rel(ours[:, L.CENTROID], centroid, 1.0) <= 1e-6
-    assert _rel(ours[:, L.BANDWIDTH], bandwidth, 1.0) <= 1e-6
     assert _rel(ours[:, L.FLATNESS], flatness, 1e-6) <= 1e-5
-
-
-def test_rolloff(case):
-    """Rolloff (85 %) equal to librosa's bin frequency on every frame (it is quantised to bins)."""
-    _, _, ours, mag, _ = case
-    ref = librosa.feature.spectral_rolloff(S=mag, sr=SR, n_fft=N_FFT)[0]
-    assert np.array_equal(ours[:, L.ROLLOFF], ref.astype(np.float32))
 
 
 def test_zcr_and_rms(case):

@@ -92,16 +92,6 @@ def flux(mag, prev_unit, have_prev):
 
 
 @numba.njit(nogil=True, cache=True)
-def hfc(power, scale):
-    """High-frequency content: sum of (k / K) * power[k] * scale over bins k of K (Masri's weighting)."""
-    n = power.shape[0]
-    acc = 0.0
-    for k in range(n):
-        acc += k * power[k]
-    return acc * scale / (n - 1)
-
-
-@numba.njit(nogil=True, cache=True)
 def _extremes_mean(mag, lo, hi, count, low, high):
     """(mean of the ``count`` smallest, mean of the ``count`` largest) of mag[lo:hi].
 

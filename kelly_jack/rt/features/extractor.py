@@ -10,7 +10,9 @@ Streaming state: the previous log-mel frame (onset strength), the previous
 unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
 constant-Q chroma's long window, ``cqchroma``), a ring of past onset strengths
 (onset rate over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
-(key over ``KEY_S``) and the last 5 values of the delta'd features. It assumes
+(key over ``KEY_S``), rings of past levels and their dips below the recent
+peak (articulation over ``articulation.SPAN_S``) and the last 5 values of
+the delta'd feature. It assumes
 consecutive calls are ``hop`` samples apart; ``reset()`` forgets it (after a
 gap in the audio, or between files).
 """
@@ -24,11 +26,12 @@ import numpy as np
 
 from . import layout as L
 from . import tables
+from .articulation import PEAK_S, SPAN_S, articulation
 from .chroma import key_strengths, push_chroma
 from .cqchroma import CQ_ISTATE, cq_chroma, push_samples
-from .descriptors import contrast, flux, hfc, spectral_shape, time_stats
+from .descriptors import contrast, flux, spectral_shape, time_stats
 from .mel import dct, mel_bands, power_to_db
-from .rhythm import onset_rate, onset_strength, tempo, unroll
+from .rhythm import onset_rate, onset_strength, tempo, tempogram, unroll
 from .spectrum import load_window, spectrum
 
 ONSET_RATE_S = 3.0
@@ -49,11 +52,7 @@ _PEAK = 0  # the onset strength's maximum in the current rhythm frame
 _RATE = 1  # the last onset rate and tempo (updated once per rhythm frame)
 _TEMPO = 2
 _DOUBLE = 3  # the tempo's double-time ratio
-
-
-@numba.njit(nogil=True, cache=True)
-def _db(x, floor_db):
-    return max(floor_db, 10.0 * math.log10(max(x, 1e-300)))
+_TEMPOGRAM = 4  # 4 .. 4 + N_TEMPOGRAM: the last tempogram
 
 
 @numba.njit(nogil=True, cache=True)
@@ -76,6 +75,8 @@ def extract(
     profiles,
     lags,
     prior,
+    band_lo,
+    band_hi,
     params,
     frame,
     windowed,
@@ -96,6 +97,8 @@ def extract(
     cq_istate,
     chroma_ring,
     chroma_sum,
+    level_ring,
+    dip_ring,
     delta_ring,
     fstate,
     istate,
@@ -103,13 +106,13 @@ def extract(
     """All 128 features of ``x`` into ``out`` (float32); return the count of non-finite input samples.
 
     ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
-    hfc scale, hops per rhythm frame, hop in samples, decimation factor). ``vec`` (float64, >= 128) holds the
+    hfc scale (unused since layout 3), hops per rhythm frame, hop in samples, decimation factor,
+    articulation peak span in hops). ``vec`` (float64, >= 128) holds the
     features before the float32 store; ``scratch`` rows are work space. The
     arguments from ``prev_logmel`` on are the streaming state.
     """
     rhythm_fps = params[0]
     rate_span = int(params[1])
-    hfc_scale = params[2]
     stride = int(params[3])
     seen = istate[_SEEN]
 
@@ -144,17 +147,14 @@ def extract(
         vec[L.CHROMA : L.CHROMA + L.N_CHROMA],
     )
 
-    centroid, bandwidth, rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
+    centroid, _bandwidth, _rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
     vec[L.RMS] = rms
     vec[L.RMS_DB] = 20.0 * math.log10(max(rms, 1e-5))
     vec[L.ZCR] = zcr
     vec[L.CENTROID] = centroid
-    vec[L.BANDWIDTH] = bandwidth
-    vec[L.ROLLOFF] = rolloff
     vec[L.FLATNESS] = flatness
     vec[L.FLUX] = flux(mag, prev_unit, seen > 0)
     vec[L.CREST_DB] = 20.0 * math.log10(peak / rms) if rms > 1e-10 else 0.0
-    vec[L.HFC_DB] = _db(hfc(power, hfc_scale), -100.0)
 
     n_c = L.N_CONTRAST
     contrast(mag, bands, scratch[1], scratch[2], scratch[3, :n_c], scratch[3, n_c : 2 * n_c], vec[L.CONTRAST :])
@@ -172,13 +172,20 @@ def extract(
         env = scratch[4]
         unroll(onset_ring, beats + 1, filled, env)
         fstate[_RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
-        tempo(env, filled, lags, prior, scratch[5], rhythm_fps, scratch[7, :2])
+        tempo(env, filled, lags, prior, scratch[5], rhythm_fps, scratch[7, :3])
         fstate[_TEMPO] = scratch[7, 0]
         fstate[_DOUBLE] = scratch[7, 1]
+        tgram = fstate[_TEMPOGRAM : _TEMPOGRAM + L.N_TEMPOGRAM]
+        tempogram(scratch[5], lags, int(scratch[7, 2]), band_lo, band_hi, tgram)
         istate[_RHYTHM_FRAMES] = beats + 1
     vec[L.ONSET_RATE] = fstate[_RATE]
     vec[L.TEMPO] = fstate[_TEMPO]
     vec[L.TEMPO_DOUBLE] = fstate[_DOUBLE]
+    for k in range(L.N_TEMPOGRAM):
+        vec[L.TEMPOGRAM + k] = fstate[_TEMPOGRAM + k]
+    articulation(vec[L.RMS_DB], seen, level_ring, dip_ring, int(params[6]), scratch[7, :2])
+    vec[L.DUTY_CYCLE] = scratch[7, 0]
+    vec[L.LEVEL_DIP_DB] = scratch[7, 1]
 
     # key: KK profiles against the mean chroma of the last KEY_S seconds
     push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
@@ -248,9 +255,11 @@ class FeatureExtractor:
         self.rhythm_fps = self.fps / stride
         onset_size = max(8, int(round(max(TEMPO_S, ONSET_RATE_S) * self.rhythm_fps)))
         self._lags, self._prior = tables.tempo_lags(self.rhythm_fps, onset_size)
+        self._band_lo, self._band_hi = tables.tempogram_bands(self.rhythm_fps, L.tempogram_edges())
+        peak_span = max(1, int(round(PEAK_S * self.fps)))
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
-        # hfc: power scaled so the bins of a sine of amplitude A add up to its power A**2 / 2
-        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride, hop, factor])
+        # slot 2 held layout 2's hfc scale; kept so the params indices stay
+        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride, hop, factor, peak_span])
         self._cq_windowed = np.zeros(cq_n)
         self._cq_spec = np.zeros(cq_n // 2 + 1, dtype=np.complex128)
         self._cq_power = np.zeros(cq_n // 2 + 1)
@@ -272,8 +281,10 @@ class FeatureExtractor:
         self._onset_ring = np.zeros(onset_size)
         self._chroma_ring = np.zeros((max(1, int(round(KEY_S * self.fps))), L.N_CHROMA))
         self._chroma_sum = np.zeros(L.N_CHROMA)
+        self._level_ring = np.zeros(peak_span)
+        self._dip_ring = np.zeros(max(1, int(round(SPAN_S * self.fps))))
         self._delta_ring = np.zeros((DELTA_WIDTH, len(L.DELTA_OF)))
-        self._fstate = np.zeros(4)
+        self._fstate = np.zeros(4 + L.N_TEMPOGRAM)
         self._istate = np.zeros(2, dtype=np.int64)
 
     def reset(self) -> None:
@@ -283,6 +294,8 @@ class FeatureExtractor:
         self._cq_tail[...] = 0.0
         self._cq_ring[...] = 0.0
         self._cq_istate[:] = 0
+        self._level_ring[...] = 0.0
+        self._dip_ring[...] = 0.0
         self._delta_ring[...] = 0.0
         self._fstate[...] = 0.0
         self._istate[:] = 0
@@ -312,6 +325,8 @@ class FeatureExtractor:
             self._profiles,
             self._lags,
             self._prior,
+            self._band_lo,
+            self._band_hi,
             self._params,
             self._frame,
             self._windowed,
@@ -332,6 +347,8 @@ class FeatureExtractor:
             self._cq_istate,
             self._chroma_ring,
             self._chroma_sum,
+            self._level_ring,
+            self._dip_ring,
             self._delta_ring,
             self._fstate,
             self._istate,

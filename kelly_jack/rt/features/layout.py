@@ -1,4 +1,4 @@
-"""The 128-float feature layout (version 2): names and indices.
+"""The 128-float feature layout (version 3): names and indices.
 
 docs/features.md has the table with units, ranges and librosa equivalents;
 a test holds that table and ``NAMES`` to the same order. A model records the
@@ -8,7 +8,7 @@ error (see ``kelly_jack.backends.base.check_layout_version``).
 
 from __future__ import annotations
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 FEATURE_SIZE = 128
 
 N_MELS = 64
@@ -25,26 +25,38 @@ RMS = 96
 RMS_DB = 97
 ZCR = 98
 CENTROID = 99
-BANDWIDTH = 100
-ROLLOFF = 101
-FLATNESS = 102
-FLUX = 103
-CREST_DB = 104
-HFC_DB = 105
-ONSET_STRENGTH = 106
-ONSET_RATE = 107
-TEMPO = 108
-KEY_CLARITY = 109
-MAJOR_STRENGTH = 110
-MINOR_STRENGTH = 111
-KEY_MODE = 112
-TONIC_THIRD = 113
-TEMPO_DOUBLE = 114
-CONTRAST = 115  # 115..121
-DELTAS = CONTRAST + N_CONTRAST  # 122..127
+FLATNESS = 100
+FLUX = 101
+CREST_DB = 102
+ONSET_STRENGTH = 103
+ONSET_RATE = 104
+TEMPO = 105
+TEMPO_DOUBLE = 106
+KEY_CLARITY = 107
+MAJOR_STRENGTH = 108
+MINOR_STRENGTH = 109
+KEY_MODE = 110
+TONIC_THIRD = 111
+TEMPOGRAM = 112  # 112..117: autocorrelation strength in log-spaced tempo bands (layout 3)
+N_TEMPOGRAM = 6
+DUTY_CYCLE = TEMPOGRAM + N_TEMPOGRAM  # 118 (layout 3)
+LEVEL_DIP_DB = 119  # (layout 3)
+CONTRAST = 120  # 120..126
+DELTAS = CONTRAST + N_CONTRAST  # 127
 
-# the features whose short-term slope fills the last 6 slots, in order
-DELTA_OF = (RMS_DB, CENTROID, BANDWIDTH, ROLLOFF, HFC_DB, MFCC + 0)
+# the features whose short-term slope fills the last slot(s), in order
+DELTA_OF = (RMS_DB,)
+
+# the tempogram's band edges in BPM (log-spaced; band k covers TEMPOGRAM_EDGES[k] .. [k + 1])
+TEMPOGRAM_BPM_MIN = 40.0
+TEMPOGRAM_BPM_MAX = 240.0
+
+
+def tempogram_edges() -> tuple[float, ...]:
+    """The N_TEMPOGRAM + 1 band edges in BPM, log-spaced from TEMPOGRAM_BPM_MIN to TEMPOGRAM_BPM_MAX."""
+    ratio = (TEMPOGRAM_BPM_MAX / TEMPOGRAM_BPM_MIN) ** (1.0 / N_TEMPOGRAM)
+    return tuple(TEMPOGRAM_BPM_MIN * ratio**k for k in range(N_TEMPOGRAM + 1))
+
 
 _CHROMA_NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 _SCALARS = (
@@ -52,22 +64,24 @@ _SCALARS = (
     "rms_db",
     "zcr",
     "centroid_hz",
-    "bandwidth_hz",
-    "rolloff_hz",
     "flatness",
     "flux",
     "crest_db",
-    "hfc_db",
     "onset_strength",
     "onset_rate",
     "tempo_bpm",
+    "tempo_double",
     "key_clarity",
     "major_strength",
     "minor_strength",
     "key_mode",
     "tonic_third",
-    "tempo_double",
 )
+
+
+def _tempogram_names() -> list[str]:
+    e = tempogram_edges()
+    return [f"tempogram_{round((e[k] * e[k + 1]) ** 0.5):03d}" for k in range(N_TEMPOGRAM)]
 
 
 def _names() -> tuple[str, ...]:
@@ -75,6 +89,8 @@ def _names() -> tuple[str, ...]:
     names += [f"mfcc_{i:02d}" for i in range(N_MFCC)]
     names += [f"chroma_{c}" for c in _CHROMA_NAMES]
     names += list(_SCALARS)
+    names += _tempogram_names()
+    names += ["duty_cycle", "level_dip_db"]
     names += [f"contrast_{i}" for i in range(N_CONTRAST)]
     base = {i: n for i, n in enumerate(names)}
     names += [f"delta_{base[i]}" for i in DELTA_OF]
@@ -83,4 +99,5 @@ def _names() -> tuple[str, ...]:
 
 NAMES: tuple[str, ...] = _names()
 assert len(NAMES) == FEATURE_SIZE and len(set(NAMES)) == FEATURE_SIZE
-assert NAMES[RMS] == "rms" and NAMES[MINOR_STRENGTH] == "minor_strength" and NAMES[DELTAS] == "delta_rms_db"
+assert NAMES[RMS] == "rms" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_rms_db"
+assert NAMES[DUTY_CYCLE] == "duty_cycle" and NAMES[CONTRAST] == "contrast_0"

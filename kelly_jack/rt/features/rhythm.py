@@ -5,7 +5,9 @@ Nopython kernels, inference thread. Onset strength is librosa's
 bands of the positive dB increase). The ring holds the last few seconds of it:
 the onset rate counts its salient peaks, the tempo is the best lag of its
 autocorrelation (harmonically weighted: at the lag and its double) under a
-log-normal prior around 120 BPM.
+log-normal prior around 120 BPM; the tempogram (layout 3) is the strongest
+autocorrelation in each of a few log-spaced tempo bands, with no prior, so a
+model sees every octave's evidence rather than one estimate.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ def _acf(env, n, lag, energy):
 def tempo(env, n, lags, prior, acf, frames_per_second, out):
     """Tempo of ``env[:n]``: ``out[0]`` BPM (0 without a periodicity), ``out[1]`` the double-time ratio.
 
+    ``out[2]`` is the longest lag whose autocorrelation ``acf[len(lags):]``
+    now holds (from ``lags[0]`` on), 0 when none was computed (``tempogram``
+    reads them).
+
     Each candidate lag L scores the mean of the autocorrelation at L and at 2L
     (harmonic weighting: a beat period repeats at its double, while the half
     of a period only does when the music subdivides it), weighted by
@@ -92,6 +98,7 @@ def tempo(env, n, lags, prior, acf, frames_per_second, out):
     """
     out[0] = 0.0
     out[1] = 0.0
+    out[2] = 0.0
     if n < 2 * lags[0] + 2:
         return
     mu = 0.0
@@ -111,6 +118,7 @@ def tempo(env, n, lags, prior, acf, frames_per_second, out):
     full = acf[n_lags:]  # the autocorrelation at lags lo..top, each computed once
     for lag in range(lo, top + 1):
         full[lag - lo] = _acf(env, n, lag, energy)
+    out[2] = float(top)
     best = -1
     best_v = 0.0
     for j in range(n_lags):
@@ -141,3 +149,27 @@ def tempo(env, n, lags, prior, acf, frames_per_second, out):
     if at > 1e-9:
         half = _acf(env, n, (lags[best] + 1) // 2, energy)
         out[1] = min(1.0, max(-1.0, half / at))
+
+
+@numba.njit(nogil=True, cache=True)
+def tempogram(acf, lags, top, band_lo, band_hi, out):
+    """The strongest autocorrelation in each tempo band into ``out`` (clipped to -1..1; 0 where no lag is known).
+
+    Band k covers the lags ``band_lo[k]..band_hi[k]`` (whole rhythm frames,
+    from ``tables.tempogram_bands``); ``acf[len(lags):]`` holds the
+    autocorrelation from ``lags[0]`` to ``top`` as ``tempo`` left it (``top``
+    is its ``out[2]``). No prior: 60 and 120 BPM are scored alike, so the
+    octave the music sits in is left to the model.
+    """
+    n_lags = lags.shape[0]
+    lo = lags[0]
+    for k in range(out.shape[0]):
+        first = max(lo, band_lo[k])
+        last = min(top, band_hi[k])
+        if last < first:
+            out[k] = 0.0
+            continue
+        best = acf[n_lags + first - lo]
+        for lag in range(first + 1, last + 1):
+            best = max(best, acf[n_lags + lag - lo])
+        out[k] = min(1.0, max(-1.0, best))

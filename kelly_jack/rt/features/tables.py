@@ -138,6 +138,23 @@ def tempo_lags(frames_per_second: float, history: int, bpm_min: float = 40.0, bp
     return lags, prior
 
 
+def tempogram_bands(frames_per_second: float, edges_bpm) -> tuple[np.ndarray, np.ndarray]:
+    """(first lag, last lag) in rhythm frames of each tempo band between consecutive ``edges_bpm``.
+
+    A band holds the whole lags whose tempo lies within its edges; a band
+    narrower than one lag (short histories at low frame rates) gets the lag
+    nearest its centre.
+    """
+    edges = np.asarray(edges_bpm, dtype=np.float64)
+    lo = np.ceil(60.0 * frames_per_second / edges[1:]).astype(np.int64)
+    hi = np.floor(60.0 * frames_per_second / edges[:-1]).astype(np.int64)
+    centre = np.rint(60.0 * frames_per_second / np.sqrt(edges[1:] * edges[:-1])).astype(np.int64)
+    empty = hi < lo
+    lo[empty] = centre[empty]
+    hi[empty] = centre[empty]
+    return np.maximum(lo, 1), np.maximum(hi, 1)
+
+
 # constant-Q chroma (layout 2): a decimated copy of the stream, a long FFT of it, semitone bands
 CQ_RATE = 6000.0  # Hz the stream is decimated to (about): semitones up to B6 fit under its Nyquist
 CQ_SECONDS = 0.6  # the long window covers at least this (rounded up to a power of two of samples)
