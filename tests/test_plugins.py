@@ -82,6 +82,7 @@ def test_load_plugins_variable_selects_entry_points(example_site, setting, liste
 
 
 @pytest.mark.jack
+@pytest.mark.pipewire
 def test_a_config_selects_the_plugin_and_it_runs_on_jack(example_site, jack_server, tmp_path):
     np.savez(tmp_path / "lin.npz", W=np.zeros((64, 128), dtype=np.float32), b=logits_for(0.5, -0.25))
     name = "k-plugin"

@@ -14,7 +14,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jackd import JackServer, Kelly, MidiRecorder, Player, wait_until, write_config
+from jackd import Kelly, MidiRecorder, Player, new_server, wait_until, write_config
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import parse_config
@@ -128,7 +128,7 @@ def test_the_block_size_only_moves_events_by_less_than_a_period():
 @pytest.fixture(scope="module")
 def jack_server():
     """A private jackd in synchronous mode (-S): a cycle ends only when every client has run."""
-    server = JackServer(sync=True).start()
+    server = new_server(sync=True).start()
     yield server
     server.stop()
 
