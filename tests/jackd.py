@@ -297,6 +297,19 @@ def new_server(rate: int = 48000, period: int = 128, sync: bool = False) -> Jack
 # ---------------------------------------------------------------- end of PipeWire's JACK
 
 
+def close_python_client(client: jack.Client) -> None:
+    """Deactivate and close a client whose process callback is Python.
+
+    PipeWire's libjack cancels the client's thread on close; one cancelled inside its Python callback
+    (waiting for the GIL) leaves the GIL locked and this process hung (seen once in the PipeWire leg).
+    A few periods between deactivate and close let a callback under way finish first.
+    """
+    client.deactivate()
+    if ON_PIPEWIRE:
+        time.sleep(0.05)
+    client.close()
+
+
 def write_config(path: Path, server: JackServer, name: str, body: str) -> Path:
     """A kelly config on ``server`` with client name ``name`` plus ``body`` (YAML)."""
     path.write_text(f"client:\n  name: {name}\n  server: {server.name}\n" + body)
@@ -366,8 +379,7 @@ class MidiRecorder:
         return [(t, d[2]) for t, d in self.events if len(d) == 3 and d[0] & 0xF0 == 0xB0 and d[1] == number]
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)
 
 
 class Player:
@@ -411,5 +423,4 @@ class Player:
         self.midi_queue.append(data)
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)

@@ -9,7 +9,7 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, wait_until, write_config
+from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, close_python_client, wait_until, write_config
 
 from kelly_jack.midi.generators.harmony import MODES
 
@@ -112,8 +112,7 @@ class TimebaseMaster:
         self.client.activate()
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)
 
 
 def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_server, tmp_path, recorder):
