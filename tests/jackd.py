@@ -277,12 +277,6 @@ class PipeWireServer:
         return jack.Client(name, no_start_server=True, servername=self.name)
 
 
-def pipewire_xfail(reason: str) -> pytest.MarkDecorator:
-    """For a test of the PipeWire leg that fails there for a known reason: a strict xfail on PipeWire
-    (an unexpected pass fails the run, so the README's table stays true), nothing on jackd."""
-    return pytest.mark.xfail(ON_PIPEWIRE, reason=f"PipeWire: {reason}", strict=True)
-
-
 def pipewire_lacks(reason: str) -> None:
     """End a test of the PipeWire leg as xfailed, after it asserted that PipeWire does not do what jackd
     does here (so a PipeWire that starts doing it fails the assertion, and the README's table is redone)."""
