@@ -112,7 +112,10 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     # the first window holding noise ends 0..HOP-1 frames after the noise starts; its result is due L
     # after that (test_latency_jack places impulses on window ends and checks the frame exactly)
     delay = first_move - player.started_at - LATENCY
-    assert 0 <= delay < HOP, f"noise from {player.started_at}, CC at {first_move}"
+    # PipeWire reports no xruns: a cycle the recorder lost on this loaded VM (its data then a period or
+    # two late) is silent there, so two periods more are allowed
+    slack = 2 * jack_server.period if ON_PIPEWIRE else 0
+    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}"
     assert recorder.cc(20)[-1][1] == 127  # bright noise: valence +1
     assert summary_numbers(out)["late"] == 0
 
@@ -190,7 +193,9 @@ def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path,
     f = summary_numbers(out)
     print(out)
     expected_periods = 30 * 48000 / 128
-    assert f["periods"] >= 0.97 * expected_periods
+    # PipeWire's graph (not realtime here) skips cycles when its driver wakes late on this loaded VM,
+    # unreported: 96% seen there under load
+    assert f["periods"] >= (0.9 if ON_PIPEWIRE else 0.97) * expected_periods
     assert f["late"] >= 150  # one result every ~107 ms for ~30 s, each after its due frame
     assert f["applied"] == 0
     assert f["skipped"] >= 3 * f["late"]
@@ -225,9 +230,11 @@ def test_auto_connect_patterns_and_pretty_names(jack_server, recorder, tmp_path)
     try:
         kelly.wait_ready()
         in_1 = probe.get_port_by_name(f"{name}:in_1")
-        assert [p.name for p in probe.get_all_connections(in_1)] == ["pl-patch:out"]
-        assert probe.get_all_connections(f"{name}:in_2") == []
-        assert [p.name for p in probe.get_all_connections(f"{name}:midi_out")] == [f"{recorder.client.name}:in"]
+        connected = lambda port: [p.name for p in probe.get_all_connections(port)]  # noqa: E731
+        # kelly connected before it said ready: jackd shows it at once, PipeWire a moment later
+        assert wait_until(lambda: connected(in_1) == ["pl-patch:out"], 2), connected(in_1)
+        assert wait_until(lambda: connected(f"{name}:midi_out") == [f"{recorder.client.name}:in"], 2)
+        assert connected(f"{name}:in_2") == []
         assert pretty_name(jack_server, in_1) == b"Kelly in 1"
         rc, out, err = kelly.stop()
     finally:
