@@ -1,12 +1,21 @@
 import pytest
-from jackd import JackServer, have_jackd
+from jackd import ON_PIPEWIRE, have_jackd, have_pipewire, new_server
 
 
 @pytest.fixture(scope="module")
 def jack_server():
-    """A private jackd (dummy driver, 48 kHz, 128 frames) for the module, stopped by PID."""
-    if not have_jackd():
+    """A private server for the module (48 kHz, 128 frames), stopped by PID: jackd with the dummy driver,
+    or in the PipeWire leg (KELLY_TEST_SERVER=pipewire) a private pipewire reached through its libjack."""
+    if ON_PIPEWIRE and not have_pipewire():
+        pytest.fail("pipewire or pipewire-jack is not installed: scripts/setup installs them")
+    if not ON_PIPEWIRE and not have_jackd():
         pytest.fail("jackd is not installed: scripts/test installs jackd2")
-    server = JackServer().start()
+    server = new_server().start()
     yield server
     server.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "pipewire: also runs in the PipeWire leg (KELLY_TEST_SERVER=pipewire, under pw-jack; scripts/test)"
+    )

@@ -2,21 +2,27 @@
 
 ``JackServer`` starts ``jackd`` with the dummy driver under a unique server
 name and stops it by its PID: the tests never touch a server they did not
-start. ``run_kelly`` starts the real ``kelly-jack`` command against it.
+start. ``PipeWireServer`` does the same with a private ``pipewire`` daemon
+(PipeWire's JACK, see below); ``new_server`` gives the one this pytest run
+tests (``KELLY_TEST_SERVER``). ``Kelly`` starts the real ``kelly-jack``
+command against either.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import jack
+import pytest
 
 _counter = itertools.count()
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +98,212 @@ class JackServer:
         return jack.Client(name, no_start_server=True, servername=self.name)
 
 
+# ---------------------------------------------------------------- PipeWire's JACK
+# The PipeWire leg of the suite (scripts/test runs it after the jackd one): the same tests against a
+# private pipewire daemon through PipeWire's libjack. libjack is loaded once per process, so the whole
+# pytest process (and the kelly processes it starts, which inherit its environment) must load
+# PipeWire's: run it as `KELLY_TEST_SERVER=pipewire pw-jack pytest -m pipewire`.
+
+SERVER_KIND = os.environ.get("KELLY_TEST_SERVER", "jackd")  # which server this pytest run tests
+ON_PIPEWIRE = SERVER_KIND == "pipewire"
+# where pw-jack points LD_LIBRARY_PATH (/usr/${LIB}/pipewire-0.3/jack: Debian's multiarch dir, or lib64)
+PIPEWIRE_LIBJACK_DIRS = [
+    d for d in [*Path("/usr/lib").glob("*/pipewire-0.3/jack"), Path("/usr/lib64/pipewire-0.3/jack")] if d.is_dir()
+]
+
+# pipewire's minimal.conf without ALSA, module-rt or the VM quantum floor: a dummy driver clocks the
+# graph, and a null sink named "system" in DSP mode with monitor ports stands for the sound card, so
+# clients see system:playback_1/2 and system:capture_1/2 (the monitor ports) as on jackd's dummy driver
+PIPEWIRE_CONF = """\
+context.properties = {{
+    core.daemon = true
+    core.name = {name}
+    link.max-buffers = 16
+    default.clock.rate = {rate}
+    default.clock.allowed-rates = [ {rate} ]
+    default.clock.quantum = {period}
+    default.clock.min-quantum = 16
+    default.clock.max-quantum = 8192
+    settings.check-quantum = true
+    settings.check-rate = true
+    mem.mlock-all = false
+    log.level = 2
+}}
+context.spa-libs = {{
+    audio.convert.* = audioconvert/libspa-audioconvert
+    support.* = support/libspa-support
+}}
+context.modules = [
+    {{ name = libpipewire-module-protocol-native }}
+    {{ name = libpipewire-module-profiler }}
+    {{ name = libpipewire-module-metadata }}
+    {{ name = libpipewire-module-spa-node-factory }}
+    {{ name = libpipewire-module-client-node }}
+    {{ name = libpipewire-module-access args = {{ }} }}
+    {{ name = libpipewire-module-adapter }}
+    {{ name = libpipewire-module-link-factory }}
+]
+context.objects = [
+    {{ factory = metadata args = {{ metadata.name = default }} }}
+    {{ factory = spa-node-factory
+        args = {{ factory.name = support.node.driver node.name = Dummy-Driver node.group = pipewire.dummy
+                 priority.driver = 20000 }} }}
+    {{ factory = spa-node-factory
+        args = {{ factory.name = support.node.driver node.name = Freewheel-Driver node.group = pipewire.freewheel
+                 priority.driver = 19000 node.freewheel = true }} }}
+    {{ factory = adapter
+        args = {{
+            factory.name = support.null-audio-sink
+            node.name = system
+            node.description = system
+            media.class = Audio/Duplex
+            audio.position = [ FL FR ]
+            adapter.auto-port-config = {{ mode = dsp monitor = true control = false position = unknown }}
+        }}
+    }}
+]
+"""
+
+_runtime_dir: Path | None = None
+
+
+def pipewire_runtime_dir() -> Path:
+    """This process's private PipeWire runtime directory (the servers' sockets), removed at exit.
+
+    The test process itself finds the servers through ``PIPEWIRE_RUNTIME_DIR``; no user's PipeWire
+    (in the usual XDG_RUNTIME_DIR) is ever seen or touched.
+    """
+    global _runtime_dir
+    if _runtime_dir is None:
+        _runtime_dir = Path(tempfile.mkdtemp(prefix="kelly-pw-run-"))
+        atexit.register(shutil.rmtree, _runtime_dir, True)
+        os.environ["PIPEWIRE_RUNTIME_DIR"] = str(_runtime_dir)
+    return _runtime_dir
+
+
+def loads_pipewire_libjack() -> bool:
+    """Has this process loaded PipeWire's libjack (LD_LIBRARY_PATH as pw-jack sets it)?"""
+    from kelly_jack.doctor import loaded_libjack
+
+    return "/pipewire-0.3/jack/" in loaded_libjack()
+
+
+def have_pipewire() -> bool:
+    return shutil.which("pipewire") is not None and any((d / "libjack.so.0").exists() for d in PIPEWIRE_LIBJACK_DIRS)
+
+
+class PipeWireServer:
+    """A private ``pipewire`` daemon (dummy driver, no realtime) that JACK clients reach through
+    PipeWire's libjack: the same interface as ``JackServer``.
+
+    Its socket is ``name`` in a private runtime directory; JACK clients name it as their server
+    (PipeWire's libjack takes the JACK server name for the socket name; tools reach it through
+    ``PIPEWIRE_REMOTE``). ``rate`` and ``period`` are the graph's (``default.clock.rate``, the only
+    allowed rate, and ``default.clock.quantum``). Clients get no ``PIPEWIRE_QUANTUM`` (what
+    ``pw-jack -p`` sets): it pins a client's rate, so after a restart at another rate the client
+    would run at the old one (measured: 48000 Hz and 64-frame periods on a 44100 Hz graph).
+    ``sync`` is accepted for jackd's ``-S`` and changes nothing (PipeWire has no such mode).
+    """
+
+    def __init__(self, rate: int = 48000, period: int = 128, sync: bool = False):
+        self.name = f"kelly-pw-{os.getpid()}-{next(_counter)}"
+        self.rate = rate
+        self.period = period
+        self.sync = sync
+        self.proc: subprocess.Popen | None = None
+        self.log: Path | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for child processes that should use this server (through PipeWire's libjack)."""
+        libdirs = [str(d) for d in PIPEWIRE_LIBJACK_DIRS]
+        ld = os.pathsep.join([*libdirs, *filter(None, [os.environ.get("LD_LIBRARY_PATH")])])
+        return {
+            **os.environ,
+            "LD_LIBRARY_PATH": ld,
+            "PIPEWIRE_RUNTIME_DIR": str(pipewire_runtime_dir()),
+            "PIPEWIRE_REMOTE": self.name,
+            "JACK_DEFAULT_SERVER": self.name,
+        }
+
+    def start(self, timeout: float = 10.0) -> PipeWireServer:
+        if not loads_pipewire_libjack():
+            raise RuntimeError(
+                "this process loaded jackd2's libjack, not PipeWire's: run the PipeWire leg under pw-jack "
+                "(KELLY_TEST_SERVER=pipewire pw-jack pytest -m pipewire), as scripts/test does"
+            )
+        run = pipewire_runtime_dir()
+        conf = run / f"{self.name}.conf"
+        conf.write_text(PIPEWIRE_CONF.format(name=self.name, rate=self.rate, period=self.period))
+        self.log = run / f"{self.name}.log"
+        env = {**self.env, "XDG_RUNTIME_DIR": str(run)}
+        for key in ("PIPEWIRE_REMOTE", "LD_LIBRARY_PATH"):
+            env.pop(key)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                ["pipewire", "-c", str(conf)], env=env, stdout=log, stderr=log, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pipewire exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            # up once the null sink's ports show: before that a client could connect and see no system:*
+            try:
+                probe = jack.Client("probe", no_start_server=True, servername=self.name)
+            except jack.JackOpenError:
+                time.sleep(0.1)
+                continue
+            try:
+                if probe.get_ports("^system:capture_1$"):
+                    return self
+            finally:
+                probe.close()
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"pipewire {self.name} did not come up in {timeout} s")
+
+    def stop(self) -> None:
+        """Stop it by PID (a killed one left only its socket and lock, which a new one takes over)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def client(self, name: str) -> jack.Client:
+        return jack.Client(name, no_start_server=True, servername=self.name)
+
+
+def pipewire_lacks(reason: str) -> None:
+    """End a test of the PipeWire leg as xfailed, after it asserted that PipeWire does not do what jackd
+    does here (so a PipeWire that starts doing it fails the assertion, and the README's table is redone)."""
+    pytest.xfail(f"PipeWire: {reason}")
+
+
+def new_server(rate: int = 48000, period: int = 128, sync: bool = False) -> JackServer | PipeWireServer:
+    """A (not yet started) server of the kind this run tests: jackd, or pipewire for the PipeWire leg."""
+    return (PipeWireServer if ON_PIPEWIRE else JackServer)(rate=rate, period=period, sync=sync)
+
+
+# ---------------------------------------------------------------- end of PipeWire's JACK
+
+
+def close_python_client(client: jack.Client) -> None:
+    """Deactivate and close a client whose process callback is Python.
+
+    PipeWire's libjack cancels the client's thread on close; one cancelled inside its Python callback
+    (waiting for the GIL) leaves the GIL locked and this process hung (seen once in the PipeWire leg).
+    A few periods between deactivate and close let a callback under way finish first.
+    """
+    client.deactivate()
+    if ON_PIPEWIRE:
+        time.sleep(0.05)
+    client.close()
+
+
 def write_config(path: Path, server: JackServer, name: str, body: str) -> Path:
     """A kelly config on ``server`` with client name ``name`` plus ``body`` (YAML)."""
     path.write_text(f"client:\n  name: {name}\n  server: {server.name}\n" + body)
@@ -161,8 +373,7 @@ class MidiRecorder:
         return [(t, d[2]) for t, d in self.events if len(d) == 3 and d[0] & 0xF0 == 0xB0 and d[1] == number]
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)
 
 
 class Player:
@@ -206,5 +417,4 @@ class Player:
         self.midi_queue.append(data)
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)

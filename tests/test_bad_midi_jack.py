@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from jackd import Kelly, Player, wait_until, write_config
+from jackd import ON_PIPEWIRE, Kelly, Player, wait_until, write_config
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
 
 INVALID = {
     "running status: data bytes only": [22, 100],
@@ -67,4 +67,6 @@ def test_bad_midi_in_is_ignored_and_only_valid_ccs_count(jack_server, tmp_path):
     xruns = int(re.search(r"(\d+) xruns", out).group(1))
     print(f"MIDI in: {3 * len(INVALID)} invalid and {3 * len(VALID)} valid messages sent; kelly counted {cc_in}")
     # a cycle JACK skips after an xrun is never heard: then a valid CC may be missing, never one too many
-    assert cc_in == 3 * len(VALID) or (xruns > 0 and 3 * len(VALID) // 2 <= cc_in < 3 * len(VALID)), (cc_in, xruns)
+    # (PipeWire's libjack reports no xruns: there a lost cycle is silent)
+    disturbed = xruns > 0 or ON_PIPEWIRE
+    assert cc_in == 3 * len(VALID) or (disturbed and 3 * len(VALID) // 2 <= cc_in < 3 * len(VALID)), (cc_in, xruns)

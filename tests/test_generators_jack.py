@@ -9,11 +9,11 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import Kelly, MidiRecorder, wait_until, write_config
+from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, close_python_client, wait_until, write_config
 
 from kelly_jack.midi.generators.harmony import MODES
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
 
 
 @pytest.fixture
@@ -70,10 +70,16 @@ def test_harmony_notes_arrive_in_scale_in_order_and_end_on_shutdown(jack_server,
     assert all(c <= 0 for c in sounding.values()), f"hanging notes: {sounding}"
     assert events[-1][1] == bytes([0xB2, 123, 0])  # all notes off at shutdown, last
     m = re.search(r"generator events (\d+) sent, (\d+) late", out)
-    assert m and int(m.group(1)) == len([e for e in events if e[1][0] & 0x0F == 2])
+    sent, late, received = int(m.group(1)), int(m.group(2)), len([e for e in events if e[1][0] & 0x0F == 2])
+    if ON_PIPEWIRE:
+        # PipeWire's libjack reports no xruns to its clients, so a disturbed run (a late kelly period, a
+        # recorder cycle lost on this loaded VM, measured: 0-3 of ~60 events) cannot be told from a clean one
+        assert sent - sent // 10 <= received <= sent and late <= sent // 10, (sent, received, late)
+        return
+    assert sent == received
     # an event is late only when its result was: the inference thread starved of CPU on a loaded VM
     late_results = int(re.search(r"(\d+) late,", out).group(1))
-    assert int(m.group(2)) == 0 or late_results > 0, out
+    assert late == 0 or late_results > 0, out
 
 
 def test_an_unknown_generator_type_names_the_config_line(jack_server, tmp_path):
@@ -108,8 +114,7 @@ class TimebaseMaster:
         self.client.activate()
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        close_python_client(self.client)
 
 
 def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_server, tmp_path, recorder):

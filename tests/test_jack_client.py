@@ -11,7 +11,7 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import Kelly, MidiRecorder, Player, wait_until, write_config
+from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, Player, wait_until, write_config
 
 from kelly_jack.rt.emotion import cc_value
 
@@ -57,6 +57,7 @@ def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native") -> Ke
     return Kelly(jack_server, cfg)
 
 
+@pytest.mark.pipewire
 @pytest.mark.parametrize("mode", ["native", "python"])
 def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
     name = f"k-const-{mode}"
@@ -84,6 +85,7 @@ def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, m
     assert f"audio thread {mode}" in started
 
 
+@pytest.mark.pipewire
 @pytest.mark.parametrize("mode", ["native", "python"])
 def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_path, mode):
     """Silence, then loud noise: the arousal CC moves exactly L frames after the first window holding noise."""
@@ -110,11 +112,15 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     # the first window holding noise ends 0..HOP-1 frames after the noise starts; its result is due L
     # after that (test_latency_jack places impulses on window ends and checks the frame exactly)
     delay = first_move - player.started_at - LATENCY
-    assert 0 <= delay < HOP, f"noise from {player.started_at}, CC at {first_move}"
+    # PipeWire reports no xruns: a cycle the recorder lost on this loaded VM (its data then a period or
+    # two late) is silent there, so two periods more are allowed
+    slack = 2 * jack_server.period if ON_PIPEWIRE else 0
+    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}"
     assert recorder.cc(20)[-1][1] == 127  # bright noise: valence +1
     assert summary_numbers(out)["late"] == 0
 
 
+@pytest.mark.pipewire
 @pytest.mark.parametrize("mode", ["native", "python"])
 def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mode):
     name = f"k-midiin-{mode}"
@@ -141,6 +147,7 @@ def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mod
     assert summary_numbers(out)["midi_in"] == 4
 
 
+@pytest.mark.pipewire
 def test_cc_seen_by_jack_midi_dump(jack_server, tmp_path):
     name = "k-dump"
     kelly = constant_kelly(jack_server, tmp_path, name)
@@ -162,7 +169,7 @@ def test_cc_seen_by_jack_midi_dump(jack_server, tmp_path):
     assert re.search(r"b0 15 30", dumped), dumped
 
 
-@pytest.mark.parametrize("mode", ["native", "python"])
+@pytest.mark.parametrize("mode", [pytest.param("native", marks=pytest.mark.pipewire), "python"])  # 30 s each
 def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path, mode):
     """30 s at 48 kHz/128 with inference taking 5 hops: kelly keeps every period and counts results late."""
     name = f"k-slow-{mode}"
@@ -187,18 +194,38 @@ def test_slow_backend_results_are_late_and_nothing_blocks(jack_server, tmp_path,
     assert rc == 0, err
     f = summary_numbers(out)
     print(out)
-    # the server's cycles while kelly ran: kelly took part in every one, less a few around its start
-    # and stop, and at most one per xrun (on this loaded VM JACK skips a late client's next cycle).
-    # A callback that waited for the 107 ms inference would miss some 40 cycles per xrun.
-    server_periods = (last - first) / 128
-    assert server_periods >= 0.5 * 30 * 48000 / 128
-    assert f["periods"] >= server_periods - f["xruns"] - 50, (f["periods"], server_periods, f["xruns"])
+    if ON_PIPEWIRE:
+        # PipeWire's graph (not realtime here) skips cycles when its driver wakes late on this loaded VM,
+        # unreported: 96% seen there under load
+        assert f["periods"] >= 0.9 * 30 * 48000 / 128
+    else:
+        # the server's cycles while kelly ran: kelly took part in every one, less a few around its start
+        # and stop, and at most one per xrun (on this loaded VM JACK skips a late client's next cycle).
+        # A callback that waited for the 107 ms inference would miss some 40 cycles per xrun.
+        server_periods = (last - first) / 128
+        assert server_periods >= 0.5 * 30 * 48000 / 128
+        assert f["periods"] >= server_periods - f["xruns"] - 50, (f["periods"], server_periods, f["xruns"])
     assert f["late"] >= 150  # one result every ~107 ms for ~30 s, each after its due frame
     # on time only if kelly's clock fell behind: its client frames stand still through cycles JACK skips
-    assert f["applied"] == 0 if f["xruns"] == 0 else f["applied"] < f["late"], f
+    # (PipeWire skips cycles without reporting an xrun)
+    assert f["applied"] == 0 if f["xruns"] == 0 and not ON_PIPEWIRE else f["applied"] < f["late"], f
     assert f["skipped"] >= 3 * f["late"]
 
 
+def pretty_name(server, port: jack.Port) -> bytes | None:
+    """The port's JACK pretty name, as another client reads it."""
+    if not ON_PIPEWIRE:
+        found = jack.get_property(port.uuid, jack.METADATA_PRETTY_NAME)
+        return found[0] if found else None
+    # PipeWire's libjack keeps one metadata view per process, from the first server it met: this
+    # process has met several, so ask a fresh one (jack_property), once the property has travelled
+    cmd = ["jack_property", "--port", "-l", port.name, jack.METADATA_PRETTY_NAME]
+    read = lambda: subprocess.run(cmd, env=server.env, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    wait_until(read, 2, 0.1)
+    return read().encode() or None
+
+
+@pytest.mark.pipewire
 def test_auto_connect_patterns_and_pretty_names(jack_server, recorder, tmp_path):
     name = "k-patch"
     player = Player(jack_server, np.zeros(4800, dtype=np.float32), "pl-patch")
@@ -214,20 +241,22 @@ def test_auto_connect_patterns_and_pretty_names(jack_server, recorder, tmp_path)
     try:
         kelly.wait_ready()
         in_1 = probe.get_port_by_name(f"{name}:in_1")
-        assert [p.name for p in probe.get_all_connections(in_1)] == ["pl-patch:out"]
-        assert probe.get_all_connections(f"{name}:in_2") == []
-        assert [p.name for p in probe.get_all_connections(f"{name}:midi_out")] == [f"{recorder.client.name}:in"]
-        pretty = jack.get_property(in_1.uuid, jack.METADATA_PRETTY_NAME)
-        assert pretty is not None and pretty[0] == b"Kelly in 1"
+        connected = lambda port: [p.name for p in probe.get_all_connections(port)]  # noqa: E731
+        # kelly connected before it said ready: jackd shows it at once, PipeWire a moment later
+        assert wait_until(lambda: connected(in_1) == ["pl-patch:out"], 2), connected(in_1)
+        assert wait_until(lambda: connected(f"{name}:midi_out") == [f"{recorder.client.name}:in"], 2)
+        assert connected(f"{name}:in_2") == []
+        assert pretty_name(jack_server, in_1) == b"Kelly in 1"
         rc, out, err = kelly.stop()
     finally:
+        kelly.stop()  # a failed check must not leave it running
         probe.close()
         player.close()
     assert rc == 0
     assert "warning: connect.in_2: no port matches '^nobody:here$'" in err
 
 
-@pytest.mark.parametrize("interval_ms", [10, 100])
+@pytest.mark.parametrize("interval_ms", [pytest.param(10, marks=pytest.mark.pipewire), 100])
 def test_cc_rate_limit(jack_server, recorder, tmp_path, interval_ms):
     """A model whose output changes every hop: one controller never sends twice within the interval."""
     name = f"k-rate-{interval_ms}"
@@ -252,6 +281,7 @@ def test_cc_rate_limit(jack_server, recorder, tmp_path, interval_ms):
     assert np.median(gaps) < interval_ms * 48 * 2
 
 
+@pytest.mark.pipewire
 def test_outputs_can_be_turned_off(jack_server, tmp_path):
     name = "k-noout"
     kelly = Kelly(jack_server, write_config(tmp_path / "k.yaml", jack_server, name, "ports: {outputs: false}\n"))

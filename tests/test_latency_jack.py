@@ -16,7 +16,7 @@ from collections import Counter
 
 import jack
 import pytest
-from jackd import JackServer, Kelly, wait_until, write_config
+from jackd import ON_PIPEWIRE, JackServer, Kelly, new_server, wait_until, write_config
 from probe import Probe
 
 from kelly_jack.jack import latency_api
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.jack
 HOP = 1024
 RATES = [44100, 48000, 96000]
 PERIODS = [32, 64, 128, 1024]
+PIPEWIRE_LEG = {(44100, 128), (48000, 128), (96000, 1024)}  # the PipeWire leg measures these (time budget)
 
 
 def expected_latency(rate: int) -> int:
@@ -104,23 +105,34 @@ def impulse_pair(player: Probe, rec: Probe, rate: int) -> tuple[Attempt, Attempt
     return first, Attempt(player, rec, first.target + phase % HOP + HOP * (ahead // HOP + 1))
 
 
-def exact(first: Attempt, second: Attempt, total: int) -> bool:
+def midi_lands(midi: int, through: int, period: int) -> bool:
+    """The CC for the window ending on the impulse is on the delayed impulse's frame. PipeWire 0.3.65
+    (measured here, in runs without a lost cycle or a late result) hands the MIDI to the next client 0, 1
+    or 2 periods after the audio written in the same cycle, at the same offset: whole periods late pass."""
+    if ON_PIPEWIRE:
+        return midi - through in (0, period, 2 * period)
+    return midi == through
+
+
+def exact(first: Attempt, second: Attempt, total: int, period: int) -> bool:
     """Both impulses out of out_1 exactly L later, the second's CC on its frame, no cycle lost."""
     return (
         first.complete
         and second.complete
         and first.through - first.direct == total
-        and 0 <= first.midi - first.through < HOP
+        and 0 <= first.midi - first.through < HOP + (2 * period if ON_PIPEWIRE else 0)
         and second.direct - first.direct == second.target - first.target  # neither probe lost a cycle
         and second.through - second.direct == total
-        and second.midi == second.through  # MIDI for the window ending on the impulse, on the impulse
+        and midi_lands(second.midi, second.through, period)  # MIDI for the window ending on the impulse
     )
 
 
-@pytest.mark.parametrize("period", PERIODS)
-@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize(
+    ("rate", "period"),
+    [pytest.param(r, p, marks=[pytest.mark.pipewire] * ((r, p) in PIPEWIRE_LEG)) for r in RATES for p in PERIODS],
+)
 def test_delay_midi_ranges_and_iodelay(tmp_path, rate, period):
-    server = JackServer(rate=rate, period=period).start()
+    server = new_server(rate=rate, period=period).start()
     name = "kl"
     total = expected_latency(rate)
     cfg = write_config(
@@ -142,7 +154,9 @@ def test_delay_midi_ranges_and_iodelay(tmp_path, rate, period):
         c.connect(player.out, rec.direct)
         c.connect("system:capture_1", f"{name}:in_2")
         c.connect(f"{name}:out_1", rec.inp)
-        c.connect(f"{name}:out_1", "system:playback_1")
+        # playback_2: under PipeWire, system:capture_N is the monitor of system:playback_N (the null sink
+        # standing for the card), so out_1 into playback_1 would loop back into in_2; on jackd alike
+        c.connect(f"{name}:out_1", "system:playback_2")
         c.connect(f"{name}:midi_out", rec.midi)
         time.sleep(0.3)  # silence so far: kelly's arousal CC is at 0 (sent before rec was patched)
 
@@ -153,20 +167,25 @@ def test_delay_midi_ranges_and_iodelay(tmp_path, rate, period):
         pair = None
         for _ in range(6):
             first, second = impulse_pair(player, rec, rate)
-            if exact(first, second, total):
+            if exact(first, second, total, period):
                 pair = (first, second)
                 break
             # inexact: only acceptable when xruns disturbed the measurement (JACK then skips or
-            # delays cycles of some client); without an xrun, it is a bug
-            assert first.xruns + second.xruns > 0, (vars(first), vars(second))
+            # delays cycles of some client); without an xrun, it is a bug. PipeWire's libjack reports
+            # no xruns: a client's cycle lost on this loaded VM (its data then a period or more late) is
+            # silent, so there an inexact pair is only retried
+            assert first.xruns + second.xruns > 0 or ON_PIPEWIRE, (vars(first), vars(second))
         if pair is None:
             seconds = time.monotonic() - start
-            pytest.skip(f"{rec.xruns} xruns in {seconds:.0f} s at {period} frames: no undisturbed measurement")
+            pytest.skip(
+                f"{rec.xruns} xruns reported in {seconds:.0f} s at {period} frames: no undisturbed measurement"
+                + (" (PipeWire reports none: 6 disturbed pairs)" if ON_PIPEWIRE else "")
+            )
         first, aligned = pair
 
         # ranges, read by another client: upstream (or downstream) + L over connected ports
         sys_capture = latency_api.get_range(c.get_port_by_name("system:capture_1"), latency_api.CAPTURE)
-        sys_playback = latency_api.get_range(c.get_port_by_name("system:playback_1"), latency_api.PLAYBACK)
+        sys_playback = latency_api.get_range(c.get_port_by_name("system:playback_2"), latency_api.PLAYBACK)
         capture_in = [latency_api.get_range(c.get_port_by_name(f"{name}:in_{i}"), latency_api.CAPTURE) for i in (1, 2)]
         assert capture_in == [(0, 0), sys_capture]  # in_1 from the player (0), in_2 from system:capture_1
         for port in ("out_1", "out_2", "midi_out"):
@@ -195,29 +214,40 @@ def test_delay_midi_ranges_and_iodelay(tmp_path, rate, period):
         server.stop()
 
 
+@pytest.mark.pipewire
 def test_buffer_size_change_updates_the_ranges(tmp_path):
-    server = JackServer(rate=48000, period=128).start()
+    server = new_server(rate=48000, period=128).start()
     name = "kb"
     total = expected_latency(48000)
     kelly = Kelly(server, write_config(tmp_path / "k.yaml", server, name, "ports: {inputs: 1}\n"))
     probe = None
+    # the capture latency of system:capture_1: one period on jackd's dummy driver, none on PipeWire's null sink
+    capture = (lambda period: 0) if ON_PIPEWIRE else (lambda period: period)
     try:
         kelly.wait_ready()
         probe = Probe(server, "probe")
         c = probe.client
         c.connect("system:capture_1", f"{name}:in_1")
         out_1 = c.get_port_by_name(f"{name}:out_1")
-        # the dummy driver's capture latency is one period; JACK recomputes after the connection
-        assert wait_until(lambda: latency_api.get_range(out_1, latency_api.CAPTURE) == (128 + total, 128 + total), 5)
+        expected = capture(128) + total
+        # JACK recomputes after the connection
+        assert wait_until(lambda: latency_api.get_range(out_1, latency_api.CAPTURE) == (expected, expected), 5)
         xruns = probe.xruns
         subprocess.run(["jack_bufsize", "256"], env=server.env, check=True, capture_output=True)
+        if ON_PIPEWIRE:
+            # PipeWire 0.3.65's jack_bufsize exits 0 and changes nothing; its graph's quantum is a setting
+            assert not wait_until(lambda: c.blocksize != 128, 1.0)
+            subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "256"], env=server.env,
+                           check=True, capture_output=True)  # fmt: skip
         assert wait_until(lambda: c.blocksize == 256, 5)
-        assert wait_until(lambda: latency_api.get_range(out_1, latency_api.CAPTURE) == (256 + total, 256 + total), 5)
+        expected = capture(256) + total
+        assert wait_until(lambda: latency_api.get_range(out_1, latency_api.CAPTURE) == (expected, expected), 5)
         time.sleep(0.5)
-        print(f"jack_bufsize 128 -> 256: ranges moved by 128 frames; xruns seen meanwhile: {probe.xruns - xruns}")
+        print(f"128 -> 256 frames: ranges now {expected}; xruns seen meanwhile: {probe.xruns - xruns}")
         rc, out, err = kelly.stop()
         assert rc == 0, err
         assert "periods of 128 frames" in out  # the summary names the size kelly started with
+        assert re.search(r"results [1-9]\d* applied", out)  # and it kept running at 256
     finally:
         if probe is not None:
             probe.close()

@@ -82,6 +82,7 @@ def test_load_plugins_variable_selects_entry_points(example_site, setting, liste
 
 
 @pytest.mark.jack
+@pytest.mark.pipewire
 def test_a_config_selects_the_plugin_and_it_runs_on_jack(example_site, jack_server, tmp_path):
     np.savez(tmp_path / "lin.npz", W=np.zeros((64, 128), dtype=np.float32), b=logits_for(0.5, -0.25))
     name = "k-plugin"
@@ -89,17 +90,18 @@ def test_a_config_selects_the_plugin_and_it_runs_on_jack(example_site, jack_serv
         tmp_path / "k.yaml",
         jack_server,
         name,
-        "ports: {inputs: 1}\nbackend: {name: linear-npz, model: lin.npz}\nemotion: {smoothing_ms: 0}\n",
+        "ports: {inputs: 1}\nbackend: {name: linear-npz, model: lin.npz}\nemotion: {smoothing_ms: 0}\n"
+        "connect: {midi_out: ['^rec-plugin:in$']}\n",  # from the start: a constant CC is sent once
     )
     env = {**jack_server.env, "PYTHONPATH": str(example_site)}
-    kelly = Kelly(jack_server, cfg, env=env)
     rec = MidiRecorder(jack_server, "rec-plugin")
+    kelly = Kelly(jack_server, cfg, env=env)
     try:
         assert "backend linear-npz" in kelly.wait_ready()
-        rec.client.connect(f"{name}:midi_out", rec.port)
         assert wait_until(lambda: rec.cc(20) and rec.cc(20)[-1][1] == 95, 10)
         rc, out, err = kelly.stop()
     finally:
+        kelly.stop()  # a failed check must not leave it running
         rec.close()
     assert rc == 0, err
 

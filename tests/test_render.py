@@ -14,7 +14,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jackd import JackServer, Kelly, MidiRecorder, Player, wait_until, write_config
+from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, Player, new_server, pipewire_lacks, wait_until, write_config
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import parse_config
@@ -128,7 +128,7 @@ def test_the_block_size_only_moves_events_by_less_than_a_period():
 @pytest.fixture(scope="module")
 def jack_server():
     """A private jackd in synchronous mode (-S): a cycle ends only when every client has run."""
-    server = JackServer(sync=True).start()
+    server = new_server(sync=True).start()
     yield server
     server.stop()
 
@@ -196,9 +196,35 @@ def assert_live_equals_offline(live, signal: np.ndarray, start: int) -> int:
     return len(live_part)
 
 
+def pipewire_freewheels_the_caller_only(server) -> None:
+    """PipeWire 0.3.65 (measured): jack_set_freewheel(1) moves the calling client alone to the freewheel
+    driver, where it gets no cycles, and the rest of the graph goes on in real time: no bounce."""
+    control, player = server.client(f"fwc{os.getpid()}"), Player(server, np.zeros(1, np.float32), f"fwp{os.getpid()}")
+    cycles = [0]
+    control.set_process_callback(lambda frames: cycles.__setitem__(0, cycles[0] + 1))
+    control.activate()
+    try:
+        time.sleep(0.3)
+        control.set_freewheel(True)
+        time.sleep(0.3)
+        before, t0, frame0 = cycles[0], time.monotonic(), player.client.frame_time
+        time.sleep(1.0)
+        rate = (player.client.frame_time - frame0) / (time.monotonic() - t0)
+        assert cycles[0] - before <= 1, cycles  # the freewheeling caller: (next to) no cycle in 1 s
+        assert 0.8 * RATE < rate < 1.25 * RATE, rate  # the others: real time, not faster
+    finally:
+        control.set_freewheel(False)
+        control.close()
+        player.close()
+    pipewire_lacks("jack_set_freewheel freewheels only the calling client, which then gets no cycles: no bounce")
+
+
 @pytest.mark.jack
+@pytest.mark.pipewire
 def test_a_freewheel_bounce_sends_the_offline_render_frame_for_frame(jack_server, tmp_path):
     """JACK freewheels: each period waits for its inference, so the bounce is the render, event for event."""
+    if ON_PIPEWIRE:
+        pipewire_freewheels_the_caller_only(jack_server)
     signal = chirp(5.0)
     live, start, out = live_events(jack_server, tmp_path, signal, "fw", freewheel=True)
     assert start % 128 == 0
@@ -207,6 +233,13 @@ def test_a_freewheel_bounce_sends_the_offline_render_frame_for_frame(jack_server
 
 
 @pytest.mark.jack
+@pytest.mark.pipewire
+@pytest.mark.xfail(
+    ON_PIPEWIRE,
+    strict=False,  # a run that loses no cycle would match; none did here
+    reason="PipeWire: no synchronous mode (jackd -S) and no xrun reports; a cycle lost on this loaded VM shifts "
+    "the live events by whole periods against the render (4 of 4 runs here)",
+)
 def test_a_real_time_run_sends_the_offline_render_frame_for_frame(jack_server, tmp_path):
     signal = chirp(5.0)
     for attempt in range(3):
