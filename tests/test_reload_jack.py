@@ -65,10 +65,10 @@ def test_sighup_swaps_models_between_hops_and_refuses_a_bad_one(jack_server, tmp
     }.items()}  # fmt: skip
     print(f"{swaps} SIGHUPs ({bad} bad files): {reloaded} reloads, {refused} refused; {text}")
     assert figures["errors"] == 0
-    # kelly took part in every cycle the server ran, but one per xrun (JACK skips a late client's next
-    # cycle on this loaded VM) and a few around its start and stop
+    # kelly took part in the cycles the server ran, but a few and those JACK skipped after xruns on this
+    # loaded VM (a callback that waited for a reload would miss hundreds of cycles per swap)
     server_periods = (last - first) / 128
-    assert figures["periods"] >= server_periods - figures["xruns"] - 50, (server_periods, figures)
+    assert figures["periods"] >= 0.95 * server_periods - figures["xruns"], (server_periods, figures)
     # every hop heard got its result (the first needs a whole window), but for at most one hop per swap
     assert figures["applied"] + figures["skipped"] >= figures["periods"] * 128 // 1024 - 3
     # a swap may cost one hop (skipped, or late while the reload thread held the GIL), never more
