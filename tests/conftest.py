@@ -1,5 +1,5 @@
 import pytest
-from jackd import ON_PIPEWIRE, have_jackd, have_pipewire, new_server
+from jackd import ON_PIPEWIRE, Kelly, have_jackd, have_pipewire, new_server
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +19,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "pipewire: also runs in the PipeWire leg (KELLY_TEST_SERVER=pipewire, under pw-jack; scripts/test)"
     )
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_kellys():
+    """Stop (by PID) any kelly process a test started and did not stop, e.g. when it failed early."""
+    yield
+    while Kelly.running:
+        Kelly.running[0].stop()

@@ -311,7 +311,13 @@ def write_config(path: Path, server: JackServer, name: str, body: str) -> Path:
 
 
 class Kelly:
-    """A running ``kelly-jack`` process (stopped by PID)."""
+    """A running ``kelly-jack`` process (stopped by PID).
+
+    Every instance is listed in ``Kelly.running`` until stopped, so a test that fails before its own
+    ``stop`` leaves no process behind (conftest's ``_stop_leftover_kellys`` stops them after each test).
+    """
+
+    running: list[Kelly] = []
 
     def __init__(self, server: JackServer, config: Path, *args: str, env: dict[str, str] | None = None):
         self.server = server
@@ -324,6 +330,7 @@ class Kelly:
             cwd=ROOT,
         )
         self._result: tuple[int, str, str] | None = None
+        Kelly.running.append(self)
 
     def wait_ready(self) -> str:
         """Block until kelly has activated (it prints its start line then); return that line."""
@@ -345,11 +352,16 @@ class Kelly:
             self.proc.kill()
             out, err = self.proc.communicate()
         self._result = (self.proc.returncode, out, err)
+        if self in Kelly.running:
+            Kelly.running.remove(self)
         return self._result
 
     def wait(self, timeout: float) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err
+        self._result = (self.proc.returncode, out, err)
+        if self in Kelly.running:
+            Kelly.running.remove(self)
+        return self._result
 
 
 class MidiRecorder:
