@@ -21,6 +21,12 @@ LATENCY = 960 + 1024  # 20 ms at 48 kHz + 1024 samples, the defaults
 HOP = 1024
 
 
+# kelly's `audio_thread: python` (a debug reference) runs in the PipeWire leg no more: PipeWire's libjack
+# cancels a client's process thread at close, and one cancelled while it waits for the GIL leaves the GIL
+# locked (kelly then hangs at exit and is killed; measured once in CI here). The native cfunc never takes it.
+MODES = [pytest.param("native", marks=pytest.mark.pipewire), "python"]
+
+
 def summary_numbers(out: str) -> dict[str, int]:
     """Figures of kelly's shutdown summary."""
     text = out[out.index("kelly-jack summary:") :]
@@ -57,8 +63,7 @@ def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native") -> Ke
     return Kelly(jack_server, cfg)
 
 
-@pytest.mark.pipewire
-@pytest.mark.parametrize("mode", ["native", "python"])
+@pytest.mark.parametrize("mode", MODES)
 def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
     name = f"k-const-{mode}"
     kelly = constant_kelly(jack_server, tmp_path, name, mode)
@@ -85,8 +90,7 @@ def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, m
     assert f"audio thread {mode}" in started
 
 
-@pytest.mark.pipewire
-@pytest.mark.parametrize("mode", ["native", "python"])
+@pytest.mark.parametrize("mode", MODES)
 def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_path, mode):
     """Silence, then loud noise: the arousal CC moves exactly L frames after the first window holding noise."""
     name = f"k-align-{mode}"
@@ -120,8 +124,7 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     assert summary_numbers(out)["late"] == 0
 
 
-@pytest.mark.pipewire
-@pytest.mark.parametrize("mode", ["native", "python"])
+@pytest.mark.parametrize("mode", MODES)
 def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mode):
     name = f"k-midiin-{mode}"
     kelly = constant_kelly(jack_server, tmp_path, name, mode)
