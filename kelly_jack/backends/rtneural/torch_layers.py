@@ -102,40 +102,39 @@ def _bool(entry: dict, key: str, where: str) -> bool:
     return value
 
 
-def _gru(entry, sd, where, in_size, p):
+def _recurrent(entry, sd, where, in_size, p, gates: int, weights, layer_class, kind: str):
+    """Stacked torch GRU/LSTM layers: ``weights(w_ih, w_hh, biases, h)`` gives the RTNeural weight list."""
     out = []
     bias = _bool(entry, "bias", where)
     for k in range(_int(entry, "num_layers", where, 1)):
-        w_hh = sd.get(f"{p}weight_hh_l{k}", (None, None), where)
-        h = w_hh.shape[1]
-        w_hh = sd.get(f"{p}weight_hh_l{k}", (3 * h, h), where)
-        w_ih = sd.get(f"{p}weight_ih_l{k}", (3 * h, in_size), where)
+        h = sd.get(f"{p}weight_hh_l{k}", (None, None), where).shape[1]
+        w_hh = sd.get(f"{p}weight_hh_l{k}", (gates * h, h), where)
+        w_ih = sd.get(f"{p}weight_ih_l{k}", (gates * h, in_size), where)
         if bias:
-            b = np.stack([sd.get(f"{p}{n}_l{k}", (3 * h,), where) for n in ("bias_ih", "bias_hh")])
+            b = np.stack([sd.get(f"{p}{n}_l{k}", (gates * h,), where) for n in ("bias_ih", "bias_hh")])
         else:
-            b = np.zeros((2, 3 * h))
-        order = np.r_[h : 2 * h, 0:h, 2 * h : 3 * h]  # torch r, z, n -> Keras z, r, h
-        spec = _spec("gru", h, [w_ih[order].T, w_hh[order].T, b[:, order]])
-        out.append((GRU(spec, f"{where} layer {k}", in_size), "gru"))
+            b = np.zeros((2, gates * h))
+        spec = _spec(kind, h, weights(w_ih, w_hh, b, h))
+        out.append((layer_class(spec, f"{where} layer {k}", in_size), kind))
         in_size = h
     return out
+
+
+def _gru_weights(w_ih, w_hh, b, h):
+    order = np.r_[h : 2 * h, 0:h, 2 * h : 3 * h]  # torch r, z, n -> Keras z, r, h
+    return [w_ih[order].T, w_hh[order].T, b[:, order]]
+
+
+def _lstm_weights(w_ih, w_hh, b, h):
+    return [w_ih.T, w_hh.T, b.sum(axis=0)]  # i, f, g, o = Keras i, f, c, o; one bias
+
+
+def _gru(entry, sd, where, in_size, p):
+    return _recurrent(entry, sd, where, in_size, p, 3, _gru_weights, GRU, "gru")
 
 
 def _lstm(entry, sd, where, in_size, p):
-    out = []
-    bias = _bool(entry, "bias", where)
-    for k in range(_int(entry, "num_layers", where, 1)):
-        w_hh = sd.get(f"{p}weight_hh_l{k}", (None, None), where)
-        h = w_hh.shape[1]
-        w_hh = sd.get(f"{p}weight_hh_l{k}", (4 * h, h), where)
-        w_ih = sd.get(f"{p}weight_ih_l{k}", (4 * h, in_size), where)
-        b = np.zeros(4 * h)
-        if bias:
-            b = sd.get(f"{p}bias_ih_l{k}", (4 * h,), where) + sd.get(f"{p}bias_hh_l{k}", (4 * h,), where)
-        spec = _spec("lstm", h, [w_ih.T, w_hh.T, b])  # i, f, g, o = Keras i, f, c, o
-        out.append((LSTM(spec, f"{where} layer {k}", in_size), "lstm"))
-        in_size = h
-    return out
+    return _recurrent(entry, sd, where, in_size, p, 4, _lstm_weights, LSTM, "lstm")
 
 
 def _dense(entry, sd, where, in_size, p):
