@@ -6,10 +6,10 @@ import os
 import re
 import time
 
-import jack
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, close_python_client, wait_until, write_config
+from cfunc_clients import MidiRecorder, TimebaseMaster
+from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.midi.generators.harmony import MODES
 
@@ -36,7 +36,7 @@ def play_harmony(jack_server, tmp_path, recorder, attempt: int) -> tuple[list, s
         "tempo: {bpm: 150}\n"
         "generators:\n  chords: {type: harmony, channel: 3, key: G}\n",
     )
-    recorder.events.clear()
+    recorder.clear()
     kelly = Kelly(jack_server, cfg)
     kelly.wait_ready()
     notes_on = lambda: [e for e in recorder.events if e[1][0] == 0x92 and e[1][2] > 0]  # noqa: E731
@@ -90,31 +90,6 @@ def test_an_unknown_generator_type_names_the_config_line(jack_server, tmp_path):
     code, _, err = kelly.wait(20)
     assert code == 2
     assert f"{cfg}:6: generators.g: generator type 'bells': unknown (available: cc, harmony)" in err
-
-
-class TimebaseMaster:
-    """A real JACK client that is timebase master: BBT at ``bpm`` in ``beats_per_bar``, from the frame."""
-
-    def __init__(self, server, name: str, bpm: float, beats_per_bar: int):
-        self.client = server.client(name)
-
-        def timebase(state, blocksize, pos, new_pos):
-            beats = pos.frame / pos.frame_rate * bpm / 60.0
-            pos.valid = jack.POSITION_BBT
-            pos.bar = int(beats // beats_per_bar) + 1
-            pos.beat = int(beats % beats_per_bar) + 1
-            pos.ticks_per_beat = 1920.0
-            pos.tick = int((beats % 1.0) * 1920)
-            pos.bar_start_tick = 0.0
-            pos.beats_per_bar = float(beats_per_bar)
-            pos.beat_type = 4.0
-            pos.beats_per_minute = bpm
-
-        self.client.set_timebase_callback(timebase)
-        self.client.activate()
-
-    def close(self) -> None:
-        close_python_client(self.client)
 
 
 def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_server, tmp_path, recorder):

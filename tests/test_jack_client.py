@@ -11,7 +11,8 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, Player, wait_until, write_config
+from cfunc_clients import MidiRecorder, Player
+from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.rt.emotion import cc_value
 
@@ -117,9 +118,12 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     # after that (test_latency_jack places impulses on window ends and checks the frame exactly)
     delay = first_move - player.started_at - LATENCY
     # PipeWire reports no xruns: a cycle the recorder lost on this loaded VM (its data then a period or
-    # two late) is silent there, so two periods more are allowed
-    slack = 2 * jack_server.period if ON_PIPEWIRE else 0
-    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}"
+    # two late) is silent there, so two periods more are allowed. On jackd, exact when kelly had no xrun;
+    # a cycle JACK skipped for kelly (its clock then a period behind JACK's) delays its MIDI by a period
+    # (56 xruns and 1407 frames late measured for the python mode under load here)
+    xruns = summary_numbers(out)["xruns"]
+    slack = (2 if ON_PIPEWIRE else xruns) * jack_server.period
+    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}, {xruns} xruns"
     assert recorder.cc(20)[-1][1] == 127  # bright noise: valence +1
     assert summary_numbers(out)["late"] == 0
 
