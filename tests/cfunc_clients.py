@@ -17,7 +17,7 @@ One cfunc serves every kind; a slot left 0 means that part is absent:
 
 ``TimebaseMaster`` is a timebase master whose BBT callback is a cfunc too (it runs on the audio thread).
 Frames are JACK frame times (``jack_last_frame_time`` read in the callback), so a recorder's and a
-player's stamps compare with each other and with kelly's. The arrays stay referenced until ``close``.
+player's stamps compare with each other and with kelly's. A client and its arrays stay alive until ``close``.
 """
 
 from __future__ import annotations
@@ -151,8 +151,11 @@ def _address(pointer) -> int:
 class CfuncClient:
     """A real JACK client on ``server`` (a tests.jackd server) with the cfunc process callback.
 
-    Subclasses register their ports and fill their slots in ``_setup`` before it is activated.
+    Subclasses register their ports and fill their slots in ``_setup`` before it is activated. Until
+    ``close``, the object (and so the arrays the callback writes) is kept alive in ``OPEN``.
     """
+
+    OPEN: set[CfuncClient] = set()
 
     def __init__(self, server, name: str):
         self.client = server.client(name)
@@ -165,6 +168,7 @@ class CfuncClient:
         arg = ffi.cast("void *", self.st.ctypes.data)
         rc = lib.jack_set_process_callback(self.client._ptr, ffi.cast("JackProcessCallback", _process.address), arg)
         assert rc == 0, f"jack_set_process_callback: {rc}"
+        CfuncClient.OPEN.add(self)
         self.client.activate()
 
     def _setup(self) -> None:
@@ -184,6 +188,7 @@ class CfuncClient:
         """Deactivate and close (no Python runs on the audio thread, so nothing can deadlock here)."""
         self.client.deactivate()
         self.client.close()
+        CfuncClient.OPEN.discard(self)
 
 
 class MidiRecorder(CfuncClient):
@@ -331,6 +336,7 @@ class TimebaseMaster:
 
     def __init__(self, server, name: str, bpm: float, beats_per_bar: int):
         self.client = server.client(name)
+        CfuncClient.OPEN.add(self)  # kept alive until close, as the others
         ffi = jack._ffi
         self.tb = np.zeros(TB_SIZE, dtype=np.int64)
         self.tb[TB_BPM_X1000] = round(bpm * 1000)
@@ -346,3 +352,4 @@ class TimebaseMaster:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
+        CfuncClient.OPEN.discard(self)
