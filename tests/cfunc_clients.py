@@ -90,10 +90,8 @@ def _record(st, nframes, now, event):
     data = numba.carray(address_as_voidptr(st[R_DATA]), (R_CAPACITY, R_BYTES), np.uint8)
     count = st[R_COUNT]
     for j in range(jack_midi_get_event_count(buf)):
-        if jack_midi_event_get(event, buf, j) != 0:
-            continue
-        size = st[EVENT + 1]
-        if count >= R_CAPACITY or size > R_BYTES:
+        size = st[EVENT + 1] if jack_midi_event_get(event, buf, j) == 0 else R_BYTES + 1
+        if count >= R_CAPACITY or size > R_BYTES:  # the table full, an event too long, or unreadable
             st[R_LOST] += 1
             continue
         msg = view_u8(st[EVENT + 2], size)

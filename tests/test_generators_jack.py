@@ -61,19 +61,24 @@ def test_harmony_notes_arrive_in_scale_in_order_and_end_on_shutdown(jack_server,
     assert {d[1] % 12 for d in ons} <= scale
     frames = [t for t, _ in events]
     assert frames == sorted(frames)
+    m = re.search(r"generator events (\d+) sent, (\d+) late", out)
+    sent, late, received = int(m.group(1)), int(m.group(2)), len([e for e in events if e[1][0] & 0x0F == 2])
     sounding: dict[int, int] = {}
     for _, d in events:
         if d[0] == 0x92 and d[2] > 0:
             sounding[d[1]] = sounding.get(d[1], 0) + 1
         elif d[0] in (0x82, 0x92):
             sounding[d[1]] = sounding.get(d[1], 0) - 1
-    assert all(c <= 0 for c in sounding.values()), f"hanging notes: {sounding}"
+    hanging = sum(c for c in sounding.values() if c > 0)
+    # PipeWire's libjack reports no xruns to its clients, so a disturbed run (a late kelly period, a recorder
+    # cycle lost on this loaded VM, measured: 0-3 of ~60 events) cannot be told from a clean one: there a
+    # note-on may lack its note-off only when the recorder lost as many events (here a note-on or note-off
+    # went missing in 2 of 4 runs of the leg and 1 of 1, while other suites ran on the VM)
+    assert hanging <= (sent - received if ON_PIPEWIRE else 0), (
+        f"hanging notes: {sounding} ({sent} sent, {received} received)"
+    )
     assert events[-1][1] == bytes([0xB2, 123, 0])  # all notes off at shutdown, last
-    m = re.search(r"generator events (\d+) sent, (\d+) late", out)
-    sent, late, received = int(m.group(1)), int(m.group(2)), len([e for e in events if e[1][0] & 0x0F == 2])
     if ON_PIPEWIRE:
-        # PipeWire's libjack reports no xruns to its clients, so a disturbed run (a late kelly period, a
-        # recorder cycle lost on this loaded VM, measured: 0-3 of ~60 events) cannot be told from a clean one
         assert sent - sent // 10 <= received <= sent and late <= sent // 10, (sent, received, late)
         return
     assert sent == received
