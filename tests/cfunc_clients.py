@@ -1,7 +1,8 @@
 """The tests' own JACK clients, GIL-free: a Numba cfunc process callback over preallocated arrays.
 
-A Python process callback is unsafe under PipeWire's libjack: at deactivate/close it cancels (or
-blocks) its data thread, and one caught waiting for the GIL leaves this process deadlocked. So every
+A Python process callback is unsafe under PipeWire's libjack: at deactivate it cancels the client's
+data thread (pthread_cancel), and one cancelled while it waits for the GIL dies holding the GIL's mutex:
+this process then hangs (``scripts/pipewire_gil_hang.py`` shows it). So every
 test client that runs on the audio thread is a real JACK client (JACK-Client's ``jack.Client``) whose
 process callback is the cfunc ``_process``, registered through the JACK C API on the client's pointer
 as kelly does with its own (and ``tests/probe.py``). It reaches its state through one int64 array
