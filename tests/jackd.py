@@ -1,11 +1,13 @@
-"""Real JACK servers and clients for the integration tests.
+"""Real JACK servers and the kelly-jack process for the integration tests.
 
 ``JackServer`` starts ``jackd`` with the dummy driver under a unique server
 name and stops it by its PID: the tests never touch a server they did not
-start. ``PipeWireServer`` does the same with a private ``pipewire`` daemon
+start, and none outlives the test process (``dies_with_us``).
+``PipeWireServer`` does the same with a private ``pipewire`` daemon
 (PipeWire's JACK, see below); ``new_server`` gives the one this pytest run
 tests (``KELLY_TEST_SERVER``). ``Kelly`` starts the real ``kelly-jack``
-command against either.
+command against either. The tests' own JACK clients (players, recorders)
+are in ``cfunc_clients.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:
     return False
 
 
+def dies_with_us(cmd: list[str]) -> list[str]:
+    """``cmd`` run through ``setpriv --pdeathsig TERM`` (util-linux): the kernel sends the process SIGTERM
+    when this test process dies, however it dies (a hung leg killed by scripts/test's timeout, SIGKILL, a
+    crash), so no server or kelly a test started outlives the run. The signal goes to that one process;
+    it is tied to the thread that starts it, so start these from the main thread (fixtures and tests do).
+    """
+    return ["setpriv", "--pdeathsig", "TERM", "--", *cmd]
+
+
 def have_jackd() -> bool:
     return shutil.which("jackd") is not None
 
@@ -61,7 +72,11 @@ class JackServer:
         cmd = ["jackd", "-n", self.name, "--no-realtime", *(["-S"] if self.sync else []), "-d", "dummy"]
         cmd += ["-r", str(self.rate), "-p", str(self.period)]
         self.proc = subprocess.Popen(
-            cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            dies_with_us(cmd),
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -241,7 +256,7 @@ class PipeWireServer:
             env.pop(key)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                ["pipewire", "-c", str(conf)], env=env, stdout=log, stderr=log, start_new_session=True
+                dies_with_us(["pipewire", "-c", str(conf)]), env=env, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -263,7 +278,10 @@ class PipeWireServer:
         raise RuntimeError(f"pipewire {self.name} did not come up in {timeout} s")
 
     def stop(self) -> None:
-        """Stop it by PID (a killed one left only its socket and lock, which a new one takes over)."""
+        """Stop it by PID (a killed one left only its socket and lock, which a new one takes over).
+
+        If this process dies first (e.g. killed at scripts/test's timeout: no teardown runs), the
+        kernel stops it (``dies_with_us``)."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -291,19 +309,6 @@ def new_server(rate: int = 48000, period: int = 128, sync: bool = False) -> Jack
 # ---------------------------------------------------------------- end of PipeWire's JACK
 
 
-def close_python_client(client: jack.Client) -> None:
-    """Deactivate and close a client whose process callback is Python.
-
-    PipeWire's libjack cancels the client's thread on close; one cancelled inside its Python callback
-    (waiting for the GIL) leaves the GIL locked and this process hung (seen once in the PipeWire leg).
-    A few periods between deactivate and close let a callback under way finish first.
-    """
-    client.deactivate()
-    if ON_PIPEWIRE:
-        time.sleep(0.05)
-    client.close()
-
-
 def write_config(path: Path, server: JackServer, name: str, body: str) -> Path:
     """A kelly config on ``server`` with client name ``name`` plus ``body`` (YAML)."""
     path.write_text(f"client:\n  name: {name}\n  server: {server.name}\n" + body)
@@ -322,7 +327,7 @@ class Kelly:
     def __init__(self, server: JackServer, config: Path, *args: str, env: dict[str, str] | None = None):
         self.server = server
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kelly_jack", "--config", str(config), *args],
+            dies_with_us([sys.executable, "-m", "kelly_jack", "--config", str(config), *args]),
             env=env or server.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -362,71 +367,3 @@ class Kelly:
         if self in Kelly.running:
             Kelly.running.remove(self)
         return self._result
-
-
-class MidiRecorder:
-    """A real JACK client with one MIDI input that records (jack frame time, bytes)."""
-
-    def __init__(self, server: JackServer, name: str = "recorder"):
-        self.client = server.client(name)
-        self.port = self.client.midi_inports.register("in")
-        self.events: list[tuple[int, bytes]] = []
-
-        @self.client.set_process_callback
-        def process(frames):
-            base = self.client.last_frame_time
-            for offset, data in self.port.incoming_midi_events():
-                self.events.append((base + offset, bytes(data)))
-
-        self.client.activate()
-
-    def cc(self, number: int) -> list[tuple[int, int]]:
-        """(frame, value) of every control change ``number`` received."""
-        return [(t, d[2]) for t, d in self.events if len(d) == 3 and d[0] & 0xF0 == 0xB0 and d[1] == number]
-
-    def close(self) -> None:
-        close_python_client(self.client)
-
-
-class Player:
-    """A real JACK client with one audio output that plays ``signal`` once, then silence.
-
-    ``started_at`` is the JACK frame time of the signal's first sample.
-    """
-
-    def __init__(self, server: JackServer, signal_, name: str = "player", midi: bool = False):
-        self.client = server.client(name)
-        self.port = self.client.outports.register("out")
-        self.midi_port = self.client.midi_outports.register("midi") if midi else None
-        self.signal = signal_
-        self.pos = 0
-        self.started_at: int | None = None
-        self.playing = False
-        self.midi_queue: list[bytes] = []
-
-        @self.client.set_process_callback
-        def process(frames):
-            buf = self.port.get_array()
-            buf.fill(0.0)
-            if self.midi_port is not None:
-                self.midi_port.clear_buffer()
-                while self.midi_queue:
-                    self.midi_port.write_midi_event(0, self.midi_queue.pop(0))
-            if not self.playing:
-                return
-            if self.started_at is None:
-                self.started_at = self.client.last_frame_time
-            chunk = self.signal[self.pos : self.pos + frames]
-            buf[: len(chunk)] = chunk
-            self.pos += len(chunk)
-
-        self.client.activate()
-
-    def play(self) -> None:
-        self.playing = True
-
-    def send_midi(self, data: bytes) -> None:
-        self.midi_queue.append(data)
-
-    def close(self) -> None:
-        close_python_client(self.client)

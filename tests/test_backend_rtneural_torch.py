@@ -245,3 +245,19 @@ def test_bad_description_files(tmp_path, text, words):
 def test_a_state_dict_given_as_a_model_points_at_descriptions():
     with pytest.raises(BackendError, match="a PyTorch state_dict needs an architecture description"):
         create_backend("rtneural", {"model": str(MODELS / "gru_torch.json")})
+
+
+def test_each_model_file_is_read_once_at_load(monkeypatch):
+    """The backend takes the model's kelly_jack.* metadata from the same parse as its layers."""
+    from kelly_jack.backends import model_file
+
+    reads = []
+    read_text = model_file.read_text
+    monkeypatch.setattr(
+        model_file, "read_text", lambda path, limit: reads.append(Path(path).name) or read_text(path, limit)
+    )
+    assert load("gru_torch").metadata["layers"] == "gru, gru, gru, gru, dense"
+    assert reads == ["gru_torch.yaml", "gru_torch.json"]  # the description, then the state_dict it names
+    reads.clear()
+    create_backend("rtneural", {"model": str(MODELS / "gru.json")})
+    assert reads == ["gru.json"]

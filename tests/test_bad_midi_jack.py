@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, Player, wait_until, write_config
+from cfunc_clients import Player
+from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
 
@@ -53,7 +54,7 @@ def test_bad_midi_in_is_ignored_and_only_valid_ccs_count(jack_server, tmp_path):
         for _ in range(3):  # each message in its own period, the valid ones among them
             for msg in [*INVALID.values(), *VALID]:
                 player.send_midi(bytes(msg))
-                assert wait_until(lambda: not player.midi_queue, 2.0)
+                assert wait_until(lambda: not player.midi_pending, 2.0)
                 time.sleep(0.004)
         time.sleep(0.2)
         assert kelly.proc.poll() is None, "kelly stopped"

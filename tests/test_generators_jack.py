@@ -6,10 +6,10 @@ import os
 import re
 import time
 
-import jack
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, close_python_client, wait_until, write_config
+from cfunc_clients import MidiRecorder, TimebaseMaster
+from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.midi.generators.harmony import MODES
 
@@ -36,7 +36,7 @@ def play_harmony(jack_server, tmp_path, recorder, attempt: int) -> tuple[list, s
         "tempo: {bpm: 150}\n"
         "generators:\n  chords: {type: harmony, channel: 3, key: G}\n",
     )
-    recorder.events.clear()
+    recorder.clear()
     kelly = Kelly(jack_server, cfg)
     kelly.wait_ready()
     notes_on = lambda: [e for e in recorder.events if e[1][0] == 0x92 and e[1][2] > 0]  # noqa: E731
@@ -61,19 +61,24 @@ def test_harmony_notes_arrive_in_scale_in_order_and_end_on_shutdown(jack_server,
     assert {d[1] % 12 for d in ons} <= scale
     frames = [t for t, _ in events]
     assert frames == sorted(frames)
+    m = re.search(r"generator events (\d+) sent, (\d+) late", out)
+    sent, late, received = int(m.group(1)), int(m.group(2)), len([e for e in events if e[1][0] & 0x0F == 2])
     sounding: dict[int, int] = {}
     for _, d in events:
         if d[0] == 0x92 and d[2] > 0:
             sounding[d[1]] = sounding.get(d[1], 0) + 1
         elif d[0] in (0x82, 0x92):
             sounding[d[1]] = sounding.get(d[1], 0) - 1
-    assert all(c <= 0 for c in sounding.values()), f"hanging notes: {sounding}"
+    hanging = sum(c for c in sounding.values() if c > 0)
+    # PipeWire's libjack reports no xruns to its clients, so a disturbed run (a late kelly period, a recorder
+    # cycle lost on this loaded VM, measured: 0-3 of ~60 events) cannot be told from a clean one: there a
+    # note-on may lack its note-off only when the recorder lost as many events (here a note-on or note-off
+    # went missing in 2 of 4 runs of the leg and 1 of 1, while other suites ran on the VM)
+    assert hanging <= (sent - received if ON_PIPEWIRE else 0), (
+        f"hanging notes: {sounding} ({sent} sent, {received} received)"
+    )
     assert events[-1][1] == bytes([0xB2, 123, 0])  # all notes off at shutdown, last
-    m = re.search(r"generator events (\d+) sent, (\d+) late", out)
-    sent, late, received = int(m.group(1)), int(m.group(2)), len([e for e in events if e[1][0] & 0x0F == 2])
     if ON_PIPEWIRE:
-        # PipeWire's libjack reports no xruns to its clients, so a disturbed run (a late kelly period, a
-        # recorder cycle lost on this loaded VM, measured: 0-3 of ~60 events) cannot be told from a clean one
         assert sent - sent // 10 <= received <= sent and late <= sent // 10, (sent, received, late)
         return
     assert sent == received
@@ -90,31 +95,6 @@ def test_an_unknown_generator_type_names_the_config_line(jack_server, tmp_path):
     code, _, err = kelly.wait(20)
     assert code == 2
     assert f"{cfg}:6: generators.g: generator type 'bells': unknown (available: cc, harmony)" in err
-
-
-class TimebaseMaster:
-    """A real JACK client that is timebase master: BBT at ``bpm`` in ``beats_per_bar``, from the frame."""
-
-    def __init__(self, server, name: str, bpm: float, beats_per_bar: int):
-        self.client = server.client(name)
-
-        def timebase(state, blocksize, pos, new_pos):
-            beats = pos.frame / pos.frame_rate * bpm / 60.0
-            pos.valid = jack.POSITION_BBT
-            pos.bar = int(beats // beats_per_bar) + 1
-            pos.beat = int(beats % beats_per_bar) + 1
-            pos.ticks_per_beat = 1920.0
-            pos.tick = int((beats % 1.0) * 1920)
-            pos.bar_start_tick = 0.0
-            pos.beats_per_bar = float(beats_per_bar)
-            pos.beat_type = 4.0
-            pos.beats_per_minute = bpm
-
-        self.client.set_timebase_callback(timebase)
-        self.client.activate()
-
-    def close(self) -> None:
-        close_python_client(self.client)
 
 
 def test_harmony_follows_jack_transport_and_ends_its_notes_when_it_stops(jack_server, tmp_path, recorder):

@@ -11,7 +11,8 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, Player, wait_until, write_config
+from cfunc_clients import MidiRecorder, Player
+from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.rt.emotion import cc_value
 
@@ -51,14 +52,17 @@ def recorder(jack_server):
     rec.close()
 
 
-def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native") -> Kelly:
-    """kelly with one input and the constant backend at valence 0.5 (CC 95), arousal -0.25 (CC 48)."""
+def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native", recorder=None) -> Kelly:
+    """kelly with one input and the constant backend at valence 0.5 (CC 95), arousal -0.25 (CC 48); its
+    midi_out connected to ``recorder`` by kelly itself, at start: a constant value is sent once, within
+    ~85 ms of activation (window + latency), which a test connecting afterwards may miss under load."""
+    connect = f"connect: {{midi_out: ['^{recorder.client.name}:in$']}}\n" if recorder is not None else ""
     cfg = write_config(
         tmp_path / "k.yaml",
         jack_server,
         name,
         f"  audio_thread: {mode}\nports: {{inputs: 1}}\n"
-        "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n",
+        "backend: {name: constant, valence: 0.5, arousal: -0.25}\nemotion: {smoothing_ms: 0}\n" + connect,
     )
     return Kelly(jack_server, cfg)
 
@@ -66,12 +70,11 @@ def constant_kelly(jack_server, tmp_path, name: str, mode: str = "native") -> Ke
 @pytest.mark.parametrize("mode", MODES)
 def test_constant_backend_values_arrive_as_cc(jack_server, recorder, tmp_path, mode):
     name = f"k-const-{mode}"
-    kelly = constant_kelly(jack_server, tmp_path, name, mode)
+    kelly = constant_kelly(jack_server, tmp_path, name, mode, recorder)
     player = Player(jack_server, np.sin(np.arange(48000 * 3) * 0.05).astype(np.float32) * 0.3, f"pl-{mode}")
     try:
         started = kelly.wait_ready()
         player.client.connect(player.port, f"{name}:in_1")
-        recorder.client.connect(f"{name}:midi_out", recorder.port)
         player.play()
         expected_v, expected_a = cc_value(0.5), cc_value(-0.25)
         assert (expected_v, expected_a) == (95, 48)
@@ -107,7 +110,9 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
         time.sleep(1.0)  # silence: arousal and valence at -1 (CC 0)
         assert recorder.cc(21) and recorder.cc(21)[-1][1] == 0
         player.play()
-        assert wait_until(lambda: recorder.cc(21)[-1][1] == 127, 5)
+        # both: the first window holding noise also holds silence, and may move arousal to 127 a hop
+        # before valence (valence 67 seen last once in the PipeWire leg when only arousal was waited for)
+        assert wait_until(lambda: recorder.cc(21)[-1][1] == 127 and recorder.cc(20)[-1][1] == 127, 5)
         rc, out, err = kelly.stop()
     finally:
         player.close()
@@ -117,9 +122,12 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
     # after that (test_latency_jack places impulses on window ends and checks the frame exactly)
     delay = first_move - player.started_at - LATENCY
     # PipeWire reports no xruns: a cycle the recorder lost on this loaded VM (its data then a period or
-    # two late) is silent there, so two periods more are allowed
-    slack = 2 * jack_server.period if ON_PIPEWIRE else 0
-    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}"
+    # two late) is silent there, so two periods more are allowed. On jackd, exact when kelly had no xrun;
+    # a cycle JACK skipped for kelly (its clock then a period behind JACK's) delays its MIDI by a period
+    # (56 xruns and 1407 frames late measured for the python mode under load here)
+    xruns = summary_numbers(out)["xruns"]
+    slack = (2 if ON_PIPEWIRE else xruns) * jack_server.period
+    assert 0 <= delay < HOP + slack, f"noise from {player.started_at}, CC at {first_move}, {xruns} xruns"
     assert recorder.cc(20)[-1][1] == 127  # bright noise: valence +1
     assert summary_numbers(out)["late"] == 0
 
@@ -127,13 +135,12 @@ def test_result_applies_at_window_end_plus_latency(jack_server, recorder, tmp_pa
 @pytest.mark.parametrize("mode", MODES)
 def test_midi_in_sets_user_values_and_blend(jack_server, recorder, tmp_path, mode):
     name = f"k-midiin-{mode}"
-    kelly = constant_kelly(jack_server, tmp_path, name, mode)
+    kelly = constant_kelly(jack_server, tmp_path, name, mode, recorder)
     player = Player(jack_server, np.zeros(48000, dtype=np.float32), f"plm-{mode}", midi=True)
     try:
         kelly.wait_ready()
         player.client.connect(player.port, f"{name}:in_1")
         player.client.connect(player.midi_port, f"{name}:midi_in")
-        recorder.client.connect(f"{name}:midi_out", recorder.port)
         player.play()
         assert wait_until(lambda: recorder.cc(20) and recorder.cc(20)[-1][1] == 95, 10)
         sent = 0

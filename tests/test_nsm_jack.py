@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 import yaml
-from jackd import ROOT, JackServer, Kelly, Player, wait_until, write_config
+from cfunc_clients import Player
+from jackd import ROOT, JackServer, Kelly, wait_until, write_config
 from nsm_server import NsmServer
 
 pytestmark = pytest.mark.jack

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 import pytest
-from jackd import ROOT, JackServer, Kelly, MidiRecorder, Player, wait_until, write_config
+from cfunc_clients import MidiRecorder, Player
+from jackd import ROOT, JackServer, Kelly, wait_until, write_config
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 

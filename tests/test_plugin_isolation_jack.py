@@ -6,7 +6,8 @@ import os
 import time
 
 import pytest
-from jackd import ROOT, Kelly, MidiRecorder, wait_until, write_config
+from cfunc_clients import MidiRecorder
+from jackd import ROOT, Kelly, wait_until, write_config
 
 pytestmark = pytest.mark.jack
 

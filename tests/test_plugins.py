@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from jackd import ROOT, Kelly, MidiRecorder, wait_until, write_config
+from cfunc_clients import MidiRecorder
+from jackd import ROOT, Kelly, wait_until, write_config
 
 from kelly_jack.plugins import load_plugins
 from kelly_jack.rt.emotion import logits_for

@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from jackd import ROOT, Kelly, Player, write_config
+from cfunc_clients import Player
+from jackd import ROOT, Kelly, write_config
 
 pytestmark = pytest.mark.jack
 

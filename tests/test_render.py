@@ -14,7 +14,8 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jackd import ON_PIPEWIRE, Kelly, MidiRecorder, Player, new_server, pipewire_lacks, wait_until, write_config
+from cfunc_clients import CfuncClient, MidiRecorder, Player
+from jackd import ON_PIPEWIRE, Kelly, new_server, pipewire_lacks, wait_until, write_config
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import parse_config
@@ -199,21 +200,19 @@ def assert_live_equals_offline(live, signal: np.ndarray, start: int) -> int:
 def pipewire_freewheels_the_caller_only(server) -> None:
     """PipeWire 0.3.65 (measured): jack_set_freewheel(1) moves the calling client alone to the freewheel
     driver, where it gets no cycles, and the rest of the graph goes on in real time: no bounce."""
-    control, player = server.client(f"fwc{os.getpid()}"), Player(server, np.zeros(1, np.float32), f"fwp{os.getpid()}")
-    cycles = [0]
-    control.set_process_callback(lambda frames: cycles.__setitem__(0, cycles[0] + 1))
-    control.activate()
+    control = CfuncClient(server, f"fwc{os.getpid()}")
+    player = Player(server, np.zeros(1, np.float32), f"fwp{os.getpid()}")
     try:
         time.sleep(0.3)
-        control.set_freewheel(True)
+        control.client.set_freewheel(True)
         time.sleep(0.3)
-        before, t0, frame0 = cycles[0], time.monotonic(), player.client.frame_time
+        before, t0, frame0 = control.cycles, time.monotonic(), player.client.frame_time
         time.sleep(1.0)
         rate = (player.client.frame_time - frame0) / (time.monotonic() - t0)
-        assert cycles[0] - before <= 1, cycles  # the freewheeling caller: (next to) no cycle in 1 s
+        assert control.cycles - before <= 1, control.cycles  # the freewheeling caller: (next to) no cycle in 1 s
         assert 0.8 * RATE < rate < 1.25 * RATE, rate  # the others: real time, not faster
     finally:
-        control.set_freewheel(False)
+        control.client.set_freewheel(False)
         control.close()
         player.close()
     pipewire_lacks("jack_set_freewheel freewheels only the calling client, which then gets no cycles: no bounce")

@@ -12,26 +12,12 @@ import time
 import jack
 import numpy as np
 import pytest
-from jackd import JackServer, Kelly, MidiRecorder, Player, new_server, wait_until, write_config
+from cfunc_clients import AudioSink, MidiRecorder, Player
+from jackd import JackServer, Kelly, new_server, wait_until, write_config
 
 # on PipeWire, whose libjack never calls the shutdown callback, kelly notices the loss by its stalled
 # period counter (STALL_S) instead: the same tests, a slower detection
 pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
-
-
-class AudioSink:
-    """A real JACK client with one audio input that keeps the loudest sample it received."""
-
-    def __init__(self, server: JackServer, name: str):
-        self.client = server.client(name)
-        self.port = self.client.inports.register("in")
-        self.peak = 0.0
-
-        @self.client.set_process_callback
-        def process(frames):
-            self.peak = max(self.peak, float(np.abs(self.port.get_array()).max()))
-
-        self.client.activate()
 
 
 def clients(server: JackServer, tag: str):

@@ -8,8 +8,11 @@ the next call gets a fresh worker. The inference thread therefore keeps its
 hop rhythm, keeps releasing queued note-offs and stays stoppable, whatever a
 plugin does.
 
-``FailureTracker`` decides when a plugin has failed for good: at once when it
-hangs, or after ``max_failures`` failures in a row. The inference thread then
+``PluginCaller.try_call`` is the one place a failed call (an exception or a
+timeout) becomes a ``PluginFailure`` with its message; ``FailureTracker``
+decides when a plugin has failed for good: at once when it hangs, or after
+``max_failures`` failures in a row (``FailureReport`` writes the messages of
+the failures before that at a bounded rate). Then the inference thread
 swaps the backend for ``HoldLastBackend`` (the last good output, for ever) and
 the generator runner drops the generator.
 
@@ -18,10 +21,11 @@ Runs on: the inference thread (callers), worker threads named ``kelly-plugin``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +34,13 @@ from ..backends.base import EMOTIONS, BackendBase
 
 class PluginTimeout(Exception):
     """A plugin call did not return within its deadline (the call is abandoned)."""
+
+
+class PluginFailure(NamedTuple):
+    """One failed plugin call: a message naming the plugin and what went wrong; ``hung`` if it timed out."""
+
+    message: str
+    hung: bool
 
 
 class _Worker:
@@ -99,6 +110,21 @@ class PluginCaller:
             raise error
         return result
 
+    def try_call(
+        self, what: str, fn: Callable, *args: Any, timeout_s: float, step: str = ""
+    ) -> tuple[Any, PluginFailure | None]:
+        """``call`` that returns its failure instead of raising it: ``(result, None)`` or ``(None, failure)``.
+
+        ``what`` names the plugin in the message ("backend onnx"), ``step`` the call when it is not the
+        plugin's main one ("reset"). Any Exception (not BaseException) the plugin raises is a failure.
+        """
+        try:
+            return self.call(fn, *args, timeout_s=timeout_s), None
+        except PluginTimeout as e:
+            return None, PluginFailure(f"{what} hangs{' in ' + step if step else ''}: {e}", True)
+        except Exception as e:  # a plugin must never stop the client
+            return None, PluginFailure(f"{what}{' ' + step if step else ''} raised {type(e).__name__}: {e}", False)
+
     def close(self) -> None:
         """Let the idle worker exit (an abandoned one exits when its call returns)."""
         w, self._worker = self._worker, None
@@ -120,6 +146,22 @@ class FailureTracker:
     def failed(self, hung: bool = False) -> bool:
         self.in_a_row += 1
         return hung or self.in_a_row >= self.max_failures
+
+
+class FailureReport:
+    """Writes the messages of failures that did not replace their plugin to stderr, one at most every
+    ``every_s`` seconds (the others are only counted), each followed by ``tail``."""
+
+    def __init__(self, tail: str, every_s: float = 5.0):
+        self.tail = tail
+        self.every_s = every_s
+        self._last = 0.0
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            print(f"kelly-jack: {message} {self.tail}", file=sys.stderr, flush=True)
 
 
 class HoldLastBackend(BackendBase):

@@ -44,7 +44,7 @@ from ..rt import layout, ring
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
-from .guard import FailureTracker, HoldLastBackend, PluginCaller, PluginTimeout
+from .guard import FailureReport, FailureTracker, HoldLastBackend, PluginCaller, PluginFailure
 from .resample import WindowResampler
 
 # indices of InferenceThreadManager.counters
@@ -60,7 +60,10 @@ I_TIMEOUTS = 8  # backend calls abandoned at the deadline
 I_REPLACED = 9  # backends replaced by the hold-last stub
 N_ICOUNTERS = 10
 
-_REPORT_EVERY_S = 5.0
+
+def _logits(backend: BackendBase, features: np.ndarray) -> np.ndarray:
+    """``backend.infer`` as a flat float64 array (on the plugin worker: a bad return type is the backend's failure)."""
+    return np.asarray(backend.infer(features), dtype=np.float64).reshape(-1)
 
 
 class InferenceThreadManager:
@@ -122,7 +125,7 @@ class InferenceThreadManager:
         self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_report = 0.0
+        self._report = FailureReport("(dropped; counted)")
         self._offset = 0  # client frame minus ring position
         self._seen_overflow = 0
         self._next_end = window
@@ -289,21 +292,17 @@ class InferenceThreadManager:
         model = self._model  # one read: a swap lands between hops, never inside one
         backend, mapping = model
         name = getattr(backend, "name", "?")
-        try:
-            y = self._caller.call(backend.infer, self._features, timeout_s=self.timeout_s)
-            y = np.asarray(y, dtype=np.float64).reshape(-1)
-        except PluginTimeout as e:
-            self.counters[I_TIMEOUTS] += 1
-            self._give_up(model, f"backend {name} hangs: {e}", hung=True)
-            return 0
-        except Exception as e:  # a backend must never stop the client
-            self.counters[I_ERRORS] += 1
-            self._give_up(model, f"backend {name} raised {type(e).__name__}: {e}")
+        y, failure = self._caller.try_call(
+            f"backend {name}", _logits, backend, self._features, timeout_s=self.timeout_s
+        )
+        if failure is not None:
+            self.counters[I_TIMEOUTS if failure.hung else I_ERRORS] += 1
+            self._give_up(model, failure)
             return 0
         elapsed_us = self._caller.elapsed_us
         if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
-            self._give_up(model, f"backend {name} returned non-finite or shape {y.shape}")
+            self._give_up(model, PluginFailure(f"backend {name} returned non-finite or shape {y.shape}", False))
             return 0
         self._failures.ok()
         self._last_good = y
@@ -330,24 +329,18 @@ class InferenceThreadManager:
             self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
         return 1
 
-    def _give_up(self, model: tuple, message: str, hung: bool = False) -> None:
+    def _give_up(self, model: tuple, failure: PluginFailure) -> None:
         """Report a failed hop; replace the backend by the hold-last stub when it failed for good."""
-        if not self._failures.failed(hung) or self._model is not model:
-            self._report(message)
+        if not self._failures.failed(failure.hung) or self._model is not model:
+            self._report(failure.message)
             return
         backend, mapping = model
         self._model = (HoldLastBackend(getattr(backend, "name", "?"), self._last_good), mapping)
         self._failures.ok()
         self.counters[I_REPLACED] += 1
         print(
-            f"kelly-jack: {message}; backend replaced by one that holds its last good output "
+            f"kelly-jack: {failure.message}; backend replaced by one that holds its last good output "
             "(reload the model with SIGHUP to try again)",
             file=sys.stderr,
             flush=True,
         )
-
-    def _report(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_report >= _REPORT_EVERY_S:
-            self._last_report = now
-            print(f"kelly-jack: {message} (dropped; counted)", file=sys.stderr, flush=True)

@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
-from ..inference.guard import FailureTracker, PluginCaller, PluginTimeout
+from ..inference.guard import FailureReport, FailureTracker, PluginCaller, PluginFailure
 from .batch import EventBatch
 from .generator import Generator, Moment
 from .key import KeyTracker
 from .scheduler import EventScheduler
 from .tempo import InternalClock, TempoSource
-
-_REPORT_EVERY_S = 5.0
 
 
 class GeneratorRunner:
@@ -78,7 +75,7 @@ class GeneratorRunner:
         self._last_start: int | None = None
         self._horizon = -(1 << 62)
         self._rolling = True
-        self._last_report = 0.0
+        self._report = FailureReport("(counted)")
         self._end: int | None = None  # the last moment's end frame and beat, to tile the time line exactly
         self._end_beat: float | None = None
 
@@ -127,37 +124,33 @@ class GeneratorRunner:
 
     def _generate(self, g: Generator, moment: Moment) -> None:
         """One generator's call, isolated: its events reach the scheduler only if it succeeds."""
-        name = getattr(g, "name", "?")
         batch = EventBatch(moment.start, moment.end, moment.rate)
-        try:
-            self._caller.call(g.generate, moment, batch, timeout_s=self.timeout_s)
-        except PluginTimeout as e:
+        _, failure = self._caller.try_call(self._what(g), g.generate, moment, batch, timeout_s=self.timeout_s)
+        if failure is not None:  # one broken generator must not silence the others
             self.errors += 1
-            self._failed(g, f"generator {name} hangs: {e}", hung=True)
-            return
-        except Exception as e:  # one broken generator must not silence the others
-            self.errors += 1
-            self._failed(g, f"generator {name} raised {type(e).__name__}: {e}")
+            self._failed(g, failure)
             return
         self._failures[id(g)].ok()
         batch.move_into(self.scheduler)
 
-    def _failed(self, g: Generator, message: str, hung: bool = False) -> None:
-        if not self._failures[id(g)].failed(hung):
-            self._report(message)
+    @staticmethod
+    def _what(g: Generator) -> str:
+        return f"generator {getattr(g, 'name', '?')}"
+
+    def _failed(self, g: Generator, failure: PluginFailure) -> None:
+        if not self._failures[id(g)].failed(failure.hung):
+            self._report(failure.message)
             return
         self.generators.remove(g)
         self.dropped.append(getattr(g, "name", "?"))
-        print(f"kelly-jack: {message}; generator dropped (its sounding notes still end)", file=sys.stderr, flush=True)
+        note = "generator dropped (its sounding notes still end)"
+        print(f"kelly-jack: {failure.message}; {note}", file=sys.stderr, flush=True)
 
     def _reset_all(self) -> None:
         for g in list(self.generators):
-            try:
-                self._caller.call(g.reset, timeout_s=self.timeout_s)
-            except PluginTimeout as e:
-                self._failed(g, f"generator {getattr(g, 'name', '?')} hangs in reset: {e}", hung=True)
-            except Exception as e:
-                self._failed(g, f"generator {getattr(g, 'name', '?')} reset raised {type(e).__name__}: {e}")
+            _, failure = self._caller.try_call(self._what(g), g.reset, timeout_s=self.timeout_s, step="reset")
+            if failure is not None:
+                self._failed(g, failure)
 
     def close(self) -> None:
         """Let the plugin worker exit."""
@@ -188,9 +181,3 @@ class GeneratorRunner:
         if horizon > self._horizon:
             self._horizon = horizon
             self.scheduler.release(horizon)
-
-    def _report(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_report >= _REPORT_EVERY_S:
-            self._last_report = now
-            print(f"kelly-jack: {message} (counted)", file=sys.stderr, flush=True)

@@ -17,20 +17,18 @@ as one fused kernel per block (``fused.Plan``). Results are returned as float32.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ...hookspecs import BackendFactory, hookimpl
-from .. import model_file, model_meta
+from .. import model_meta
 from ..base import BackendBase, BackendError, take_options
 from .errors import ModelError
 from .frame import FrameModel
 from .fused import PRECISIONS
-from .model import Model, load_model
+from .model import Model, load_with_document
 
 NAME = "rtneural"
 
@@ -49,17 +47,13 @@ class RTNeuralBackend(BackendBase):
                 f"backend {NAME!r}: backend.precision {self.precision!r} is not one of {known}", "precision"
             )
         try:
-            self.model: Model | FrameModel = load_model(self.path, o["mode"] or None)
+            self.model: Model | FrameModel
+            self.model, doc = load_with_document(self.path, o["mode"] or None)
         except ModelError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         try:  # the file's kelly_jack.* top-level keys (JSON model, or YAML architecture description)
-            yaml_file = self.path.suffix in (".yaml", ".yml")
-            text = model_file.read_text(
-                self.path, model_file.MAX_DESCRIPTION_BYTES if yaml_file else model_file.MAX_MODEL_BYTES
-            )
-            doc = model_file.safe_yaml(text) if yaml_file else json.loads(text)
             self._meta = model_meta.read(doc if isinstance(doc, dict) else {})
-        except (OSError, ValueError, yaml.YAMLError) as e:
+        except ValueError as e:
             raise BackendError(f"backend {NAME!r}: {self.path}: {e}", "model") from None
         self._fused = isinstance(self.model, Model)  # stream mode: Model.infer/infer_block take the fused path
         if self.precision != "float64":

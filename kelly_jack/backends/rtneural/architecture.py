@@ -41,16 +41,25 @@ from .torch_layers import BUILDERS, build
 TOP_KEYS = {"state_dict", "inputs", "layers", "keras", "mode"}
 
 
-def load_architecture(path: Path, mode: str | None = None) -> Model | FrameModel:
-    """Load the model a description at ``path`` describes; ``mode`` (backend option) must agree with its own."""
+def read_description(path: Path):
+    """The parsed YAML of the description at ``path`` (any YAML value); raises ModelError."""
     try:
-        doc = model_file.safe_yaml(model_file.read_text(path, model_file.MAX_DESCRIPTION_BYTES))
+        return model_file.safe_yaml(model_file.read_text(path, model_file.MAX_DESCRIPTION_BYTES))
     except FileNotFoundError:
         raise ModelError("no such file") from None
     except model_file.FileTooLarge as e:
         raise ModelError(str(e)) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ModelError(f"not a readable YAML file ({' '.join(str(e).split())})") from None
+
+
+def load_architecture(path: Path, mode: str | None = None, doc=None) -> Model | FrameModel:
+    """Load the model a description at ``path`` describes; ``mode`` (backend option) must agree with its own.
+
+    ``doc``: the description already parsed (``read_description``), or None to read it here.
+    """
+    if doc is None:
+        doc = read_description(path)
     if not isinstance(doc, dict):
         raise ModelError("an architecture description is a mapping with 'state_dict' or 'keras'")
     unknown = set(doc) - TOP_KEYS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -146,7 +147,13 @@ class Model:
 
 
 def load_model(path: str | Path, mode: str | None = None) -> Model | FrameModel:
-    """Load the model at ``path``; raises ModelError.
+    """Load the model at ``path``; raises ModelError (``load_with_document``, without the document)."""
+    return load_with_document(path, mode)[0]
+
+
+def load_with_document(path: str | Path, mode: str | None = None) -> tuple[Model | FrameModel, Any]:
+    """Load the model at ``path`` and return it with the file's parsed document (read once: its
+    top-level ``kelly_jack.*`` keys are the model's metadata); raises ModelError.
 
     A ``.json`` file is RTNeural's Keras-format JSON; a ``.yaml``/``.yml`` file
     is an architecture description (``architecture.py``: PyTorch state_dicts,
@@ -159,16 +166,17 @@ def load_model(path: str | Path, mode: str | None = None) -> Model | FrameModel:
         raise ModelError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml"):
-        from .architecture import load_architecture
+        from .architecture import load_architecture, read_description
 
-        return load_architecture(path, mode)
+        doc = read_description(path)
+        return load_architecture(path, mode, doc), doc
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise ModelError(
             "not an RTNeural model: no 'layers' list (a PyTorch state_dict needs an architecture "
             "description .yaml, see the README)"
         )
-    return keras_model(doc, mode or "stream")
+    return keras_model(doc, mode or "stream"), doc
 
 
 def read_json(path: Path):
