@@ -197,9 +197,14 @@ class NumpyFeatures:
                 if here > 1e-9:
                     i, f = int(period / 2), period / 2 - int(period / 2)
                     v[L.TEMPO_DOUBLE] = np.clip((ac(i) * (1 - f) + ac(i + 1) * f) / here, -1, 1)
+        raw = env - env.mean()  # the tempogram reads the raw onsets' autocorrelation
+        if len(raw) >= 2 * self.lags[0] + 2 and (raw * raw).sum() > 1e-12 * len(raw):
+            top = min(2 * self.lags[-1] + 1, len(raw) - 2)
+            energy = (raw * raw).mean()
             for k, (lo, hi) in enumerate(zip(self.band_lo, self.band_hi, strict=True)):
                 lags = range(max(lo, self.lags[0]), min(hi, top) + 1)
-                v[L.TEMPOGRAM + k] = np.clip(max(ac(g) for g in lags), -1, 1) if len(lags) else 0.0
+                best = max((raw[g:] * raw[:-g]).sum() / ((len(raw) - g) * energy) for g in lags) if len(lags) else 0.0
+                v[L.TEMPOGRAM + k] = np.clip(best, -1, 1)
         level = v[L.RMS_DB] if v[L.RMS_DB] > -80 else -80.0
         self.levels = np.roll(self.levels, -1)
         self.levels[-1] = level

@@ -33,7 +33,7 @@ from .consonance import dissonance
 from .cqchroma import CQ_ISTATE, cq_chroma, push_samples
 from .descriptors import contrast, flux, spectral_shape, time_stats
 from .mel import dct, mel_bands, power_to_db
-from .rhythm import compress, onset_rate, onset_strength, tempo, tempogram, unroll
+from .rhythm import autocorrelation, compress, onset_rate, onset_strength, tempo, tempogram, unroll
 from .spectrum import load_window, spectrum
 
 ONSET_RATE_S = 3.0
@@ -175,12 +175,15 @@ def extract(
         env = scratch[4]
         unroll(onset_ring, beats + 1, filled, env)
         fstate[_RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
+        # the tempogram: the raw onsets' autocorrelation (the model reads the octave evidence better there)
+        top = autocorrelation(env, filled, lags, scratch[9])
+        tgram = fstate[_TEMPOGRAM : _TEMPOGRAM + L.N_TEMPOGRAM]
+        tempogram(scratch[9], lags, top, band_lo, band_hi, tgram)
+        # the tempo: the compressed onsets (each note counts, not its size)
         compress(env, filled, ONSET_COMPRESS_DB)
         tempo(env, filled, lags, periods, grid_prior, scratch[5], scratch[8], rhythm_fps, scratch[7, :3])
         fstate[_TEMPO] = scratch[7, 0]
         fstate[_DOUBLE] = scratch[7, 1]
-        tgram = fstate[_TEMPOGRAM : _TEMPOGRAM + L.N_TEMPOGRAM]
-        tempogram(scratch[5], lags, int(scratch[7, 2]), band_lo, band_hi, tgram)
         istate[_RHYTHM_FRAMES] = beats + 1
     vec[L.ONSET_RATE] = fstate[_RATE]
     vec[L.TEMPO] = fstate[_TEMPO]
@@ -285,7 +288,7 @@ class FeatureExtractor:
         self._vec = np.zeros(L.FEATURE_SIZE)
         width = max(bins, onset_size, len(self._lags), int(self._bands[:, 2].max()), 2 * L.N_CONTRAST)
         width = max(width, 8, len(self._lags) + 2 * int(self._lags[-1]) + 2, len(self._periods))
-        self._scratch = np.zeros((9, width))
+        self._scratch = np.zeros((10, width))
         self._prev_logmel = np.zeros(L.N_MELS)
         self._prev_unit = np.zeros(bins)
         self._onset_ring = np.zeros(onset_size)

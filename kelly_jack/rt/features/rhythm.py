@@ -190,13 +190,46 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
 
 
 @numba.njit(nogil=True, cache=True)
+def autocorrelation(env, n, lags, acf):
+    """The autocorrelation of ``env[:n]`` (as ``tempo`` computes it) at lags ``lags[0]``..top into ``acf[len(lags):]``.
+
+    Returns top (the longest lag with a value), 0 when ``env`` is too short or
+    flat. ``env`` is not modified. The tempogram reads this one, of the raw
+    onset strength, while the tempo reads the compressed onsets: on the
+    training corpus's held-out clips the model read the octave evidence better
+    from the raw one (docs/features.md, "Layout 3 -> 4").
+    """
+    if n < 2 * lags[0] + 2:
+        return 0
+    mu = 0.0
+    for i in range(n):
+        mu += env[i]
+    mu /= n
+    energy = 0.0
+    for i in range(n):
+        energy += (env[i] - mu) * (env[i] - mu)
+    if energy <= 1e-12 * n:
+        return 0
+    energy /= n
+    n_lags = lags.shape[0]
+    lo = lags[0]
+    top = min(2 * lags[n_lags - 1] + 1, n - 2)
+    for lag in range(lo, top + 1):
+        acc = 0.0
+        for i in range(lag, n):
+            acc += (env[i] - mu) * (env[i - lag] - mu)
+        acf[n_lags + lag - lo] = acc / ((n - lag) * energy)
+    return top
+
+
+@numba.njit(nogil=True, cache=True)
 def tempogram(acf, lags, top, band_lo, band_hi, out):
     """The strongest autocorrelation in each tempo band into ``out`` (clipped to -1..1; 0 where no lag is known).
 
     Band k covers the lags ``band_lo[k]..band_hi[k]`` (whole rhythm frames,
     from ``tables.tempogram_bands``); ``acf[len(lags):]`` holds the
-    autocorrelation from ``lags[0]`` to ``top`` as ``tempo`` left it (``top``
-    is its ``out[2]``). No prior: 60 and 120 BPM are scored alike, so the
+    autocorrelation from ``lags[0]`` to ``top`` as ``autocorrelation`` (or
+    ``tempo``) left it. No prior: 60 and 120 BPM are scored alike, so the
     octave the music sits in is left to the model.
     """
     n_lags = lags.shape[0]
