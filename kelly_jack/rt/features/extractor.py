@@ -11,8 +11,8 @@ unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
 constant-Q chroma's long window, ``cqchroma``), a ring of past onset strengths
 (onset rate over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
 (key over ``KEY_S``), rings of past levels and their dips below the recent
-peak (articulation over ``articulation.SPAN_S``) and the last 5 values of
-the delta'd feature. It assumes
+peak (articulation over ``articulation.SPAN_S``), a ring of past dissonance values
+(``consonance.SPAN_S``) and the last 5 values of the delta'd feature. It assumes
 consecutive calls are ``hop`` samples apart; ``reset()`` forgets it (after a
 gap in the audio, or between files).
 """
