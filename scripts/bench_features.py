@@ -10,10 +10,10 @@ default), one hop at a time, as a live stream needs:
 * librosa: its functions for the same features on that frame (stft, mel
   spectrogram, power_to_db, mfcc, chroma_stft (cheaper than the chroma_cqt our
   constant-Q chroma is compared with in the tests), centroid,
-  flatness, contrast, rms, zero-crossing rate, onset strength against the
+  flatness, contrast, rms (for rms_db), onset strength against the
   previous frame), called per frame as a streaming application would; the
   features librosa does not have (flux, crest, onset rate, tempo, tempogram
-  bands, articulation, key, deltas) are not charged to it;
+  bands, articulation, key, dissonance, deltas) are not charged to it;
 * numpy: a plain numpy version of all 128 (this script's ``NumpyFeatures``,
   same tables, vectorised where numpy can), checked to agree with kelly first.
 
@@ -45,7 +45,7 @@ import numpy as np
 from kelly_jack.config import load_config, parse_config
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor, tables
 from kelly_jack.rt.features import layout as L
-from kelly_jack.rt.features.extractor import DELTA_WIDTH, KEY_S, ONSET_RATE_S, TEMPO_S
+from kelly_jack.rt.features.extractor import DELTA_WIDTH, KEY_S, ONSET_COMPRESS_DB, ONSET_RATE_S, TEMPO_S
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 48000
@@ -89,7 +89,9 @@ class NumpyFeatures:
         self.total = 0  # samples of the stream since the start
         self.bands = fx._bands
         self.profiles = fx._profiles
-        self.lags, self.prior = fx._lags, fx._prior
+        self.lags = fx._lags
+        self.periods, self.grid_prior = fx._periods, fx._grid_prior
+        self.diss = np.zeros(len(fx._diss_ring))  # past dissonance values
         self.fps = fx.rhythm_fps
         self.band_lo, self.band_hi = fx._band_lo, fx._band_hi
         self.levels = np.zeros(len(fx._level_ring))  # articulation: past levels, then past dips
@@ -135,13 +137,12 @@ class NumpyFeatures:
         c = self.cq_fold @ np.sqrt(self.cq_bank @ cq)
         v[84:96] = c / c.max() if c.max() >= 1e-150 else 0.0
         rms = np.sqrt(np.mean(x * x))
-        neg = x < -1e-10
         total = mag.sum()
         norm = mag / total if total > 0 else mag
         centroid = (self.freqs * norm).sum()
         p = np.maximum(1e-10, power)
         unit = mag / np.sqrt(power.sum()) if power.sum() > 0 else mag
-        v[L.RMS], v[L.RMS_DB], v[L.ZCR] = rms, 20 * np.log10(max(rms, 1e-5)), np.count_nonzero(np.diff(neg)) / self.n
+        v[L.RMS_DB] = 20 * np.log10(max(rms, 1e-5))
         v[L.CENTROID] = centroid
         v[L.FLATNESS] = np.exp(np.log(p).mean()) / p.mean()
         v[L.FLUX] = np.linalg.norm(unit - self.prev_unit) if self.seen else 0.0
@@ -163,33 +164,47 @@ class NumpyFeatures:
         v[L.ONSET_RATE] = (
             np.count_nonzero((mid > thr) & (mid > recent[:-2]) & (mid >= recent[2:])) * self.fps / len(recent)
         )
-        e = env - env.mean()
+        e = np.log1p(np.maximum(env, 0.0) / ONSET_COMPRESS_DB)  # the tempo reads the compressed onsets
+        e = e - e.mean()
         if len(e) >= 2 * self.lags[0] + 2 and (e * e).sum() > 1e-12 * len(e):
 
             def ac(lag):
                 return (e[lag:] * e[:-lag]).sum() / ((len(e) - lag) * (e * e).mean()) if 0 < lag < len(e) - 1 else 0.0
 
-            top = min(2 * self.lags[-1] + 1, len(e) - 2)
-            score = []
-            for lag in self.lags:
-                a = ac(lag) if lag <= top else 0.0
-                if 2 * lag + 1 <= top:
-                    a = 0.5 * (a + max(ac(2 * lag - 1), ac(2 * lag), ac(2 * lag + 1)))
-                score.append(a)
-            acf = self.prior * np.array(score)
-            if acf.max() > 0:
-                b = int(np.argmax(acf))
-                lag = float(self.lags[b])
-                if 0 < b < len(acf) - 1 and self.lags[b + 1] <= top:
-                    a, m, c = acf[b - 1 : b + 2]
-                    lag += 0.5 * (a - c) / (a - 2 * m + c) if a - 2 * m + c < 0 else 0.0
-                v[L.TEMPO] = 60 * self.fps / lag
-                at = ac(self.lags[b])
-                if at > 1e-9:
-                    v[L.TEMPO_DOUBLE] = np.clip(ac((self.lags[b] + 1) // 2) / at, -1, 1)
+            lo, top = int(self.lags[0]), min(2 * self.lags[-1] + 1, len(e) - 2)
+            full = np.array([ac(g) for g in range(lo, top + 2)])
+
+            def at(period):  # the autocorrelation at a fractional period, linearly interpolated
+                i = int(period)
+                if i < lo or i > top:
+                    return 0.0
+                return full[i - lo] if i + 1 > top else np.interp(period, [i, i + 1], full[i - lo : i - lo + 2])
+
+            score = np.zeros(len(self.periods))
+            for j, p in enumerate(self.periods):
+                if lo <= p <= top:
+                    score[j] = self.grid_prior[j] * (0.5 * (at(p) + at(2 * p)) if 2 * p + 1 <= top else at(p))
+            if score.max() > 0:
+                b = int(np.argmax(score))
+                period = self.periods[b]
+                if 0 < b < len(score) - 1 and score[b - 1] > 0 and score[b + 1] > 0:
+                    a, m, c = score[b - 1 : b + 2]
+                    if a - 2 * m + c < 0:
+                        step = np.clip(0.5 * (a - c) / (a - 2 * m + c), -0.5, 0.5)
+                        period *= (self.periods[b + int(np.sign(step))] / period) ** abs(step)
+                v[L.TEMPO] = 60 * self.fps / period
+                here = at(period)
+                if here > 1e-9:
+                    i, f = int(period / 2), period / 2 - int(period / 2)
+                    v[L.TEMPO_DOUBLE] = np.clip((ac(i) * (1 - f) + ac(i + 1) * f) / here, -1, 1)
+        raw = env - env.mean()  # the tempogram reads the raw onsets' autocorrelation
+        if len(raw) >= 2 * self.lags[0] + 2 and (raw * raw).sum() > 1e-12 * len(raw):
+            top = min(2 * self.lags[-1] + 1, len(raw) - 2)
+            energy = (raw * raw).mean()
             for k, (lo, hi) in enumerate(zip(self.band_lo, self.band_hi, strict=True)):
                 lags = range(max(lo, self.lags[0]), min(hi, top) + 1)
-                v[L.TEMPOGRAM + k] = np.clip(max(ac(g) for g in lags), -1, 1) if len(lags) else 0.0
+                best = max((raw[g:] * raw[:-g]).sum() / ((len(raw) - g) * energy) for g in lags) if len(lags) else 0.0
+                v[L.TEMPOGRAM + k] = np.clip(best, -1, 1)
         level = v[L.RMS_DB] if v[L.RMS_DB] > -80 else -80.0
         self.levels = np.roll(self.levels, -1)
         self.levels[-1] = level
@@ -198,6 +213,12 @@ class NumpyFeatures:
         self.dips[-1] = -40.0 if level <= -80 else max(-40.0, level - peak)
         dips = self.dips[-min(self.seen + 1, len(self.dips)) :]
         v[L.DUTY_CYCLE], v[L.LEVEL_DIP_DB] = np.mean(dips > -10.0), dips.mean()
+        sq = v[84:96] ** 2
+        pairs = np.array([(sq * np.roll(sq, -k)).sum() * (0.5 if k == 6 else 1.0) for k in range(1, 7)])
+        d = pairs[[0, 1, 5]].sum() / pairs.sum() if pairs.sum() > 1e-9 else 0.0
+        self.diss = np.roll(self.diss, -1)
+        self.diss[-1] = d
+        v[L.DISSONANCE], v[L.DISSONANCE_MEAN] = d, self.diss[-min(self.seen + 1, len(self.diss)) :].mean()
         self.chroma_hist = np.roll(self.chroma_hist, -1, axis=0)
         self.chroma_hist[-1] = v[84:96]
         mean = self.chroma_hist[-min(self.seen + 1, len(self.chroma_hist)) :].mean(axis=0)
@@ -231,7 +252,6 @@ def librosa_per_hop(librosa, frame: np.ndarray, prev_logmel: np.ndarray) -> np.n
     librosa.feature.spectral_flatness(S=mag)
     librosa.feature.spectral_contrast(S=mag, sr=SR)
     librosa.feature.rms(y=y, frame_length=len(frame), **{k: kw[k] for k in ("hop_length", "center")})
-    librosa.feature.zero_crossing_rate(y, frame_length=len(frame), **{k: kw[k] for k in ("hop_length", "center")})
     librosa.onset.onset_strength(S=np.concatenate([prev_logmel, logmel], axis=1), center=False)
     return logmel
 
@@ -248,7 +268,6 @@ def librosa_batch(librosa, x: np.ndarray, window: int, hop: int) -> None:
         getattr(librosa.feature, f)(S=mag, sr=SR)
     librosa.feature.spectral_flatness(S=mag)
     librosa.feature.rms(y=y, frame_length=window, hop_length=hop, center=False)
-    librosa.feature.zero_crossing_rate(y, frame_length=window, hop_length=hop, center=False)
     librosa.onset.onset_strength(S=logmel, center=False)
 
 
@@ -304,8 +323,8 @@ def accuracy() -> None:
         note("centroid (relative)", rel(ours[:, L.CENTROID], librosa.feature.spectral_centroid(S=mag, sr=SR)[0], 1))
         note("flatness (relative)", rel(ours[:, L.FLATNESS], librosa.feature.spectral_flatness(S=mag)[0], 1e-6))
         kw = {"frame_length": window, "hop_length": hop, "center": False}
-        note("zcr (abs)", np.abs(ours[:, L.ZCR] - librosa.feature.zero_crossing_rate(y, **kw)[0]).max())
-        note("rms (relative)", rel(ours[:, L.RMS], librosa.feature.rms(y=y, **kw)[0], 1e-9))
+        rms_db = 20 * np.log10(np.maximum(librosa.feature.rms(y=y, **kw)[0], 1e-5))
+        note("rms_db (dB)", np.abs(ours[:, L.RMS_DB] - rms_db).max())
         onset = librosa.onset.onset_strength(S=logmel, center=False, lag=1, max_size=1)
         note("onset strength (dB)", np.abs(ours[:, L.ONSET_STRENGTH] - onset).max())
     print("\nlargest deviation from librosa over sines, chords, noise, clicks, speech, piano:")
@@ -356,7 +375,7 @@ def main() -> int:
     rows = [
         ("kelly (Numba, 128 features)", k, len(kelly)),
         ("numpy (128 features)", statistics.median(numpy_t), len(numpy_t)),
-        ("librosa per hop (108 of the 128)", statistics.median(lib), len(lib)),
+        ("librosa per hop (107 of the 128)", statistics.median(lib), len(lib)),
         ("librosa batch, per frame", batch, 1),
     ]
     print(

@@ -52,9 +52,9 @@ def test_failing_every_nth():
 
 def test_heuristic_loud_bright_vs_quiet_dark():
     loud = np.zeros(128, dtype=np.float32)
-    loud[layout.RMS], loud[layout.ZCR] = 0.5, 0.2
+    loud[layout.RMS_DB], loud[layout.CENTROID] = -6.0, 5000.0
     quiet = np.zeros(128, dtype=np.float32)
-    quiet[layout.RMS], quiet[layout.ZCR] = 0.001, 0.0
+    quiet[layout.RMS_DB], quiet[layout.CENTROID] = -60.0, 0.0
     b = create_backend("heuristic", {})
     assert list(centroid(b.infer(loud))[:2]) == pytest.approx([1.0, 1.0])
     assert list(centroid(b.infer(quiet))[:2]) == pytest.approx([-1.0, -1.0])

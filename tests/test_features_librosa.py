@@ -163,13 +163,16 @@ def test_centroid_and_flatness(case):
     assert _rel(ours[:, L.FLATNESS], flatness, 1e-6) <= 1e-5
 
 
-def test_zcr_and_rms(case):
-    """ZCR exactly librosa's (same count over 2048 samples); RMS relative 1e-6."""
+def test_rms_db(case):
+    """``rms_db`` within 1e-4 dB of librosa's rms in dB (floored at 1e-5 as ours).
+
+    (The linear rms and the zero-crossing rate left the vector in layout 4: rms_db carries the level, and the
+    zcr carried least in the ablation of docs/features.md.)
+    """
     _, y, ours, _, _ = case
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP, center=False)[0]
     rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP, center=False)[0]
-    assert np.array_equal(ours[:, L.ZCR], zcr.astype(np.float32))
-    assert _rel(ours[:, L.RMS], rms, 1e-9) <= 1e-6
+    ref = librosa.amplitude_to_db(np.maximum(rms, 1e-5), ref=1.0, amin=1e-5, top_db=None)
+    assert np.abs(ours[:, L.RMS_DB] - ref).max() <= 1e-4
 
 
 def test_spectral_contrast(case):

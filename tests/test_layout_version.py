@@ -25,9 +25,10 @@ def kelly(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("old", ["0", "1", "2"])  # 1: before the constant-Q chroma; 2: before the tempogram
+# 1: before the constant-Q chroma; 2: before the tempogram; 3: before the dissonance and the compressed-onset tempo
+@pytest.mark.parametrize("old", ["0", "1", "2", "3"])
 def test_other_layout_is_an_error_naming_the_file_and_both_versions(tmp_path, old):
-    assert LAYOUT_VERSION == 3
+    assert LAYOUT_VERSION == 4
     model = dense_tanh(tmp_path / "old.onnx", W, B, kelly_jack__layout_version=old)
     backend = create_backend("onnx", {"model": str(model)})
     with pytest.raises(BackendError) as e:

@@ -7,8 +7,9 @@
 * ``failing``: raises ``RuntimeError`` (or returns NaN with ``mode: nan``) on every
   ``every``-th call, else ``constant``;
 * ``heuristic``: not ML: arousal from loudness (RMS -50..-10 dBFS), valence
-  from brightness (zero-crossing rate), reading feature layout 1. It keeps the
-  demo meaningful until a trained model ships.
+  from brightness (spectral centroid 0..1440 Hz: the zero-crossing rate
+  0..0.06 of layout 1..3 for a tone at 48 kHz), reading the current layout.
+  It keeps the demo meaningful until a trained model ships.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class FailingBackend(ConstantBackend):
 
 
 class HeuristicBackend(_Stub):
-    """Not ML: loudness -> arousal, brightness -> valence (layout 1)."""
+    """Not ML: loudness -> arousal, brightness -> valence (the current layout's rms_db and centroid_hz)."""
 
     layout_version = layout.LAYOUT_VERSION
 
@@ -132,10 +133,11 @@ class HeuristicBackend(_Stub):
         take_options(self.name, options, {})
 
     def infer(self, features: np.ndarray) -> np.ndarray:
-        rms, zcr = float(features[layout.RMS]), float(features[layout.ZCR])
-        db = 20.0 * math.log10(max(rms, 1e-6))
+        db, centroid_hz = float(features[layout.RMS_DB]), float(features[layout.CENTROID])
         arousal = (db + 30.0) / 20.0  # -50 dBFS -> -1, -10 dBFS -> +1
-        valence = (zcr - 0.03) / 0.03  # 0 -> -1, 0.06 crossings/sample -> +1
+        valence = (centroid_hz - 720.0) / 720.0  # 0 -> -1, 1440 Hz (a tone crossing zero 0.06 a sample) -> +1
+        if not (math.isfinite(arousal) and math.isfinite(valence)):
+            arousal = valence = 0.0
         return logits_for(max(-1.0, min(1.0, valence)), max(-1.0, min(1.0, arousal)))
 
 

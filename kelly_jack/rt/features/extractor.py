@@ -11,8 +11,8 @@ unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
 constant-Q chroma's long window, ``cqchroma``), a ring of past onset strengths
 (onset rate over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
 (key over ``KEY_S``), rings of past levels and their dips below the recent
-peak (articulation over ``articulation.SPAN_S``) and the last 5 values of
-the delta'd feature. It assumes
+peak (articulation over ``articulation.SPAN_S``), a ring of past dissonance values
+(``consonance.SPAN_S``) and the last 5 values of the delta'd feature. It assumes
 consecutive calls are ``hop`` samples apart; ``reset()`` forgets it (after a
 gap in the audio, or between files).
 """
@@ -28,10 +28,12 @@ from . import layout as L
 from . import tables
 from .articulation import PEAK_S, SPAN_S, articulation
 from .chroma import key_strengths, push_chroma
+from .consonance import SPAN_S as DISSONANCE_S
+from .consonance import dissonance
 from .cqchroma import CQ_ISTATE, cq_chroma, push_samples
 from .descriptors import contrast, flux, spectral_shape, time_stats
 from .mel import dct, mel_bands, power_to_db
-from .rhythm import onset_rate, onset_strength, tempo, tempogram, unroll
+from .rhythm import autocorrelation, compress, onset_rate, onset_strength, tempo, tempogram, unroll
 from .spectrum import load_window, spectrum
 
 ONSET_RATE_S = 3.0
@@ -43,6 +45,7 @@ ROLL_PERCENT = 0.85
 DELTA_WIDTH = 5  # librosa.feature.delta's default width, made causal (it lags 2 hops)
 
 RHYTHM_FPS_MAX = 100.0
+ONSET_COMPRESS_DB = 0.3  # the tempo's onset compression scale (rhythm.compress)
 
 # indices of the int state
 _SEEN = 0  # frames since reset
@@ -74,7 +77,8 @@ def extract(
     bands,
     profiles,
     lags,
-    prior,
+    periods,
+    grid_prior,
     band_lo,
     band_hi,
     params,
@@ -99,6 +103,7 @@ def extract(
     chroma_sum,
     level_ring,
     dip_ring,
+    diss_ring,
     delta_ring,
     fstate,
     istate,
@@ -117,7 +122,7 @@ def extract(
     seen = istate[_SEEN]
 
     bad = load_window(x, frame)
-    rms, peak, zcr = time_stats(frame)
+    rms, peak, _zcr = time_stats(frame)  # layout 4 dropped the linear rms and zcr slots (docs/features.md)
     spectrum(frame, window, windowed, spec, axes, mag, power)
 
     logmel = vec[L.MEL : L.MEL + L.N_MELS]
@@ -148,9 +153,7 @@ def extract(
     )
 
     centroid, _bandwidth, _rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
-    vec[L.RMS] = rms
     vec[L.RMS_DB] = 20.0 * math.log10(max(rms, 1e-5))
-    vec[L.ZCR] = zcr
     vec[L.CENTROID] = centroid
     vec[L.FLATNESS] = flatness
     vec[L.FLUX] = flux(mag, prev_unit, seen > 0)
@@ -172,11 +175,15 @@ def extract(
         env = scratch[4]
         unroll(onset_ring, beats + 1, filled, env)
         fstate[_RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
-        tempo(env, filled, lags, prior, scratch[5], rhythm_fps, scratch[7, :3])
+        # the tempogram: the raw onsets' autocorrelation (the model reads the octave evidence better there)
+        top = autocorrelation(env, filled, lags, scratch[9])
+        tgram = fstate[_TEMPOGRAM : _TEMPOGRAM + L.N_TEMPOGRAM]
+        tempogram(scratch[9], lags, top, band_lo, band_hi, tgram)
+        # the tempo: the compressed onsets (each note counts, not its size)
+        compress(env, filled, ONSET_COMPRESS_DB)
+        tempo(env, filled, lags, periods, grid_prior, scratch[5], scratch[8], rhythm_fps, scratch[7, :3])
         fstate[_TEMPO] = scratch[7, 0]
         fstate[_DOUBLE] = scratch[7, 1]
-        tgram = fstate[_TEMPOGRAM : _TEMPOGRAM + L.N_TEMPOGRAM]
-        tempogram(scratch[5], lags, int(scratch[7, 2]), band_lo, band_hi, tgram)
         istate[_RHYTHM_FRAMES] = beats + 1
     vec[L.ONSET_RATE] = fstate[_RATE]
     vec[L.TEMPO] = fstate[_TEMPO]
@@ -186,6 +193,11 @@ def extract(
     articulation(vec[L.RMS_DB], seen, level_ring, dip_ring, int(params[6]), scratch[7, :2])
     vec[L.DUTY_CYCLE] = scratch[7, 0]
     vec[L.LEVEL_DIP_DB] = scratch[7, 1]
+
+    # harmonic dissonance: the interval-class profile of this hop's chroma, and its mean over DISSONANCE_S
+    dissonance(vec[L.CHROMA : L.CHROMA + L.N_CHROMA], seen, diss_ring, scratch[7, 7:9])
+    vec[L.DISSONANCE] = scratch[7, 7]
+    vec[L.DISSONANCE_MEAN] = scratch[7, 8]
 
     # key: KK profiles against the mean chroma of the last KEY_S seconds
     push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
@@ -254,7 +266,8 @@ class FeatureExtractor:
         stride = max(1, int(np.ceil(self.fps / RHYTHM_FPS_MAX)))
         self.rhythm_fps = self.fps / stride
         onset_size = max(8, int(round(max(TEMPO_S, ONSET_RATE_S) * self.rhythm_fps)))
-        self._lags, self._prior = tables.tempo_lags(self.rhythm_fps, onset_size)
+        self._lags = tables.tempo_lags(self.rhythm_fps, onset_size)
+        self._periods, self._grid_prior = tables.tempo_grid(self.rhythm_fps)
         self._band_lo, self._band_hi = tables.tempogram_bands(self.rhythm_fps, L.tempogram_edges())
         peak_span = max(1, int(round(PEAK_S * self.fps)))
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
@@ -274,8 +287,8 @@ class FeatureExtractor:
         self._power = np.zeros(bins)
         self._vec = np.zeros(L.FEATURE_SIZE)
         width = max(bins, onset_size, len(self._lags), int(self._bands[:, 2].max()), 2 * L.N_CONTRAST)
-        width = max(width, 8, len(self._lags) + 2 * int(self._lags[-1]) + 2)
-        self._scratch = np.zeros((8, width))
+        width = max(width, 8, len(self._lags) + 2 * int(self._lags[-1]) + 2, len(self._periods))
+        self._scratch = np.zeros((10, width))
         self._prev_logmel = np.zeros(L.N_MELS)
         self._prev_unit = np.zeros(bins)
         self._onset_ring = np.zeros(onset_size)
@@ -283,6 +296,7 @@ class FeatureExtractor:
         self._chroma_sum = np.zeros(L.N_CHROMA)
         self._level_ring = np.zeros(peak_span)
         self._dip_ring = np.zeros(max(1, int(round(SPAN_S * self.fps))))
+        self._diss_ring = np.zeros(max(1, int(round(DISSONANCE_S * self.fps))))
         self._delta_ring = np.zeros((DELTA_WIDTH, len(L.DELTA_OF)))
         self._fstate = np.zeros(4 + L.N_TEMPOGRAM)
         self._istate = np.zeros(2, dtype=np.int64)
@@ -296,6 +310,7 @@ class FeatureExtractor:
         self._cq_istate[:] = 0
         self._level_ring[...] = 0.0
         self._dip_ring[...] = 0.0
+        self._diss_ring[...] = 0.0
         self._delta_ring[...] = 0.0
         self._fstate[...] = 0.0
         self._istate[:] = 0
@@ -324,7 +339,8 @@ class FeatureExtractor:
             self._bands,
             self._profiles,
             self._lags,
-            self._prior,
+            self._periods,
+            self._grid_prior,
             self._band_lo,
             self._band_hi,
             self._params,
@@ -349,6 +365,7 @@ class FeatureExtractor:
             self._chroma_sum,
             self._level_ring,
             self._dip_ring,
+            self._diss_ring,
             self._delta_ring,
             self._fstate,
             self._istate,

@@ -1,4 +1,4 @@
-"""The 128-float feature layout (version 3): names and indices.
+"""The 128-float feature layout (version 4): names and indices.
 
 docs/features.md has the table with units, ranges and librosa equivalents;
 a test holds that table and ``NAMES`` to the same order. A model records the
@@ -8,7 +8,7 @@ error (see ``kelly_jack.backends.base.check_layout_version``).
 
 from __future__ import annotations
 
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 FEATURE_SIZE = 128
 
 N_MELS = 64
@@ -21,22 +21,22 @@ MFCC = MEL + N_MELS  # 64
 CHROMA = MFCC + N_MFCC  # 84
 DESCRIPTORS = CHROMA + N_CHROMA  # 96
 
-RMS = 96
-RMS_DB = 97
-ZCR = 98
-CENTROID = 99
-FLATNESS = 100
-FLUX = 101
-CREST_DB = 102
-ONSET_STRENGTH = 103
-ONSET_RATE = 104
-TEMPO = 105
-TEMPO_DOUBLE = 106
-KEY_CLARITY = 107
-MAJOR_STRENGTH = 108
-MINOR_STRENGTH = 109
-KEY_MODE = 110
-TONIC_THIRD = 111
+RMS_DB = 96
+CENTROID = 97
+FLATNESS = 98
+FLUX = 99
+CREST_DB = 100
+ONSET_STRENGTH = 101
+ONSET_RATE = 102
+TEMPO = 103
+TEMPO_DOUBLE = 104
+KEY_CLARITY = 105
+MAJOR_STRENGTH = 106
+MINOR_STRENGTH = 107
+KEY_MODE = 108
+TONIC_THIRD = 109
+DISSONANCE = 110  # (layout 4) interval-class dissonance of this hop's chroma
+DISSONANCE_MEAN = 111  # (layout 4) its mean over consonance.SPAN_S
 TEMPOGRAM = 112  # 112..117: autocorrelation strength in log-spaced tempo bands (layout 3)
 N_TEMPOGRAM = 6
 DUTY_CYCLE = TEMPOGRAM + N_TEMPOGRAM  # 118 (layout 3)
@@ -60,9 +60,7 @@ def tempogram_edges() -> tuple[float, ...]:
 
 _CHROMA_NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 _SCALARS = (
-    "rms",
     "rms_db",
-    "zcr",
     "centroid_hz",
     "flatness",
     "flux",
@@ -76,6 +74,8 @@ _SCALARS = (
     "minor_strength",
     "key_mode",
     "tonic_third",
+    "dissonance",
+    "dissonance_4s",
 )
 
 
@@ -99,5 +99,6 @@ def _names() -> tuple[str, ...]:
 
 NAMES: tuple[str, ...] = _names()
 assert len(NAMES) == FEATURE_SIZE and len(set(NAMES)) == FEATURE_SIZE
-assert NAMES[RMS] == "rms" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_rms_db"
+assert NAMES[RMS_DB] == "rms_db" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_rms_db"
 assert NAMES[DUTY_CYCLE] == "duty_cycle" and NAMES[CONTRAST] == "contrast_0"
+assert NAMES[DISSONANCE] == "dissonance" and NAMES[DISSONANCE_MEAN] == "dissonance_4s"

@@ -124,18 +124,30 @@ def key_profiles() -> np.ndarray:
     return np.array(rows)
 
 
-def tempo_lags(frames_per_second: float, history: int, bpm_min: float = 40.0, bpm_max: float = 240.0):
-    """(lags, prior): the autocorrelation lags in hops for bpm_max..bpm_min and a log-normal prior.
-
-    The prior (centred on 120 BPM, one octave wide, as librosa's tempo) favours
-    the usual beat level over its halves and doubles.
-    """
+def tempo_lags(frames_per_second: float, history: int, bpm_min: float = 40.0, bpm_max: float = 240.0) -> np.ndarray:
+    """The whole autocorrelation lags in rhythm frames for bpm_max..bpm_min (the tempogram's and the tempo's range)."""
     lo = max(1, int(np.floor(frames_per_second * 60.0 / bpm_max)))
     hi = max(lo + 1, min(history // 2, int(np.ceil(frames_per_second * 60.0 / bpm_min))))
-    lags = np.arange(lo, hi + 1, dtype=np.int64)
-    bpm = 60.0 * frames_per_second / lags
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+TEMPO_GRID_PER_OCTAVE = 48
+
+
+def tempo_grid(
+    frames_per_second: float, bpm_min: float = 40.0, bpm_max: float = 240.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(periods, prior): the tempo candidates as fractional periods in rhythm frames, and their prior.
+
+    The candidates are TEMPO_GRID_PER_OCTAVE per octave from bpm_max down to
+    bpm_min (periods increasing); the prior is log-normal around 120 BPM, one
+    octave wide (librosa's ``tempo`` default), a generic preference for the
+    usual beat level over its halves and doubles.
+    """
+    steps = int(np.floor(np.log2(bpm_max / bpm_min) * TEMPO_GRID_PER_OCTAVE + 1e-9))
+    bpm = bpm_max * 2.0 ** (-np.arange(steps + 1) / TEMPO_GRID_PER_OCTAVE)
     prior = np.exp(-0.5 * np.log2(bpm / 120.0) ** 2)
-    return lags, prior
+    return 60.0 * frames_per_second / bpm, prior
 
 
 def tempogram_bands(frames_per_second: float, edges_bpm) -> tuple[np.ndarray, np.ndarray]:
