@@ -7,7 +7,9 @@
 
 The corpus is a make_corpus.py folder (the held-out ``--set eval`` one: instruments
 and soundfont training never used); contrasts.csv, when present, gives the pairs.
-Prints a Markdown table. Exit 2 with one line on a problem.
+``--cache DIR`` reuses (and fills) a feature cache folder of train_emotion.py
+(keyed by audio file and layout version; keep it outside the repo). Prints a
+Markdown table. Exit 2 with one line on a problem.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from kelly_jack.backends.base import BackendError
 from kelly_jack.training.audio import AudioError
+from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError
 from kelly_jack.training.evaluate import evaluate, table
 from kelly_jack.training.files import atomic_write
@@ -32,13 +35,14 @@ GOALS = {"arousal_r": 0.8, "valence_r": 0.6, "pairwise": 0.9}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help=".onnx or RTNeural .json, or a backend name without options (heuristic)")
     ap.add_argument("corpus", type=Path, help="make_corpus.py folder")
     ap.add_argument("--json", type=Path, help="write the full report here")
+    ap.add_argument("--cache", type=Path, help="feature cache folder (outside the repo)")
     a = ap.parse_args(argv)
     try:
-        report = evaluate(a.model, a.corpus)
+        report = evaluate(a.model, a.corpus, ClipFeatures(a.cache))
     except (BackendError, DatasetError, AudioError, OSError, KeyError) as e:
         print(f"eval_emotion: {e}", file=sys.stderr)
         return 2

@@ -3,14 +3,23 @@
 
     .venv/bin/python scripts/make_corpus.py data/train --clips 1600 --seed 1
     .venv/bin/python scripts/make_corpus.py data/eval --set eval --clips 300 --contrasts 30 --seed 2
+    .venv/bin/python scripts/make_corpus.py data/train-wide --set wide --clips 1600 --seed 3 \
+        --soundfont timgm6mb --soundfont csound
+    .venv/bin/python scripts/make_corpus.py data/dev --set dev --clips 200 --contrasts 20 --seed 4 \
+        --soundfont timgm6mb --soundfont csound
 
-``--set train`` draws from the training instruments and renders with the
-TimGM6mb soundfont (apt: timgm6mb-soundfont); ``--set eval`` draws from
-instruments training never uses and renders with FluidR3 (apt:
-fluid-soundfont-gm) when it is installed, else TimGM6mb. Needs ``fluidsynth``
-(apt: fluidsynth). Writes OUT/audio/<id>.wav, OUT/midi/<id>.mid,
-OUT/annotations.csv, OUT/contrasts.csv (with --contrasts), OUT/corpus.json.
-Same seed and options: same MIDI and labels. Exit 2 with one line on a problem.
+Instrument sets (kelly_jack/training/instruments.py): ``train`` the 22 programs
+of the shipped model; ``wide`` every melodic GM program outside ``eval`` and
+``dev`` (75); ``dev`` 15 programs kept out of both, for making training choices;
+``eval`` 20 programs no training set uses. The soundfont defaults to TimGM6mb
+(apt: timgm6mb-soundfont); for ``--set eval`` to FluidR3 (apt:
+fluid-soundfont-gm) when it is installed, else TimGM6mb. ``--soundfont`` repeats:
+given several, each clip (each contrast pair as a whole) gets one of them, drawn
+from the seed, and annotations.csv names it per clip; csound is csound's GM bank
+(apt: csound-soundfont), not derived from FluidR3. Needs ``fluidsynth`` (apt:
+fluidsynth). Writes OUT/audio/<id>.wav, OUT/midi/<id>.mid, OUT/annotations.csv,
+OUT/contrasts.csv (with --contrasts), OUT/corpus.json. Same seed and options:
+same MIDI, labels and soundfonts. Exit 2 with one line on a problem.
 """
 
 from __future__ import annotations
@@ -30,14 +39,18 @@ from kelly_jack.training.features import ANALYSIS_RATE
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="output folder")
-    ap.add_argument("--set", choices=("train", "eval"), default="train", help="instrument set (default train)")
+    ap.add_argument("--set", choices=tuple(instruments.SETS), default="train", help="instrument set (default train)")
     ap.add_argument("--clips", type=int, default=200, help="random clips (default 200)")
     ap.add_argument("--contrasts", type=int, default=0, help="contrast pairs per cue (default 0)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=8.0, help="clip length in seconds (default 8)")
-    ap.add_argument("--soundfont", help="timgm6mb, fluidr3 or a .sf2 path (default: see above)")
+    ap.add_argument(
+        "--soundfont",
+        action="append",
+        help=f"{', '.join(corpus.SOUNDFONTS)} or a .sf2 path; repeat to mix per clip (default: see above)",
+    )
     ap.add_argument("--rate", type=int, default=ANALYSIS_RATE, help=f"sample rate (default {ANALYSIS_RATE})")
     ap.add_argument("--gain", type=float, default=1.0, help="fluidsynth gain (default 1.0)")
     ap.add_argument("--jobs", type=int, default=2, help="fluidsynth processes at once (default 2)")
@@ -50,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             raise corpus.CorpusError(f"--seconds must be between 1 and 60, got {a.seconds}")
         if (a.out / "annotations.csv").exists() and not a.force:
             raise corpus.CorpusError(f"{a.out}/annotations.csv exists (use --force to overwrite)")
-        table = instruments.TRAIN if a.set == "train" else instruments.EVAL
-        soundfont = a.soundfont
+        table = instruments.SETS[a.set]
+        soundfont: str | list[str] | None = list(dict.fromkeys(a.soundfont)) if a.soundfont else None
+        if soundfont is not None and len(soundfont) == 1:
+            soundfont = soundfont[0]
         if soundfont is None:
             soundfont = "timgm6mb"
             if a.set == "eval":
@@ -60,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     soundfont = "fluidr3"
                 except corpus.CorpusError as e:
                     print(f"make_corpus: {e}; rendering the eval set with TimGM6mb instead", file=sys.stderr)
-        clips, pairs = corpus.plan(a.clips, a.seed, table, a.contrasts)
+        mixed = soundfont if isinstance(soundfont, list) else ()
+        clips, pairs = corpus.plan(a.clips, a.seed, table, a.contrasts, mixed)
         t0 = time.perf_counter()
 
         def progress(done: int, total: int) -> None:

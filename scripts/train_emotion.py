@@ -11,6 +11,15 @@ audio folder (non-WAV audio needs ffmpeg). Both repeat. Features come from the
 package's extractor (kelly_jack.training.features). Writes --onnx and --rtneural
 (default models/emotion.onnx, models/emotion.rtneural.json) and --report (JSON).
 Same data and seed: same model. Exit 2 with one line on a problem.
+
+``--cache DIR`` keeps each clip's feature frames in DIR (keyed by audio file,
+layout version and augmentation; keep it outside the repo) so later runs skip
+the extraction; ``--jobs N`` computes missing entries in N processes.
+``--augment`` equalises each training clip (not the held-out ones) with a random
+spectral tilt and EQ band drawn from --augment-seed and the clip's id
+(kelly_jack.training.augment) before its features are taken. ``--dev DIR``
+evaluates the written model on a make_corpus.py folder afterwards (the
+development set, where training choices are made) and adds it to the report.
 """
 
 from __future__ import annotations
@@ -28,7 +37,10 @@ from pathlib import Path
 
 from kelly_jack.training import pipeline
 from kelly_jack.training.audio import AudioError
+from kelly_jack.training.augment import Augment
+from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_annotations
+from kelly_jack.training.evaluate import evaluate, table
 from kelly_jack.training.files import atomic_write
 from kelly_jack.training.mlp import TrainConfig
 
@@ -56,7 +68,7 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, action="append", default=[], help="make_corpus.py folder (repeatable)")
     ap.add_argument("--data", nargs=2, action="append", default=[], metavar=("CSV", "AUDIO_DIR"))
     ap.add_argument("--onnx", type=Path, default=Path("models/emotion.onnx"))
@@ -68,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-share", type=float, default=0.15, help="share of clips held out (default 0.15)")
     ap.add_argument("--max-epochs", type=int, default=200)
     ap.add_argument("--patience", type=int, default=12)
+    ap.add_argument("--cache", type=Path, help="feature cache folder (outside the repo)")
+    ap.add_argument("--jobs", type=int, default=1, help="processes computing features into --cache (default 1)")
+    ap.add_argument("--augment", action="store_true", help="random tilt/EQ on each training clip (default off)")
+    ap.add_argument("--augment-seed", type=int, default=0)
+    ap.add_argument("--augment-tilt-db", type=float, default=2.0, help="max tilt, dB per octave (default 2)")
+    ap.add_argument("--augment-band-db", type=float, default=6.0, help="max EQ band gain, dB (default 6)")
+    ap.add_argument("--dev", type=Path, help="evaluate the written model on this make_corpus.py folder")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     log = None if a.quiet else (lambda m: print(f"train_emotion: {m}", file=sys.stderr))
@@ -79,18 +98,42 @@ def main(argv: list[str] | None = None) -> int:
         items = [it for d in a.corpus for it in corpus_items(d)]
         items += [it for csv, audio in a.data for it in read_annotations(csv, audio)]
         cfg = TrainConfig(hidden=a.hidden, seed=a.seed, max_epochs=a.max_epochs, patience=a.patience)
+        aug = None
+        if a.augment:
+            aug = Augment(tilt_db=a.augment_tilt_db, band_db=a.augment_band_db, seed=a.augment_seed)
+        plain, train_features = ClipFeatures(a.cache), (ClipFeatures(a.cache, aug) if aug else None)
         t0 = time.perf_counter()
-        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log)
-        meta = pipeline.save(result, describe(a.corpus, a.data, len(items)), a.onnx, a.rtneural)
+        held = pipeline.split(len(items), a.val_share, a.seed)
+        if train_features is None:
+            plain.prepare(items, a.jobs, log)
+        else:
+            plain.prepare([it for it, h in zip(items, held, strict=True) if h], a.jobs, log)
+            train_features.prepare([it for it, h in zip(items, held, strict=True) if not h], a.jobs, log)
+        prepared = time.perf_counter() - t0  # parallel feature extraction into the cache (--jobs)
+        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log, plain, train_features)
+        result.feature_seconds = round(result.feature_seconds + prepared, 1)
+        training = describe(a.corpus, a.data, len(items)) + (f"; training clips augmented ({aug.key()})" if aug else "")
+        meta = pipeline.save(result, training, a.onnx, a.rtneural)
+        dev = None
+        if a.dev:
+            t1 = time.perf_counter()
+            dev_features = ClipFeatures(a.cache)
+            dev_features.prepare(corpus_items(a.dev), a.jobs, log)
+            dev = {**evaluate(a.rtneural, a.dev, dev_features), "seconds": round(time.perf_counter() - t1, 1)}
     except (DatasetError, AudioError, ValueError, OSError) as e:
         print(f"train_emotion: {e}", file=sys.stderr)
         return 2
     summary = {**pipeline.summary(result), "total_seconds": round(time.perf_counter() - t0, 1)}
+    summary["augment"] = aug.key() if aug else None
     summary["training_data"] = meta["kelly_jack.training_data"]
+    if dev is not None:
+        summary["dev"] = dev
     if a.report:
         atomic_write(a.report, (json.dumps(summary, indent=1) + "\n").encode())
     print(json.dumps(summary, indent=1))
     print(f"train_emotion: wrote {a.onnx} and {a.rtneural}", file=sys.stderr)
+    if dev is not None:
+        print(f"train_emotion: on the development set {a.dev} ({dev['clips']} clips):\n{table(dev)}", file=sys.stderr)
     return 0
 
 

@@ -38,8 +38,17 @@ from .files import atomic_write
 from .music import midi_bytes, notes, timed_messages
 
 SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
-SOUNDFONTS = {"timgm6mb": "TimGM6mb.sf2", "fluidr3": "FluidR3_GM.sf2"}
-APT_PACKAGES = {"fluidsynth": "fluidsynth", "timgm6mb": "timgm6mb-soundfont", "fluidr3": "fluid-soundfont-gm"}
+# Debian GM soundfonts by short name. csound's sf_GMbank (apt: csound-soundfont, 4 MB, all 128 GM
+# programs) is not derived from FluidR3, so training on it keeps the evaluation soundfont unseen;
+# musescore-general-* and fluidr3mono-* are FluidR3 derivatives and must not be used for training.
+SOUNDFONTS = {"timgm6mb": "TimGM6mb.sf2", "fluidr3": "FluidR3_GM.sf2", "csound": "sf_GMbank.sf2"}
+APT_PACKAGES = {
+    "fluidsynth": "fluidsynth",
+    "timgm6mb": "timgm6mb-soundfont",
+    "fluidr3": "fluid-soundfont-gm",
+    "csound": "csound-soundfont",
+}
+SOUNDFONT_SEED = 0x5F  # mixed into the corpus seed for the per-clip soundfont draw (its own stream)
 GAP_SECONDS = 1.5  # silence after each clip on the shared timeline: release tails die out in it
 # Clip loudness (RMS over the whole clip, dBFS) set by the dynamics cue alone: velocity 30 -> -43 dB,
 # 120 -> -21 dB (about the average the unlevelled renders had). Without it, loudness also followed
@@ -68,6 +77,7 @@ class Clip:
     song_id: int
     cues: C.Cues
     seed: int  # the melody seed (key, progression, texture, rhythm, contour)
+    soundfont: str = ""  # which of the corpus's soundfonts renders it (a name or path given to write_corpus)
 
     @property
     def label(self) -> tuple[float, float]:
@@ -75,7 +85,7 @@ class Clip:
 
 
 def soundfont_path(name: str) -> Path:
-    """The .sf2 file of a Debian soundfont package (``timgm6mb``, ``fluidr3``) or a path; CorpusError if absent."""
+    """The .sf2 file of a Debian soundfont package (a key of SOUNDFONTS) or a path; CorpusError if absent."""
     if name in SOUNDFONTS:
         p = SOUNDFONT_DIR / SOUNDFONTS[name]
         if not p.is_file():
@@ -123,11 +133,18 @@ def _with_cue(cues: C.Cues, cue: str, value) -> C.Cues:
 
 
 def plan(
-    count: int, seed: int, instruments: dict[int, tuple[str, float]], contrasts: int = 0
+    count: int,
+    seed: int,
+    instruments: dict[int, tuple[str, float]],
+    contrasts: int = 0,
+    soundfonts: list[str] | tuple[str, ...] = (),
 ) -> tuple[list[Clip], list[tuple[int, int, str]]]:
     """``count`` random clips, then ``contrasts`` pairs for each contrast cue; ids from 1.
 
     Returns (clips, pairs): each pair is (song_id with the cue low, song_id with it high, cue).
+    With ``soundfonts``, each random clip and each pair (both clips alike, so a pair differs in its
+    cue only) gets one of them, drawn uniformly from a stream of its own (``seed`` and
+    SOUNDFONT_SEED): the cues and melodies are those of the same seed without soundfonts.
     """
     rng = np.random.default_rng(seed)
     clips = [Clip(i + 1, random_cues(rng, instruments), int(rng.integers(2**31))) for i in range(count)]
@@ -140,7 +157,26 @@ def plan(
             b = Clip(len(clips) + 2, _with_cue(base, cue, high), melody)
             clips += [a, b]
             pairs.append((a.song_id, b.song_id, cue))
+    if soundfonts:
+        return assign_soundfonts(clips, pairs, soundfonts, seed), pairs
     return clips, pairs
+
+
+def assign_soundfonts(
+    clips: list[Clip], pairs: list[tuple[int, int, str]], soundfonts: list[str] | tuple[str, ...], seed: int
+) -> list[Clip]:
+    """``clips`` with their soundfont drawn per random clip and per pair, deterministically from ``seed``."""
+    names = list(soundfonts)
+    rng = np.random.default_rng([seed, SOUNDFONT_SEED])
+    paired = {a: b for a, b, _ in pairs}
+    choice: dict[int, str] = {}
+    for c in clips:
+        if c.song_id in choice:
+            continue
+        choice[c.song_id] = names[int(rng.integers(len(names)))]
+        if c.song_id in paired:
+            choice[paired[c.song_id]] = choice[c.song_id]
+    return [replace(c, soundfont=choice[c.song_id]) for c in clips]
 
 
 def batch_midi(clips: list[Clip], seconds: float) -> bytes:
@@ -208,7 +244,7 @@ def level(audio: np.ndarray, velocity: float) -> np.ndarray:
     return (audio * gain).astype(np.float32)
 
 
-def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]], soundfont: str) -> str:
+def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]], soundfont: dict[str, str]) -> str:
     """DEAM static-annotation columns (1..9), then the cues."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -222,7 +258,7 @@ def annotations_csv(clips: list[Clip], instruments: dict[int, tuple[str, float]]
         w.writerow(
             [c.song_id, f"{C.to_deam(v):.4f}", "0", f"{C.to_deam(a):.4f}", "0"]
             + [q.mode, q.bpm, int(q.register), int(q.velocity), q.note_length, q.consonance, q.program]
-            + [instruments[q.program][0], soundfont]
+            + [instruments[q.program][0], soundfont[c.soundfont]]
         )
     return buf.getvalue()
 
@@ -233,7 +269,7 @@ def write_corpus(
     pairs: list[tuple[int, int, str]],
     *,
     instruments: dict[int, tuple[str, float]],
-    soundfont: str,
+    soundfont: str | list[str],
     seconds: float,
     rate: int,
     gain: float = 0.4,
@@ -242,19 +278,36 @@ def write_corpus(
     description: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Render and write the corpus into ``out``; returns the corpus.json record (with the render time)."""
-    sf = soundfont_path(soundfont)
+    """Render and write the corpus into ``out``; returns the corpus.json record (with the render time).
+
+    ``soundfont`` is one soundfont (name or path) for every clip, or several: then each clip is
+    rendered with its own ``Clip.soundfont`` (see ``plan``), which must be one of them. Each
+    fluidsynth run renders clips of one soundfont.
+    """
+    names = [soundfont] if isinstance(soundfont, str) else list(soundfont)
+    if not names:
+        raise CorpusError("no soundfont given")
+    paths = {n: soundfont_path(n) for n in names}
+    if len(names) == 1:
+        clips = [replace(c, soundfont=names[0]) for c in clips]
+    unknown = sorted({c.soundfont for c in clips} - set(names))
+    if unknown:
+        raise CorpusError(f"clips ask for soundfont(s) {', '.join(unknown)} not given: {', '.join(names)}")
     fluidsynth_path()
     (out / "audio").mkdir(parents=True, exist_ok=True)
     (out / "midi").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for c in clips:
         atomic_write(out / "midi" / f"{c.song_id}.mid", midi_bytes(c.cues, notes(c.cues, c.seed, seconds)))
-    groups = [clips[i : i + batch] for i in range(0, len(clips), batch)]
+    groups = []
+    for n in names:  # in clip order within each soundfont
+        mine = [c for c in clips if c.soundfont == n]
+        groups += [mine[i : i + batch] for i in range(0, len(mine), batch)]
     done = 0
 
     def work(group: list[Clip]) -> int:
-        for c, audio in zip(group, render_batch(group, seconds, sf, rate, gain), strict=True):
+        audios = render_batch(group, seconds, paths[group[0].soundfont], rate, gain)
+        for c, audio in zip(group, audios, strict=True):
             write_wav(out / "audio" / f"{c.song_id}.wav", level(audio, c.cues.velocity), rate)
         return len(group)
 
@@ -264,7 +317,9 @@ def write_corpus(
             if progress:
                 progress(done, len(clips))
     render_seconds = time.perf_counter() - t0
-    atomic_write(out / "annotations.csv", annotations_csv(clips, instruments, sf.name).encode())
+    file_names = {n: p.name for n, p in paths.items()}
+    per_soundfont = {file_names[n]: sum(c.soundfont == n for c in clips) for n in names}
+    atomic_write(out / "annotations.csv", annotations_csv(clips, instruments, file_names).encode())
     if pairs:
         rows = "song_low,song_high,cue\n" + "".join(f"{a},{b},{cue}\n" for a, b, cue in pairs)
         atomic_write(out / "contrasts.csv", rows.encode())
@@ -274,7 +329,8 @@ def write_corpus(
         "contrast_pairs": len(pairs),
         "seconds_per_clip": seconds,
         "sample_rate": rate,
-        "soundfont": sf.name,
+        "soundfont": ", ".join(file_names[n] for n in names),
+        **({"soundfont_clips": per_soundfont} if len(names) > 1 else {}),
         "instruments": {str(p): n for p, (n, _) in sorted(instruments.items())},
         "render_seconds": round(render_seconds, 1),
         "level_db": {"velocity": list(C.VELOCITY), "rms_dbfs": list(LEVEL_DB), "peak_limit": PEAK_LIMIT},

@@ -13,6 +13,7 @@ pair counts as ordered correctly when the model's prediction moves the same way.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,15 @@ def load_backend(model: str | Path) -> BackendBase:
     return create_backend(p, {})
 
 
-def predict_clips(backend: BackendBase, items: list[Item]) -> dict[str, np.ndarray]:
+def predict_clips(
+    backend: BackendBase, items: list[Item], features: Callable[[Item], np.ndarray] = item_features
+) -> dict[str, np.ndarray]:
     """Per clip (n, 2) valence/arousal: ``centroid`` always, ``mapped`` when the model has a learned mapping."""
     mapping = backend.metadata.get("emotion_mapping")
     out: dict[str, list] = {"centroid": []} | ({"mapped": []} if mapping is not None else {})
     for item in items:
         backend.reset()
-        logits = np.asarray(backend.infer_block(item_features(item)), dtype=np.float64)
+        logits = np.asarray(backend.infer_block(features(item)), dtype=np.float64)
         out["centroid"].append(centroid(logits).mean(axis=0))
         if mapping is not None:
             out["mapped"].append((softmax(logits) @ np.asarray(mapping)[:2].T).mean(axis=0))
@@ -76,11 +79,14 @@ def pairwise(pred: np.ndarray, items: list[Item], pairs: list[tuple[str, str, st
     return {k: (v[0], v[1]) for k, v in tally.items()}
 
 
-def evaluate(model: str | Path, corpus: str | Path) -> dict:
-    """Metrics of ``model`` on the corpus folder ``corpus`` (annotations.csv, audio/, optional contrasts.csv)."""
+def evaluate(model: str | Path, corpus: str | Path, features: Callable[[Item], np.ndarray] = item_features) -> dict:
+    """Metrics of ``model`` on the corpus folder ``corpus`` (annotations.csv, audio/, optional contrasts.csv).
+
+    ``features`` computes a clip's frames (default: the extractor, uncached).
+    """
     items = corpus_items(corpus)
     backend = load_backend(model)
-    preds = predict_clips(backend, items)
+    preds = predict_clips(backend, items, features)
     truth = np.array([[it.valence, it.arousal] for it in items])
     pairs_file = Path(corpus) / "contrasts.csv"
     pairs = read_pairs(pairs_file) if pairs_file.is_file() else []

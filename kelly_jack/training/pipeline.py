@@ -7,6 +7,7 @@ them on a tiny corpus.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,11 +33,19 @@ def pick_frames(count: int, wanted: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, wanted).round().astype(int))
 
 
-def frames_of(items: list[Item], frames_per_clip: int, log=None) -> Frames:
-    """Feature frames of every clip (evenly subsampled to ``frames_per_clip``), with the clip's label."""
+FeatureFn = Callable[[Item], np.ndarray]
+
+
+def frames_of(
+    items: list[Item], frames_per_clip: int, log=None, features: FeatureFn | list[FeatureFn] = item_features
+) -> Frames:
+    """Feature frames of every clip (evenly subsampled to ``frames_per_clip``), with the clip's label.
+
+    ``features`` computes a clip's frames: one function for all, or one per item.
+    """
     xs, vas, clips = [], [], []
     for i, item in enumerate(items):
-        f = item_features(item)
+        f = (features[i] if isinstance(features, list) else features)(item)
         f = f[pick_frames(len(f), frames_per_clip)]
         xs.append(f)
         vas.append(np.tile([item.valence, item.arousal], (len(f), 1)))
@@ -94,14 +103,28 @@ class Result:
     val_metrics: dict
 
 
-def run(items: list[Item], cfg: TrainConfig, frames_per_clip: int = 64, val_share: float = 0.15, log=None) -> Result:
-    """Features, split by clip, training, and clip-level metrics on the held-out clips."""
+def run(
+    items: list[Item],
+    cfg: TrainConfig,
+    frames_per_clip: int = 64,
+    val_share: float = 0.15,
+    log=None,
+    features: FeatureFn = item_features,
+    train_features: FeatureFn | None = None,
+) -> Result:
+    """Features, split by clip, training, and clip-level metrics on the held-out clips.
+
+    ``features`` computes a clip's frames (e.g. a cached ``ClipFeatures``); ``train_features``,
+    when given, is used for the training clips instead (e.g. augmented), the held-out clips
+    keeping ``features``, so early stopping and the metrics see the audio as it is.
+    """
     if len(items) < 2:
         raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
-    t0 = time.perf_counter()
-    frames = frames_of(items, frames_per_clip, log)
-    t1 = time.perf_counter()
     held = split(len(items), val_share, cfg.seed)
+    per_item = [features if h or train_features is None else train_features for h in held]
+    t0 = time.perf_counter()
+    frames = frames_of(items, frames_per_clip, log, per_item)
+    t1 = time.perf_counter()
     is_val = held[frames.clip]
     net = train(
         frames.x[~is_val],
