@@ -126,7 +126,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "user_arousal": Field("float", 0.0, _range(-1, 1), "the user's arousal"),
         "blend": Field("float", 1.0, _range(0, 1), "share of the model's values (0: user only)"),
         "ml_enabled": Field("bool", True, None, "use the model at all (enableMLInference)"),
-        "mapping": Field("str", "auto", _choice("auto", "centroid", "learned"), "64 values -> valence/arousal"),
+        "mapping": Field("str", "centroid", _choice("centroid", "learned", "auto"), "64 values -> valence/arousal"),
     },
     "midi": {
         "out_channel": Field("int", 1, _range(1, 16), "MIDI channel of the emotion CCs"),
