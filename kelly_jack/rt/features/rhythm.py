@@ -132,25 +132,13 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
     out[0] = 0.0
     out[1] = 0.0
     out[2] = 0.0
-    if n < 2 * lags[0] + 2:
+    top, mu, energy = _autocorrelation(env, n, lags, acf)
+    if top == 0:
         return
-    mu = 0.0
     for i in range(n):
-        mu += env[i]
-    mu /= n
-    energy = 0.0
-    for i in range(n):
-        env[i] -= mu
-        energy += env[i] * env[i]
-    if energy <= 1e-12 * n:
-        return
-    energy /= n
-    n_lags = lags.shape[0]
+        env[i] -= mu  # zero-mean, for the autocorrelation at half the period below
     lo = lags[0]
-    top = min(2 * lags[n_lags - 1] + 1, n - 2)  # the longest lag with a value
-    full = acf[n_lags:]  # the autocorrelation at lags lo..top, each computed once
-    for lag in range(lo, top + 1):
-        full[lag - lo] = _acf(env, n, lag, energy)
+    full = acf[lags.shape[0] :]  # the autocorrelation at lags lo..top
     out[2] = float(top)
     n_grid = periods.shape[0]
     best = -1
@@ -190,6 +178,32 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
 
 
 @numba.njit(nogil=True, cache=True)
+def _autocorrelation(env, n, lags, acf):
+    """``autocorrelation``, also returning the mean and the energy (per value) of ``env[:n]``: (top, mu, energy)."""
+    if n < 2 * lags[0] + 2:
+        return 0, 0.0, 0.0
+    mu = 0.0
+    for i in range(n):
+        mu += env[i]
+    mu /= n
+    energy = 0.0
+    for i in range(n):
+        energy += (env[i] - mu) * (env[i] - mu)
+    if energy <= 1e-12 * n:
+        return 0, mu, 0.0
+    energy /= n
+    n_lags = lags.shape[0]
+    lo = lags[0]
+    top = min(2 * lags[n_lags - 1] + 1, n - 2)  # the longest lag with a value
+    for lag in range(lo, top + 1):
+        acc = 0.0
+        for i in range(lag, n):
+            acc += (env[i] - mu) * (env[i - lag] - mu)
+        acf[n_lags + lag - lo] = acc / ((n - lag) * energy)
+    return top, mu, energy
+
+
+@numba.njit(nogil=True, cache=True)
 def autocorrelation(env, n, lags, acf):
     """The autocorrelation of ``env[:n]`` (as ``tempo`` computes it) at lags ``lags[0]``..top into ``acf[len(lags):]``.
 
@@ -199,27 +213,7 @@ def autocorrelation(env, n, lags, acf):
     training corpus's held-out clips the model read the octave evidence better
     from the raw one (docs/features.md, "Layout 3 -> 4").
     """
-    if n < 2 * lags[0] + 2:
-        return 0
-    mu = 0.0
-    for i in range(n):
-        mu += env[i]
-    mu /= n
-    energy = 0.0
-    for i in range(n):
-        energy += (env[i] - mu) * (env[i] - mu)
-    if energy <= 1e-12 * n:
-        return 0
-    energy /= n
-    n_lags = lags.shape[0]
-    lo = lags[0]
-    top = min(2 * lags[n_lags - 1] + 1, n - 2)
-    for lag in range(lo, top + 1):
-        acc = 0.0
-        for i in range(lag, n):
-            acc += (env[i] - mu) * (env[i - lag] - mu)
-        acf[n_lags + lag - lo] = acc / ((n - lag) * energy)
-    return top
+    return _autocorrelation(env, n, lags, acf)[0]
 
 
 @numba.njit(nogil=True, cache=True)
