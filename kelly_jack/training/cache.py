@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, read_audio
 from .augment import Augment, equalise
-from .dataset import DatasetError, Item
-from .features import ANALYSIS_RATE, HOP, WINDOW, clip_features, layout_version
+from .dataset import Item, item_audio
+from .features import HOP, WINDOW, clip_features, layout_version
 from .files import atomic_write
 
 
@@ -37,10 +36,7 @@ def cache_key(item: Item, augment: Augment | None) -> str:
 
 def compute(item: Item, augment: Augment | None) -> np.ndarray:
     """Feature frames of one clip, its audio equalised by ``augment`` first when given."""
-    try:
-        samples, rate = read_audio(item.audio, ANALYSIS_RATE)
-    except AudioError as e:
-        raise DatasetError(str(e)) from None
+    samples, rate = item_audio(item)
     if augment is not None:
         samples = equalise(samples, rate, augment, item.song_id)
     return clip_features(samples, rate)

@@ -89,10 +89,14 @@ def corpus_items(corpus_dir: str | Path) -> list[Item]:
     return read_annotations(d / "annotations.csv", d / "audio")
 
 
-def item_features(item: Item) -> np.ndarray:
-    """Feature frames (frames, 128) of one clip."""
+def item_audio(item: Item) -> tuple[np.ndarray, int]:
+    """One clip's mono samples and their rate (``read_audio`` at ANALYSIS_RATE); raises DatasetError."""
     try:
-        samples, rate = read_audio(item.audio, ANALYSIS_RATE)
+        return read_audio(item.audio, ANALYSIS_RATE)
     except AudioError as e:
         raise DatasetError(str(e)) from None
-    return clip_features(samples, rate)
+
+
+def item_features(item: Item) -> np.ndarray:
+    """Feature frames (frames, 128) of one clip."""
+    return clip_features(*item_audio(item))
