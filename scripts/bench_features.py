@@ -75,7 +75,7 @@ class NumpyFeatures:
         self.freqs = fx._freqs
         self.mel = tables.mel_filterbank(sample_rate, window, L.N_MELS)
         self.dct = fx._dct
-        self.cq_fir, self.cq_factor = fx._cq_fir, int(fx._params[5])
+        self.cq_fir, self.cq_factor = fx._cq_fir, fx.cq_factor
         self.cq_window = fx._cq_window
         start, stop, weights, self.cq_class = fx._cq_bank
         self.cq_bank = np.zeros((len(start), len(fx._cq_power)))

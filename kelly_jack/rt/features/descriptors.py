@@ -1,10 +1,8 @@
 """Spectral and time-domain descriptors of one frame (nopython kernels, inference thread).
 
 Where librosa has the feature, the kernel follows its definition on the same
-frame: ``rms`` and ``zero_crossing_rate`` on the samples (threshold 1e-10,
-zero counted as positive, the first sample never a crossing), centroid,
-bandwidth (p=2) and rolloff (85 %) on the magnitude spectrum normalised to
-unit sum, flatness on the power spectrum (amin 1e-10), and
+frame: ``rms`` on the samples, the centroid on the magnitude spectrum
+normalised to unit sum, flatness on the power spectrum (amin 1e-10), and
 ``spectral_contrast`` (magnitudes, octave bands, 2 % quantiles, dB per frame).
 """
 
@@ -19,27 +17,21 @@ _TINY = 2.2250738585072014e-308
 
 @numba.njit(nogil=True, cache=True)
 def time_stats(frame):
-    """(rms, peak, zero-crossing rate) of the samples; zcr = crossings / len(frame)."""
+    """(rms, peak) of the samples."""
     n = frame.shape[0]
     sq = 0.0
     peak = 0.0
-    crossings = 0
-    prev_neg = False
     for i in range(n):
         x = frame[i]
         sq += x * x
         if abs(x) > peak:
             peak = abs(x)
-        neg = x < -1e-10  # |x| <= 1e-10 counts as zero, and zero as positive
-        if i > 0 and neg != prev_neg:
-            crossings += 1
-        prev_neg = neg
-    return math.sqrt(sq / n), peak, crossings / n
+    return math.sqrt(sq / n), peak
 
 
 @numba.njit(nogil=True, cache=True)
-def spectral_shape(mag, power, freqs, roll_percent):
-    """(centroid Hz, bandwidth Hz, rolloff Hz, flatness) of one frame."""
+def spectral_shape(mag, power, freqs):
+    """(centroid Hz, flatness) of one frame."""
     n = mag.shape[0]
     total = 0.0
     for k in range(n):
@@ -48,18 +40,6 @@ def spectral_shape(mag, power, freqs, roll_percent):
     centroid = 0.0
     for k in range(n):
         centroid += freqs[k] * (mag[k] * scale)
-    spread = 0.0
-    for k in range(n):
-        d = freqs[k] - centroid
-        spread += (mag[k] * scale) * d * d
-    threshold = roll_percent * total
-    rolloff = freqs[n - 1]
-    acc = 0.0
-    for k in range(n):
-        acc += mag[k]
-        if acc >= threshold:
-            rolloff = freqs[k]
-            break
     log_sum = 0.0
     lin_sum = 0.0
     for k in range(n):
@@ -67,7 +47,7 @@ def spectral_shape(mag, power, freqs, roll_percent):
         log_sum += math.log(p)
         lin_sum += p
     flatness = math.exp(log_sum / n) / (lin_sum / n)
-    return centroid, math.sqrt(spread), rolloff, flatness
+    return centroid, flatness
 
 
 @numba.njit(nogil=True, cache=True)

@@ -41,7 +41,6 @@ TEMPO_S = 6.0
 KEY_S = 8.0
 TOP_DB = 80.0
 AMIN = 1e-10
-ROLL_PERCENT = 0.85
 DELTA_WIDTH = 5  # librosa.feature.delta's default width, made causal (it lags 2 hops)
 
 RHYTHM_FPS_MAX = 100.0
@@ -111,18 +110,18 @@ def extract(
     """All 128 features of ``x`` into ``out`` (float32); return the count of non-finite input samples.
 
     ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
-    hfc scale (unused since layout 3), hops per rhythm frame, hop in samples, decimation factor,
-    articulation peak span in hops). ``vec`` (float64, >= 128) holds the
-    features before the float32 store; ``scratch`` rows are work space. The
-    arguments from ``prev_logmel`` on are the streaming state.
+    hops per rhythm frame, hop in samples, decimation factor, articulation
+    peak span in hops). ``vec`` (float64, >= 128) holds the features before
+    the float32 store; ``scratch`` rows are work space. The arguments from
+    ``prev_logmel`` on are the streaming state.
     """
     rhythm_fps = params[0]
     rate_span = int(params[1])
-    stride = int(params[3])
+    stride = int(params[2])
     seen = istate[_SEEN]
 
     bad = load_window(x, frame)
-    rms, peak, _zcr = time_stats(frame)  # layout 4 dropped the linear rms and zcr slots (docs/features.md)
+    rms, peak = time_stats(frame)
     spectrum(frame, window, windowed, spec, axes, mag, power)
 
     logmel = vec[L.MEL : L.MEL + L.N_MELS]
@@ -131,12 +130,12 @@ def extract(
     power_to_db(mel, logmel, AMIN, TOP_DB)
     dct(logmel, dct_matrix, vec[L.MFCC : L.MFCC + L.N_MFCC])
     # constant-Q chroma: this hop's new samples (all of the first window) join the decimated history
-    hop = params[4]
+    hop = params[3]
     if seen == 0:
         n_new = frame.shape[0]
     else:
         n_new = int(round(seen * hop)) - int(round((seen - 1) * hop))  # a fractional hop (resampled) stays on time
-    push_samples(frame, n_new, cq_fir, int(params[5]), cq_tail, cq_ring, cq_istate)
+    push_samples(frame, n_new, cq_fir, int(params[4]), cq_tail, cq_ring, cq_istate)
     cq_chroma(
         cq_ring,
         cq_istate,
@@ -152,7 +151,7 @@ def extract(
         vec[L.CHROMA : L.CHROMA + L.N_CHROMA],
     )
 
-    centroid, _bandwidth, _rolloff, flatness = spectral_shape(mag, power, freqs, ROLL_PERCENT)
+    centroid, flatness = spectral_shape(mag, power, freqs)
     vec[L.RMS_DB] = 20.0 * math.log10(max(rms, 1e-5))
     vec[L.CENTROID] = centroid
     vec[L.FLATNESS] = flatness
@@ -190,7 +189,7 @@ def extract(
     vec[L.TEMPO_DOUBLE] = fstate[_DOUBLE]
     for k in range(L.N_TEMPOGRAM):
         vec[L.TEMPOGRAM + k] = fstate[_TEMPOGRAM + k]
-    articulation(vec[L.RMS_DB], seen, level_ring, dip_ring, int(params[6]), scratch[7, :2])
+    articulation(vec[L.RMS_DB], seen, level_ring, dip_ring, int(params[5]), scratch[7, :2])
     vec[L.DUTY_CYCLE] = scratch[7, 0]
     vec[L.LEVEL_DIP_DB] = scratch[7, 1]
 
@@ -252,12 +251,12 @@ class FeatureExtractor:
         sr, n = self.sample_rate, self.window
         bins = n // 2 + 1
         self.fps = sr / hop
-        w = tables.hann(n)
-        self._window = w
+        self._window = tables.hann(n)
         self._freqs = tables.fft_frequencies(sr, n)
         self._mel = tables.sparse_rows(tables.mel_filterbank(sr, n, L.N_MELS))
         self._dct = tables.dct_ortho(L.N_MFCC, L.N_MELS)
         factor, self._cq_fir = tables.cq_decimation(sr)
+        self.cq_factor = factor  # the constant-Q chroma's decimation (scripts/bench_features.py reads it)
         cq_n = tables.cq_window_size(sr / factor)
         self._cq_window = tables.hann(cq_n)
         self._cq_bank = tables.cq_filterbank(sr / factor, cq_n)
@@ -271,8 +270,7 @@ class FeatureExtractor:
         self._band_lo, self._band_hi = tables.tempogram_bands(self.rhythm_fps, L.tempogram_edges())
         peak_span = max(1, int(round(PEAK_S * self.fps)))
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
-        # slot 2 held layout 2's hfc scale; kept so the params indices stay
-        self._params = np.array([self.rhythm_fps, rate_span, 2.0 / (n * (w * w).sum()), stride, hop, factor, peak_span])
+        self._params = np.array([self.rhythm_fps, rate_span, stride, hop, factor, peak_span])
         self._cq_windowed = np.zeros(cq_n)
         self._cq_spec = np.zeros(cq_n // 2 + 1, dtype=np.complex128)
         self._cq_power = np.zeros(cq_n // 2 + 1)
