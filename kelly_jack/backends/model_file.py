@@ -31,20 +31,22 @@ def _limit_text(limit: int) -> str:
     return f"{limit // 2**30} GiB" if limit >= 2**30 else f"{limit // 2**20} MiB"
 
 
-def check_size(path: str | Path, limit: int) -> int:
-    """The size of ``path`` in bytes; raises FileTooLarge over ``limit``, OSError if it cannot be opened."""
-    size = os.stat(path).st_size
+def _within(size: int, limit: int) -> int:
+    """``size``; raises FileTooLarge when it is over ``limit``."""
     if size > limit:
         raise FileTooLarge(f"the file is {size} bytes, over the limit of {limit} bytes ({_limit_text(limit)})")
     return size
 
 
+def check_size(path: str | Path, limit: int) -> int:
+    """The size of ``path`` in bytes; raises FileTooLarge over ``limit``, OSError if it cannot be opened."""
+    return _within(os.stat(path).st_size, limit)
+
+
 def read_text(path: str | Path, limit: int) -> str:
     """The UTF-8 text of ``path``, opened read-only; raises FileTooLarge, OSError, UnicodeDecodeError."""
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise FileTooLarge(f"the file is {size} bytes, over the limit of {limit} bytes ({_limit_text(limit)})")
+        _within(os.fstat(f.fileno()).st_size, limit)
         data = f.read(limit + 1)
     if len(data) > limit:  # grew while we read, or a pipe
         raise FileTooLarge(f"the file is over the limit of {limit} bytes ({_limit_text(limit)})")
