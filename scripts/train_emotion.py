@@ -20,6 +20,11 @@ spectral tilt and EQ band drawn from --augment-seed and the clip's id
 (kelly_jack.training.augment) before its features are taken. ``--dev DIR``
 evaluates the written model on a make_corpus.py folder afterwards (the
 development set, where training choices are made) and adds it to the report.
+
+A corpus folder with a contrasts.csv (``make_corpus.py --contrasts``) gives
+contrast pairs: each pair stays on one side of the held-out split and adds the
+squared error of its difference to the loss, weighted by --pair-weight
+(kelly_jack.training.mlp).
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from kelly_jack.training import pipeline
 from kelly_jack.training.audio import AudioError
 from kelly_jack.training.augment import Augment
 from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_annotations
-from kelly_jack.training.evaluate import evaluate, table
+from kelly_jack.training.evaluate import evaluate, read_pairs, table
 from kelly_jack.training.files import atomic_write
 from kelly_jack.training.mlp import TrainConfig
 
@@ -67,6 +74,23 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
     return f"{n} clips: " + "; ".join(parts)
 
 
+def corpus_pairs(corpus: Path, items: list, start: int) -> list[tuple[int, int]]:
+    """The contrast pairs of a corpus folder as (low, high) indices of ``items`` (the folder's clips from ``start``)."""
+    path = corpus / "contrasts.csv"
+    if not path.is_file():
+        return []
+    try:
+        rows = read_pairs(path)
+    except KeyError as e:
+        raise DatasetError(f"{path}: no column {e.args[0]} (expected song_low, song_high, cue)") from None
+    index = {it.song_id: start + k for k, it in enumerate(items)}
+    for row in rows:
+        for song in row[:2]:
+            if song not in index:
+                raise DatasetError(f"{path}: song_id {song} is not in {corpus / 'annotations.csv'}")
+    return [(index[lo], index[hi]) for lo, hi, _ in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, action="append", default=[], help="make_corpus.py folder (repeatable)")
@@ -86,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment-seed", type=int, default=0)
     ap.add_argument("--augment-tilt-db", type=float, default=2.0, help="max tilt, dB per octave (default 2)")
     ap.add_argument("--augment-band-db", type=float, default=6.0, help="max EQ band gain, dB (default 6)")
+    ap.add_argument(
+        "--pair-weight", type=float, default=1.0, help="weight of the contrast-pair term (default 1; 0: off)"
+    )
     ap.add_argument("--dev", type=Path, help="evaluate the written model on this make_corpus.py folder")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -95,22 +122,29 @@ def main(argv: list[str] | None = None) -> int:
             raise DatasetError("give at least one --corpus DIR or --data CSV AUDIO_DIR")
         if not 0.0 < a.val_share < 1.0:
             raise DatasetError(f"--val-share must be between 0 and 1, got {a.val_share}")
-        items = [it for d in a.corpus for it in corpus_items(d)]
+        items, pair_list = [], []
+        for d in a.corpus:
+            its = corpus_items(d)
+            pair_list += corpus_pairs(d, its, len(items))
+            items += its
+        pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
         items += [it for csv, audio in a.data for it in read_annotations(csv, audio)]
-        cfg = TrainConfig(hidden=a.hidden, seed=a.seed, max_epochs=a.max_epochs, patience=a.patience)
+        cfg = TrainConfig(
+            hidden=a.hidden, seed=a.seed, max_epochs=a.max_epochs, patience=a.patience, pair_weight=a.pair_weight
+        )
         aug = None
         if a.augment:
             aug = Augment(tilt_db=a.augment_tilt_db, band_db=a.augment_band_db, seed=a.augment_seed)
         plain, train_features = ClipFeatures(a.cache), (ClipFeatures(a.cache, aug) if aug else None)
         t0 = time.perf_counter()
-        held = pipeline.split(len(items), a.val_share, a.seed)
+        held = pipeline.split(len(items), a.val_share, a.seed, pairs)
         if train_features is None:
             plain.prepare(items, a.jobs, log)
         else:
             plain.prepare([it for it, h in zip(items, held, strict=True) if h], a.jobs, log)
             train_features.prepare([it for it, h in zip(items, held, strict=True) if not h], a.jobs, log)
         prepared = time.perf_counter() - t0  # parallel feature extraction into the cache (--jobs)
-        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log, plain, train_features)
+        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log, plain, train_features, pairs)
         result.feature_seconds = round(result.feature_seconds + prepared, 1)
         training = describe(a.corpus, a.data, len(items)) + (f"; training clips augmented ({aug.key()})" if aug else "")
         meta = pipeline.save(result, training, a.onnx, a.rtneural)
@@ -125,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = {**pipeline.summary(result), "total_seconds": round(time.perf_counter() - t0, 1)}
     summary["augment"] = aug.key() if aug else None
+    summary["contrast_pairs"] = len(pairs)
     summary["training_data"] = meta["kelly_jack.training_data"]
     if dev is not None:
         summary["dev"] = dev

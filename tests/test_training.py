@@ -22,7 +22,7 @@ from kelly_jack.training.dataset import DatasetError, read_annotations
 from kelly_jack.training.features import HOP, WINDOW, clip_features, frame_count
 from kelly_jack.training.mlp import TrainConfig, centroid
 from kelly_jack.training.music import midi_bytes, notes
-from kelly_jack.training.pipeline import pearson
+from kelly_jack.training.pipeline import pearson, split
 
 
 def test_plan_is_deterministic_from_its_seed():
@@ -249,13 +249,51 @@ def test_clip_loss_gradient_matches_finite_differences():
         return np.mean([np.sum((c[clip == k].mean(axis=0) - va[clip == k][0]) ** 2) for k in (3, 5, 9)])
 
     g = mlp._clip_mean_gradient(mlp.softmax(logits), idx, clip, va)
+    np.testing.assert_allclose(g[:, ::5], _numeric_gradient(value, logits)[:, ::5], atol=1e-8)
+
+
+def _numeric_gradient(value, logits):
     numeric = np.zeros_like(logits)
-    for i in range(7):
+    for i in range(logits.shape[0]):
         for j in range(0, 64, 5):
             d = np.zeros_like(logits)
             d[i, j] = 1e-6
             numeric[i, j] = (value(logits + d) - value(logits - d)) / 2e-6
-    np.testing.assert_allclose(g[:, ::5], numeric[:, ::5], atol=1e-8)
+    return numeric
+
+
+def test_pair_term_gradient_matches_finite_differences():
+    """With contrast pairs, the loss adds weight * |error(high) - error(low)|^2 per pair in the batch."""
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((8, 64))
+    clip = np.array([3, 3, 5, 5, 5, 9, 3, 11])
+    labels = {3: [0.5, -0.2], 5: [-0.7, 0.1], 9: [0.0, 0.9], 11: [0.3, 0.3]}
+    va = np.array([labels[c] for c in clip])
+    pairs = np.array([[3, 5], [9, 11], [5, 40]])  # the last pair's high clip is not in the batch: ignored
+    weight = 2.5
+
+    def value(z):
+        c = mlp.centroid(z)
+        err = {k: c[clip == k].mean(axis=0) - labels[k] for k in labels}
+        pair = sum(np.sum((err[b] - err[a]) ** 2) for a, b in pairs[:2])
+        return (sum(np.sum(e**2) for e in err.values()) + weight * pair) / len(labels)
+
+    g = mlp._clip_mean_gradient(mlp.softmax(logits), np.arange(8), clip, va, pairs, weight)
+    np.testing.assert_allclose(g[:, ::5], _numeric_gradient(value, logits)[:, ::5], atol=1e-8)
+    # weight 0 is the plain clip loss
+    plain = mlp._clip_mean_gradient(mlp.softmax(logits), np.arange(8), clip, va)
+    np.testing.assert_array_equal(mlp._clip_mean_gradient(mlp.softmax(logits), np.arange(8), clip, va, pairs, 0), plain)
+    assert not np.allclose(g, plain)
+
+
+def test_pairs_stay_together_in_the_split_and_in_batches():
+    pairs = np.array([[k, k + 1] for k in range(0, 200, 2)])
+    held = split(200, 0.3, 0, pairs)
+    assert (held[pairs[:, 0]] == held[pairs[:, 1]]).all() and 0 < held.sum() < 200
+    groups = [np.array([k]) for k in range(10)]
+    units = mlp._units(groups, np.array([7, 3, 9, 5, 0, 1, 2, 4, 6, 8]), np.array([[3, 9], [5, 7], [1, 99]]))
+    assert (1, 2) in units and (3, 0) in units and len(units) == 8
+    assert sorted(k for u in units for k in u) == list(range(10))
 
 
 def test_clip_loss_needs_clip_indices():

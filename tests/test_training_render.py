@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,7 @@ def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
     assert _script("train_emotion")(args + ["--max-epochs", "3", "--report", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["clips_train"] + report["clips_validation"] == 22 and report["epochs"] <= 3
+    assert report["contrast_pairs"] == 6 and report["config"]["pair_weight"] == 1.0
     frames = item_features(corpus_items(tiny)[0])
     assert len(frames) > 50
     assert _agree(onnx_path, json_path, frames) <= 1e-5
@@ -155,6 +157,16 @@ def test_trainer_bad_input_is_one_line(tmp_path, capsys):
     assert _script("train_emotion")(["--corpus", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no audio for song_id 1" in err and "\n" not in err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_trainer_names_a_contrast_pair_of_unknown_clips(tiny, tmp_path, capsys):
+    bad = tmp_path / "c"
+    shutil.copytree(tiny, bad)
+    (bad / "contrasts.csv").write_text("song_low,song_high,cue\n1,999,mode\n")
+    assert _script("train_emotion")(["--corpus", str(bad), "--onnx", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{bad / 'contrasts.csv'}: song_id 999 is not in" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -83,6 +83,7 @@ class TrainConfig:
     seed: int = 0
     loss: str = "clip"  # "clip" or "frame" (module docstring)
     clips_per_batch: int = 16  # for the "clip" loss
+    pair_weight: float = 1.0  # of the contrast-pair difference term of the "clip" loss (given pairs)
 
 
 def train(
@@ -94,6 +95,7 @@ def train(
     log=None,
     clip_train: np.ndarray | None = None,
     clip_val: np.ndarray | None = None,
+    pairs: np.ndarray | None = None,
 ) -> Network:
     """Fit the network on frames ``x_train`` (n, 128) with labels ``va_train`` (n, 2) on -1..1.
 
@@ -137,25 +139,29 @@ def train(
     if by_clip:
         if clip_train is None or clip_val is None:
             raise ValueError("the 'clip' loss needs the clip index of every frame (clip_train, clip_val)")
-        groups = _groups(np.asarray(clip_train))
-        val_groups = _groups(np.asarray(clip_val))
-        clip_train = np.asarray(clip_train)
+        clip_train, clip_val = np.asarray(clip_train), np.asarray(clip_val)
+        groups = _groups(clip_train)
+        val_groups = _groups(clip_val)
         ya_t = np.asarray(va_train, dtype=f32)
         ya_v = np.asarray(va_val, dtype=np.float64)
+        pairs = np.zeros((0, 2), dtype=np.int64) if pairs is None else np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        units = _units(groups, clip_train, pairs)
+        val_pairs = _local_pairs(np.array([clip_val[g[0]] for g in val_groups]), pairs)
 
     def clip_loss(z: np.ndarray, ps) -> float:
         logit = np.tanh(z @ ps[0].T + ps[1]) @ ps[2].T + ps[3]
         c = centroid(logit)
-        err = [c[g].mean(axis=0) - ya_v[g[0]] for g in val_groups]
-        return float(np.mean(np.square(err)))
+        err = np.array([c[g].mean(axis=0) - ya_v[g[0]] for g in val_groups])
+        diff = err[val_pairs[:, 1]] - err[val_pairs[:, 0]]
+        return float((np.square(err).sum() + cfg.pair_weight * np.square(diff).sum()) / len(err))
 
     best, best_params, stale, step = np.inf, [p.copy() for p in params], 0, 0
     history = []
     for epoch in range(cfg.max_epochs):
         if by_clip:
-            order = rng.permutation(len(groups))
+            order = rng.permutation(len(units))
             batches = [
-                np.concatenate([groups[c] for c in order[s : s + cfg.clips_per_batch]])
+                np.concatenate([groups[c] for u in order[s : s + cfg.clips_per_batch] for c in units[u]])
                 for s in range(0, len(order), cfg.clips_per_batch)
             ]
         else:
@@ -166,7 +172,7 @@ def train(
             hid = np.tanh(z @ params[0].T + params[1])
             p = softmax(hid @ params[2].T + params[3])
             if by_clip:
-                g_logit = _clip_mean_gradient(p, idx, clip_train, ya_t)
+                g_logit = _clip_mean_gradient(p, idx, clip_train, ya_t, pairs, cfg.pair_weight)
             else:
                 g_logit = (p - tt[idx]) / len(idx)
             g_w2 = g_logit.T @ hid
@@ -210,9 +216,38 @@ def _groups(clip: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(inverse == k) for k in order]
 
 
-def _clip_mean_gradient(p: np.ndarray, idx: np.ndarray, clip: np.ndarray, va: np.ndarray) -> np.ndarray:
-    """d/d(logits) of the batch mean over clips of |mean over the clip's frames of the centroid - label|^2."""
-    _, local = np.unique(clip[idx], return_inverse=True)
+def _units(groups: list[np.ndarray], clip: np.ndarray, pairs: np.ndarray) -> list[tuple[int, ...]]:
+    """Shuffling units over ``groups``: each pair with both clips present is one unit, every other clip its own."""
+    ids = np.array([clip[g[0]] for g in groups])
+    local = _local_pairs(ids, pairs)
+    paired = set(local.ravel().tolist())
+    units = [tuple(int(k) for k in pair) for pair in local]
+    return sorted(units + [(k,) for k in range(len(groups)) if k not in paired], key=lambda u: u[0])
+
+
+def _local_pairs(ids: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``pairs`` of clip ids as (m, 2) positions in ``ids``, keeping the pairs whose clips are both there."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    pairs = pairs[np.isin(pairs, ids).all(axis=1)]
+    order = np.argsort(ids, kind="stable")
+    return order[np.searchsorted(ids, pairs, sorter=order)].astype(np.int64).reshape(-1, 2)
+
+
+def _clip_mean_gradient(
+    p: np.ndarray,
+    idx: np.ndarray,
+    clip: np.ndarray,
+    va: np.ndarray,
+    pairs: np.ndarray | None = None,
+    pair_weight: float = 0.0,
+) -> np.ndarray:
+    """d/d(logits) of the batch loss of the ``"clip"`` loss (module docstring).
+
+    That is (1 / clips) * (sum over clips of |e|^2 + pair_weight * sum over pairs of
+    |e_high - e_low|^2), where e is the mean over the clip's frames of the centroid
+    minus the clip's label; ``pairs`` (m, 2) are clip ids, those not both in the batch ignored.
+    """
+    ids, local = np.unique(clip[idx], return_inverse=True)
     count = np.bincount(local).astype(p.dtype)
     cv, ca = p @ CELL_V.astype(p.dtype), p @ CELL_A.astype(p.dtype)
     ev = np.bincount(local, weights=cv) / count
@@ -220,7 +255,14 @@ def _clip_mean_gradient(p: np.ndarray, idx: np.ndarray, clip: np.ndarray, va: np
     # each frame's label is its clip's: va rows are indexed by frame
     yv = np.bincount(local, weights=va[idx, 0]) / count
     ya = np.bincount(local, weights=va[idx, 1]) / count
+    err = np.stack([ev - yv, ea - ya], axis=1)
+    if pairs is not None and len(pairs) and pair_weight:
+        lp = _local_pairs(ids, pairs)
+        diff = err[lp[:, 1]] - err[lp[:, 0]]
+        err = err.copy()
+        np.add.at(err, lp[:, 1], pair_weight * diff)
+        np.add.at(err, lp[:, 0], -pair_weight * diff)
     scale = (2.0 / (len(count) * count[local]))[:, None]
-    dv, da = (ev - yv)[local][:, None], (ea - ya)[local][:, None]
+    dv, da = err[local, :1], err[local, 1:]
     g = scale * (dv * p * (CELL_V[None, :] - cv[:, None]) + da * p * (CELL_A[None, :] - ca[:, None]))
     return g.astype(p.dtype)

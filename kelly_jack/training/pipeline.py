@@ -57,12 +57,18 @@ def frames_of(
     return Frames(np.concatenate(xs), np.concatenate(vas), np.concatenate(clips))
 
 
-def split(n_items: int, share: float, seed: int) -> np.ndarray:
-    """A boolean mask over clips: True for the held-out (validation) clips; at least one of each side."""
+def split(n_items: int, share: float, seed: int, pairs: np.ndarray | None = None) -> np.ndarray:
+    """A boolean mask over clips: True for the held-out (validation) clips; at least one of each side.
+
+    ``pairs`` (m, 2) of clip indices (contrast pairs) are kept on one side: the high clip follows the low one.
+    """
     rng = np.random.default_rng(seed + 1)
     k = min(max(1, int(round(n_items * share))), n_items - 1)
     mask = np.zeros(n_items, dtype=bool)
     mask[rng.permutation(n_items)[:k]] = True
+    if pairs is not None and len(pairs):
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        mask[pairs[:, 1]] = mask[pairs[:, 0]]
     return mask
 
 
@@ -111,16 +117,19 @@ def run(
     log=None,
     features: FeatureFn = item_features,
     train_features: FeatureFn | None = None,
+    pairs: np.ndarray | None = None,
 ) -> Result:
     """Features, split by clip, training, and clip-level metrics on the held-out clips.
 
     ``features`` computes a clip's frames (e.g. a cached ``ClipFeatures``); ``train_features``,
     when given, is used for the training clips instead (e.g. augmented), the held-out clips
     keeping ``features``, so early stopping and the metrics see the audio as it is.
+    ``pairs`` (m, 2) are contrast pairs as item indices (low, high): kept on one side of the
+    split and given to the trainer's pair term.
     """
     if len(items) < 2:
         raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
-    held = split(len(items), val_share, cfg.seed)
+    held = split(len(items), val_share, cfg.seed, pairs)
     per_item = [features if h or train_features is None else train_features for h in held]
     t0 = time.perf_counter()
     frames = frames_of(items, frames_per_clip, log, per_item)
@@ -135,6 +144,7 @@ def run(
         log,
         frames.clip[~is_val],
         frames.clip[is_val],
+        pairs,
     )
     t2 = time.perf_counter()
     cen, mapped = clip_predictions(net, frames, len(items))
