@@ -24,9 +24,7 @@ development set, where training choices are made) and adds it to the report.
 A corpus folder with a contrasts.csv (``make_corpus.py --contrasts``) gives
 contrast pairs: each pair stays on one side of the held-out split and adds the
 squared error of its difference to the loss, weighted by --pair-weight
-(kelly_jack.training.mlp). ``--ensemble N`` trains N networks from seeds
-SEED .. SEED+N-1 on the same split and writes one network that averages their
-logits (their hidden layers side by side: N x --hidden units), exactly.
+(kelly_jack.training.mlp).
 """
 
 from __future__ import annotations
@@ -115,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pair-weight", type=float, default=1.0, help="weight of the contrast-pair term (default 1; 0: off)"
     )
-    ap.add_argument(
-        "--ensemble", type=int, default=1, help="train N networks (seeds SEED..) merged into one (default 1)"
-    )
     ap.add_argument("--dev", type=Path, help="evaluate the written model on this make_corpus.py folder")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -125,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not a.corpus and not a.data:
             raise DatasetError("give at least one --corpus DIR or --data CSV AUDIO_DIR")
-        if a.ensemble < 1:
-            raise DatasetError(f"--ensemble must be at least 1, got {a.ensemble}")
         if not 0.0 < a.val_share < 1.0:
             raise DatasetError(f"--val-share must be between 0 and 1, got {a.val_share}")
         items, pair_list = [], []
@@ -137,12 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
         items += [it for csv, audio in a.data for it in read_annotations(csv, audio)]
         cfg = TrainConfig(
-            hidden=a.hidden,
-            seed=a.seed,
-            max_epochs=a.max_epochs,
-            patience=a.patience,
-            pair_weight=a.pair_weight,
-            ensemble=a.ensemble,
+            hidden=a.hidden, seed=a.seed, max_epochs=a.max_epochs, patience=a.patience, pair_weight=a.pair_weight
         )
         aug = None
         if a.augment:

@@ -325,23 +325,3 @@ def RTNeural_doc(w, b):
         "in_shape": [None, None, 128],
         "layers": [{"type": "dense", "activation": "tanh", "shape": [None, 64], "weights": [w.tolist(), b.tolist()]}],
     }
-
-
-def test_merged_ensemble_is_the_mean_of_its_members_logits(tmp_path):
-    rng = np.random.default_rng(2)
-    x, va = _synthetic(600, rng)
-    cfg = TrainConfig(hidden=8, max_epochs=3, patience=5, loss="frame")
-    nets = [mlp.train(x, va, x[:100], va[:100], TrainConfig(**{**cfg.__dict__, "seed": s})) for s in (0, 1, 2)]
-    merged = mlp.merge(nets, x, va, cfg.ridge)
-    assert merged.w1.shape == (24, 128) and merged.w2.shape == (64, 24)
-    mean = np.mean([n.logits(x) for n in nets], axis=0)
-    np.testing.assert_allclose(merged.logits(x), mean, atol=1e-12)
-    assert not np.allclose(nets[0].logits(x), mean)  # the members differ: the merge is not one of them
-    assert {h["member"] for h in merged.history} == {0, 1, 2}
-    # the merged network exports and runs like any other
-    meta = export.metadata(merged, layout_version=7, rate=48000, window=2048, hop=1024, training="synthetic")
-    export.save(merged, meta, tmp_path / "m.onnx", tmp_path / "m.json")
-    yo = OnnxBackend({"model": str(tmp_path / "m.onnx")}).infer_block(x[:50])
-    yr = RTNeuralBackend({"model": str(tmp_path / "m.json")}).infer_block(x[:50])
-    np.testing.assert_allclose(yo, mean[:50], atol=1e-5)
-    np.testing.assert_allclose(yr, mean[:50], atol=1e-5)

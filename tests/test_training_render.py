@@ -160,20 +160,6 @@ def test_trainer_bad_input_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_trainer_ensemble_writes_one_wider_network(tiny, tmp_path, capsys):
-    onnx_path, json_path = tmp_path / "e.onnx", tmp_path / "e.json"
-    args = ["--corpus", str(tiny), "--onnx", str(onnx_path), "--rtneural", str(json_path), "--quiet"]
-    args += ["--max-epochs", "2", "--hidden", "8", "--ensemble", "3", "--report", str(tmp_path / "r.json")]
-    assert _script("train_emotion")(args) == 0
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["config"]["ensemble"] == 3 and 3 <= report["epochs"] <= 6
-    layers = json.loads(json_path.read_text())["layers"]
-    assert [len(layers[0]["weights"][1]), len(layers[1]["weights"][1])] == [24, 64]
-    assert _agree(onnx_path, json_path, item_features(corpus_items(tiny)[0])) <= 1e-5
-    assert _script("train_emotion")(args[:-2] + ["--ensemble", "0"]) == 2
-    assert "--ensemble must be at least 1" in capsys.readouterr().err
-
-
 def test_trainer_names_a_contrast_pair_of_unknown_clips(tiny, tmp_path, capsys):
     bad = tmp_path / "c"
     shutil.copytree(tiny, bad)

@@ -84,7 +84,6 @@ class TrainConfig:
     loss: str = "clip"  # "clip" or "frame" (module docstring)
     clips_per_batch: int = 16  # for the "clip" loss
     pair_weight: float = 1.0  # of the contrast-pair difference term of the "clip" loss (given pairs)
-    ensemble: int = 1  # networks trained (seeds seed, seed + 1, ...) and merged into one (``merge``)
 
 
 def train(
@@ -204,36 +203,9 @@ def train(
     w1f = w1 / sd[None, :]
     b1f = bias1 - w1f @ mu
     net = Network(w1f, b1f, w2, bias2, np.zeros((3, n_out)), history)
-    fit_mapping(net, x_train, va_train, cfg.ridge)
-    return net
-
-
-def fit_mapping(net: Network, x: np.ndarray, va: np.ndarray, ridge: float) -> None:
-    """Set ``net.mapping[:2]``: ridge least squares from the softmax probabilities of frames ``x`` to ``va``."""
-    probs = softmax(net.logits(x))
-    a = probs.T @ probs + ridge * np.eye(probs.shape[1])
-    net.mapping[:2] = np.linalg.solve(a, probs.T @ va).T
-
-
-def merge(nets: list[Network], x: np.ndarray, va: np.ndarray, ridge: float) -> Network:
-    """One network whose logits are the mean of ``nets``' logits (an ensemble), exactly.
-
-    The hidden layers sit side by side (``hidden`` = the sum of theirs) and the
-    output layer averages them, so the result is the same two-layer shape the
-    exporters and backends run. Its mapping is refitted on frames ``x`` / ``va``;
-    its history is the members' histories, each entry tagged with its member.
-    """
-    w2 = np.concatenate([n.w2 for n in nets], axis=1) / len(nets)
-    history = [{"member": k, **h} for k, n in enumerate(nets) for h in n.history]
-    net = Network(
-        np.concatenate([n.w1 for n in nets]),
-        np.concatenate([n.b1 for n in nets]),
-        w2,
-        np.mean([n.b2 for n in nets], axis=0),
-        np.zeros((3, GRID * GRID)),
-        history,
-    )
-    fit_mapping(net, x, va, ridge)
+    probs = softmax(net.logits(x_train))
+    a = probs.T @ probs + cfg.ridge * np.eye(n_out)
+    net.mapping[:2] = np.linalg.solve(a, probs.T @ va_train).T
     return net
 
 

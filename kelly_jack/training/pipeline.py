@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from . import export
 from .dataset import Item, item_features
 from .features import ANALYSIS_RATE, HOP, WINDOW, layout_version
-from .mlp import Network, TrainConfig, centroid, merge, softmax, train
+from .mlp import Network, TrainConfig, centroid, softmax, train
 
 
 @dataclass
@@ -121,9 +121,6 @@ def run(
 ) -> Result:
     """Features, split by clip, training, and clip-level metrics on the held-out clips.
 
-    With ``cfg.ensemble`` K > 1, K networks (seeds ``cfg.seed`` .. + K - 1) train on the
-    same split and are merged into one (``mlp.merge``); ``epochs`` is then their sum.
-
     ``features`` computes a clip's frames (e.g. a cached ``ClipFeatures``); ``train_features``,
     when given, is used for the training clips instead (e.g. augmented), the held-out clips
     keeping ``features``, so early stopping and the metrics see the audio as it is.
@@ -138,24 +135,17 @@ def run(
     frames = frames_of(items, frames_per_clip, log, per_item)
     t1 = time.perf_counter()
     is_val = held[frames.clip]
-    members = []
-    for k in range(max(1, cfg.ensemble)):
-        if log and cfg.ensemble > 1:
-            log(f"ensemble member {k + 1}/{cfg.ensemble} (seed {cfg.seed + k})")
-        members.append(
-            train(
-                frames.x[~is_val],
-                frames.va[~is_val],
-                frames.x[is_val],
-                frames.va[is_val],
-                replace(cfg, seed=cfg.seed + k),
-                log,
-                frames.clip[~is_val],
-                frames.clip[is_val],
-                pairs,
-            )
-        )
-    net = members[0] if len(members) == 1 else merge(members, frames.x[~is_val], frames.va[~is_val], cfg.ridge)
+    net = train(
+        frames.x[~is_val],
+        frames.va[~is_val],
+        frames.x[is_val],
+        frames.va[is_val],
+        cfg,
+        log,
+        frames.clip[~is_val],
+        frames.clip[is_val],
+        pairs,
+    )
     t2 = time.perf_counter()
     cen, mapped = clip_predictions(net, frames, len(items))
     truth = np.array([[it.valence, it.arousal] for it in items])
