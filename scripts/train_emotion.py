@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment-tilt-db", type=float, default=2.0, help="max tilt, dB per octave (default 2)")
     ap.add_argument("--augment-band-db", type=float, default=6.0, help="max EQ band gain, dB (default 6)")
     ap.add_argument(
-        "--pair-weight", type=float, default=1.0, help="weight of the contrast-pair term (default 1; 0: off)"
+        "--pair-weight", type=float, default=3.0, help="weight of the contrast-pair term (default 3; 0: off)"
     )
     ap.add_argument("--dev", type=Path, help="evaluate the written model on this make_corpus.py folder")
     ap.add_argument("--quiet", action="store_true")

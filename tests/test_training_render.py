@@ -130,7 +130,7 @@ def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
     assert _script("train_emotion")(args + ["--max-epochs", "3", "--report", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["clips_train"] + report["clips_validation"] == 22 and report["epochs"] <= 3
-    assert report["contrast_pairs"] == 6 and report["config"]["pair_weight"] == 1.0
+    assert report["contrast_pairs"] == 6 and report["config"]["pair_weight"] == 3.0
     frames = item_features(corpus_items(tiny)[0])
     assert len(frames) > 50
     assert _agree(onnx_path, json_path, frames) <= 1e-5

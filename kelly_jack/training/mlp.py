@@ -83,7 +83,7 @@ class TrainConfig:
     seed: int = 0
     loss: str = "clip"  # "clip" or "frame" (module docstring)
     clips_per_batch: int = 16  # for the "clip" loss
-    pair_weight: float = 1.0  # of the contrast-pair difference term of the "clip" loss (given pairs)
+    pair_weight: float = 3.0  # of the contrast-pair difference term of the "clip" loss (given pairs)
 
 
 def train(
