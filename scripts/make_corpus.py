@@ -7,6 +7,8 @@
         --soundfont timgm6mb --soundfont csound
     .venv/bin/python scripts/make_corpus.py data/dev --set dev --clips 200 --contrasts 20 --seed 4 \
         --soundfont timgm6mb --soundfont csound
+    .venv/bin/python scripts/make_corpus.py data/train-pairs-b --set wide --clips 0 --contrasts 300 \
+        --seed 9 --soundfont timgm6mb --soundfont csound    # contrast pairs only, for the pair term
 
 Instrument sets (kelly_jack/training/instruments.py): ``train`` the 22 programs
 of the shipped model; ``wide`` every melodic GM program outside ``eval`` and
