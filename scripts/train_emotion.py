@@ -84,10 +84,14 @@ def corpus_pairs(corpus: Path, items: list, start: int) -> list[tuple[int, int]]
     except KeyError as e:
         raise DatasetError(f"{path}: no column {e.args[0]} (expected song_low, song_high, cue)") from None
     index = {it.song_id: start + k for k, it in enumerate(items)}
+    seen: set[str] = set()
     for row in rows:
         for song in row[:2]:
             if song not in index:
                 raise DatasetError(f"{path}: song_id {song} is not in {corpus / 'annotations.csv'}")
+            if song in seen:  # a clip in two pairs could not stay on one side of the split with both
+                raise DatasetError(f"{path}: song_id {song} appears twice (a clip belongs to one pair at most)")
+            seen.add(song)
     return [(index[lo], index[hi]) for lo, hi, _ in rows]
 
 
@@ -120,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not a.corpus and not a.data:
             raise DatasetError("give at least one --corpus DIR or --data CSV AUDIO_DIR")
+        if a.pair_weight < 0:
+            raise DatasetError(f"--pair-weight must be 0 or more, got {a.pair_weight}")
         if not 0.0 < a.val_share < 1.0:
             raise DatasetError(f"--val-share must be between 0 and 1, got {a.val_share}")
         items, pair_list = [], []

@@ -160,14 +160,25 @@ def test_trainer_bad_input_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_trainer_names_a_contrast_pair_of_unknown_clips(tiny, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ("1,999,mode\n", "song_id 999 is not in"),
+        ("1,2,mode\n2,3,tempo\n", "song_id 2 appears twice"),
+        ("1,1,mode\n", "song_id 1 appears twice"),
+    ],
+)
+def test_trainer_refuses_bad_contrast_pairs_in_one_line(tiny, tmp_path, capsys, rows, message):
     bad = tmp_path / "c"
     shutil.copytree(tiny, bad)
-    (bad / "contrasts.csv").write_text("song_low,song_high,cue\n1,999,mode\n")
+    (bad / "contrasts.csv").write_text("song_low,song_high,cue\n" + rows)
     assert _script("train_emotion")(["--corpus", str(bad), "--onnx", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"{bad / 'contrasts.csv'}: song_id 999 is not in" in err and "\n" not in err
+    assert f"{bad / 'contrasts.csv'}: {message}" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
+    args = ["--corpus", str(tiny), "--onnx", str(tmp_path / "x.onnx"), "--pair-weight", "-1"]
+    assert _script("train_emotion")(args) == 2
+    assert "--pair-weight must be 0 or more, got -1.0" in capsys.readouterr().err
 
 
 def test_shipped_models_load_agree_and_carry_their_metadata(tiny):
