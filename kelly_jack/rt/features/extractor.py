@@ -180,7 +180,7 @@ def extract(
         tempogram(scratch[9], lags, top, band_lo, band_hi, tgram)
         # the tempo: the compressed onsets (each note counts, not its size)
         compress(env, filled, ONSET_COMPRESS_DB)
-        tempo(env, filled, lags, periods, grid_prior, scratch[5], scratch[8], rhythm_fps, scratch[7, :3])
+        tempo(env, filled, lags, periods, grid_prior, scratch[5], scratch[8], rhythm_fps, scratch[7, :2])
         fstate[_TEMPO] = scratch[7, 0]
         fstate[_DOUBLE] = scratch[7, 1]
         istate[_RHYTHM_FRAMES] = beats + 1

@@ -109,10 +109,6 @@ def _interp(full, lo, top, period):
 def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
     """Tempo of ``env[:n]``: ``out[0]`` BPM (0 without a periodicity), ``out[1]`` the double-time ratio.
 
-    ``out[2]`` is the longest lag whose autocorrelation ``acf[len(lags):]``
-    now holds (from ``lags[0]`` on), 0 when none was computed (``tempogram``
-    reads them).
-
     Candidates are a grid of tempi (``periods``: fractional periods in rhythm
     frames, ``tables.tempo_grid``: 1/48 octave apart): a beat period is rarely a
     whole number of frames (180 BPM is 15.6 frames at 46.9 per second) and a
@@ -131,7 +127,6 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
     """
     out[0] = 0.0
     out[1] = 0.0
-    out[2] = 0.0
     top, mu, energy = _autocorrelation(env, n, lags, acf)
     if top == 0:
         return
@@ -139,7 +134,6 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
         env[i] -= mu  # zero-mean, for the autocorrelation at half the period below
     lo = lags[0]
     full = acf[lags.shape[0] :]  # the autocorrelation at lags lo..top
-    out[2] = float(top)
     n_grid = periods.shape[0]
     best = -1
     best_v = 0.0
@@ -222,9 +216,9 @@ def tempogram(acf, lags, top, band_lo, band_hi, out):
 
     Band k covers the lags ``band_lo[k]..band_hi[k]`` (whole rhythm frames,
     from ``tables.tempogram_bands``); ``acf[len(lags):]`` holds the
-    autocorrelation from ``lags[0]`` to ``top`` as ``autocorrelation`` (or
-    ``tempo``) left it. No prior: 60 and 120 BPM are scored alike, so the
-    octave the music sits in is left to the model.
+    autocorrelation from ``lags[0]`` to ``top`` as ``autocorrelation`` left it.
+    No prior: 60 and 120 BPM are scored alike, so the octave the music sits
+    in is left to the model.
     """
     n_lags = lags.shape[0]
     lo = lags[0]
