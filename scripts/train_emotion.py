@@ -142,16 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         if a.augment:
             aug = Augment(tilt_db=a.augment_tilt_db, band_db=a.augment_band_db, seed=a.augment_seed)
         plain, train_features = ClipFeatures(a.cache), (ClipFeatures(a.cache, aug) if aug else None)
+
+        def prepare(held: np.ndarray) -> None:
+            """Fill the cache in --jobs processes: held-out clips as they are, training clips augmented (--augment)."""
+            if train_features is None:
+                plain.prepare(items, a.jobs, log)
+            else:
+                plain.prepare([it for it, h in zip(items, held, strict=True) if h], a.jobs, log)
+                train_features.prepare([it for it, h in zip(items, held, strict=True) if not h], a.jobs, log)
+
         t0 = time.perf_counter()
-        held = pipeline.split(len(items), a.val_share, a.seed, pairs)
-        if train_features is None:
-            plain.prepare(items, a.jobs, log)
-        else:
-            plain.prepare([it for it, h in zip(items, held, strict=True) if h], a.jobs, log)
-            train_features.prepare([it for it, h in zip(items, held, strict=True) if not h], a.jobs, log)
-        prepared = time.perf_counter() - t0  # parallel feature extraction into the cache (--jobs)
-        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log, plain, train_features, pairs)
-        result.feature_seconds = round(result.feature_seconds + prepared, 1)
+        result = pipeline.run(items, cfg, a.frames_per_clip, a.val_share, log, plain, train_features, pairs, prepare)
         training = describe(a.corpus, a.data, len(items)) + (f"; training clips augmented ({aug.key()})" if aug else "")
         meta = pipeline.save(result, training, a.onnx, a.rtneural)
         dev = None

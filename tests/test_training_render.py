@@ -14,11 +14,12 @@ import pytest
 from kelly_jack.backends import create_backend
 from kelly_jack.config import backend_options, load_config
 from kelly_jack.rt import features as extractor
-from kelly_jack.training import corpus, instruments
+from kelly_jack.training import corpus, instruments, pipeline
 from kelly_jack.training.audio import read_audio
 from kelly_jack.training.dataset import corpus_items, item_features
 from kelly_jack.training.evaluate import load_backend
 from kelly_jack.training.features import ANALYSIS_RATE, HOP, WINDOW
+from kelly_jack.training.mlp import TrainConfig
 from kelly_jack.training.music import midi_bytes, notes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +159,25 @@ def test_trainer_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "no audio for song_id 1" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_run_prepares_features_for_its_own_split_first(tiny):
+    """``prepare`` sees the one held-out mask the run trains with (pairs on one side), before any features are read."""
+    items = corpus_items(tiny)
+    pairs = np.array([[i, i + 1] for i in range(len(items) - 12, len(items), 2)])
+    calls = []
+
+    def features(item):
+        assert calls, "features read before prepare"
+        return item_features(item)
+
+    result = pipeline.run(
+        items, TrainConfig(hidden=8, max_epochs=1), 16, 0.3, None, features, None, pairs, calls.append
+    )
+    (held,) = calls
+    np.testing.assert_array_equal(held, pipeline.split(len(items), 0.3, 0, pairs))
+    assert (held[pairs[:, 0]] == held[pairs[:, 1]]).all()
+    assert (result.clips_train, result.clips_val) == (int((~held).sum()), int(held.sum()))
 
 
 @pytest.mark.parametrize(

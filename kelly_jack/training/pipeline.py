@@ -118,6 +118,7 @@ def run(
     features: FeatureFn = item_features,
     train_features: FeatureFn | None = None,
     pairs: np.ndarray | None = None,
+    prepare: Callable[[np.ndarray], None] | None = None,
 ) -> Result:
     """Features, split by clip, training, and clip-level metrics on the held-out clips.
 
@@ -125,13 +126,17 @@ def run(
     when given, is used for the training clips instead (e.g. augmented), the held-out clips
     keeping ``features``, so early stopping and the metrics see the audio as it is.
     ``pairs`` (m, 2) are contrast pairs as item indices (low, high): kept on one side of the
-    split and given to the trainer's pair term.
+    split and given to the trainer's pair term. ``prepare``, when given, is called with the
+    held-out mask before any features are read (e.g. to fill a feature cache in parallel);
+    its time counts as feature time.
     """
     if len(items) < 2:
         raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
     held = split(len(items), val_share, cfg.seed, pairs)
     per_item = [features if h or train_features is None else train_features for h in held]
     t0 = time.perf_counter()
+    if prepare is not None:
+        prepare(held)
     frames = frames_of(items, frames_per_clip, log, per_item)
     t1 = time.perf_counter()
     is_val = held[frames.clip]
