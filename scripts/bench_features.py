@@ -65,6 +65,12 @@ def signal(seconds: float) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def _ac(x: np.ndarray, lag: int, energy: float) -> float:
+    """The autocorrelation of zero-mean ``x`` (``energy`` = mean of x^2) at ``lag``, as kelly's rhythm kernels
+    normalise it; 0 off lags 1..len-2."""
+    return (x[lag:] * x[:-lag]).sum() / ((len(x) - lag) * energy) if 0 < lag < len(x) - 1 else 0.0
+
+
 class NumpyFeatures:
     """The same 128 features in plain numpy (the reference the Numba kernels are measured against)."""
 
@@ -109,6 +115,12 @@ class NumpyFeatures:
     def db(x, top_db=80.0):
         d = 10 * np.log10(np.maximum(1e-10, x))
         return np.maximum(d, d.max() - top_db)
+
+    def top_lag(self, x: np.ndarray) -> int:
+        """The longest lag of zero-mean ``x`` with an autocorrelation, 0 when ``x`` is too short or flat (as kelly)."""
+        if len(x) >= 2 * self.lags[0] + 2 and (x * x).sum() > 1e-12 * len(x):
+            return min(2 * int(self.lags[-1]) + 1, len(x) - 2)
+        return 0
 
     def compute(self, x: np.ndarray, out: np.ndarray) -> int:
         x = x.astype(np.float64)
@@ -166,13 +178,10 @@ class NumpyFeatures:
         )
         e = np.log1p(np.maximum(env, 0.0) / ONSET_COMPRESS_DB)  # the tempo reads the compressed onsets
         e = e - e.mean()
-        if len(e) >= 2 * self.lags[0] + 2 and (e * e).sum() > 1e-12 * len(e):
-
-            def ac(lag):
-                return (e[lag:] * e[:-lag]).sum() / ((len(e) - lag) * (e * e).mean()) if 0 < lag < len(e) - 1 else 0.0
-
-            lo, top = int(self.lags[0]), min(2 * self.lags[-1] + 1, len(e) - 2)
-            full = np.array([ac(g) for g in range(lo, top + 2)])
+        top = self.top_lag(e)
+        if top:
+            lo, energy = int(self.lags[0]), (e * e).mean()
+            full = np.array([_ac(e, g, energy) for g in range(lo, top + 2)])
 
             def at(period):  # the autocorrelation at a fractional period, linearly interpolated
                 i = int(period)
@@ -196,15 +205,14 @@ class NumpyFeatures:
                 here = at(period)
                 if here > 1e-9:
                     i, f = int(period / 2), period / 2 - int(period / 2)
-                    v[L.TEMPO_DOUBLE] = np.clip((ac(i) * (1 - f) + ac(i + 1) * f) / here, -1, 1)
+                    v[L.TEMPO_DOUBLE] = np.clip((_ac(e, i, energy) * (1 - f) + _ac(e, i + 1, energy) * f) / here, -1, 1)
         raw = env - env.mean()  # the tempogram reads the raw onsets' autocorrelation
-        if len(raw) >= 2 * self.lags[0] + 2 and (raw * raw).sum() > 1e-12 * len(raw):
-            top = min(2 * self.lags[-1] + 1, len(raw) - 2)
+        top = self.top_lag(raw)
+        if top:
             energy = (raw * raw).mean()
             for k, (lo, hi) in enumerate(zip(self.band_lo, self.band_hi, strict=True)):
                 lags = range(max(lo, self.lags[0]), min(hi, top) + 1)
-                best = max((raw[g:] * raw[:-g]).sum() / ((len(raw) - g) * energy) for g in lags) if len(lags) else 0.0
-                v[L.TEMPOGRAM + k] = np.clip(best, -1, 1)
+                v[L.TEMPOGRAM + k] = np.clip(max(_ac(raw, g, energy) for g in lags), -1, 1) if len(lags) else 0.0
         level = v[L.RMS_DB] if v[L.RMS_DB] > -80 else -80.0
         self.levels = np.roll(self.levels, -1)
         self.levels[-1] = level
