@@ -160,9 +160,12 @@ class Session:
         self._stopped = True
         self.inference.stop()
         if self.runner is not None and not self.client.server_gone.is_set():
-            # the note-offs go out in the next period; wait (bounded) until the audio thread took them
-            # at the start of the period after next: on time even if one runs while we queue them
-            self.runner.stop(int(self.state.counters[layout.C_CLOCK]) + self.blocksize)
+            # the note-offs are stamped SHUTDOWN_MARGIN_S after the next period: between reading the clock
+            # and queuing them this Python thread can lose more than a period (2.7 ms at 128 frames) to the
+            # GIL or the scheduler, and note-offs stamped for the next period then arrived late (the
+            # harmony test saw 3 late in xrun-free runs); wait (bounded) until the audio thread took them
+            margin = int(SHUTDOWN_MARGIN_S * self.rate)
+            self.runner.stop(int(self.state.counters[layout.C_CLOCK]) + self.blocksize + margin)
             deadline = time.monotonic() + 0.5
             while self.runner.scheduler.in_ring and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -175,6 +178,7 @@ class Session:
         return figures(self.state, self.inference)
 
 
+SHUTDOWN_MARGIN_S = 0.02  # how far ahead of the audio thread the shutdown note-offs are stamped
 STALL_S = 2.0  # no period for this long: the server is gone (PipeWire's libjack never calls the shutdown callback)
 RETRY_S = (0.05, 0.1, 0.2, 0.4)  # backoff between reconnection attempts, then the last one again
 
