@@ -45,6 +45,7 @@ import numpy as np
 from kelly_jack.config import load_config, parse_config
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor, tables
 from kelly_jack.rt.features import layout as L
+from kelly_jack.rt.features import level as LV
 from kelly_jack.rt.features.extractor import DELTA_WIDTH, KEY_S, ONSET_COMPRESS_DB, ONSET_RATE_S, TEMPO_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,31 @@ class NumpyFeatures:
         self.prev_logmel = np.zeros(L.N_MELS)
         self.prev_unit = np.zeros(window // 2 + 1)
         self.seen = 0
+        self.reference = None  # the level reference (dBFS) once a hop passed the gate
+        self.passage = 0.0  # the last 0.5 s's mean square
+        self.follow = [LV.follower_coefficient(t, fx.fps) for t in (LV.ATTACK_S, LV.RELEASE_S, LV.PASSAGE_S)]
         assert TEMPO_S >= ONSET_RATE_S
+
+    def level_gain(self, ms: float) -> float:
+        """Update the level reference with this hop's mean square; the gain that puts it at the target."""
+        attack, release, passage = self.follow
+        db = 10 * np.log10(ms) if ms > 0 else -400.0
+        if db > LV.ABS_GATE_DB:
+            if self.reference is None:
+                self.reference, self.passage = db, ms
+            elif db > self.reference + LV.REL_GATE_DB:
+                self.reference += (attack if db > self.reference else release) * (db - self.reference)
+                self.reference = max(self.reference, db - LV.HEADROOM_DB)
+        if self.reference is None:
+            return 1.0
+        self.passage += passage * (ms - self.passage)
+        return 10 ** ((LV.TARGET_DB - self.reference) / 20)
+
+    def passage_db(self) -> float:
+        if self.reference is None:
+            return 0.0
+        lo = 10 ** ((self.reference - LV.PASSAGE_RANGE_DB) / 10)
+        return -LV.PASSAGE_RANGE_DB if self.passage <= lo else min(10 * np.log10(self.passage) - self.reference, 40.0)
 
     @staticmethod
     def db(x, top_db=80.0):
@@ -126,20 +151,25 @@ class NumpyFeatures:
         x = x.astype(np.float64)
         bad = np.count_nonzero(~np.isfinite(x))
         x[~np.isfinite(x)] = 0.0
+        rms = np.sqrt(np.cumsum(x * x)[-1] / len(x))  # summed in order, as kelly's loop (the gain scales all)
+        x *= self.level_gain(rms * rms)
         v = np.zeros(FEATURE_SIZE)
         spec = np.fft.rfft(x * self.w)
         power = spec.real**2 + spec.imag**2
         mag = np.sqrt(power)
         logmel = self.db(self.mel @ power)
         v[:64] = logmel
-        v[64:84] = self.dct @ logmel
+        v[L.MFCC : L.MFCC + L.N_MFCC] = self.dct @ logmel
+        v[L.PASSAGE_DB] = self.passage_db()
         new = (
             x
             if not self.seen
             else x[len(x) - min(len(x), round(self.seen * self.hop) - round((self.seen - 1) * self.hop)) :]
         )
         # decimated stream: the FIR's output after every cq_factor-th sample of the stream
-        buf = np.concatenate([self.tail, new])
+        # the FIR reads inputs still in this window from the window (at this hop's level gain), as kelly does
+        before = len(x) - len(new)
+        buf = x[before - len(self.tail) :] if before >= len(self.tail) else np.concatenate([self.tail, new])
         lowpassed = np.convolve(buf, self.cq_fir, mode="valid")  # one output per new sample
         idx = np.arange(self.total, self.total + len(new))
         self.dec = np.concatenate([self.dec, lowpassed[(idx + 1) % self.cq_factor == 0]])[-len(self.cq_window) :]
@@ -154,7 +184,7 @@ class NumpyFeatures:
         centroid = (self.freqs * norm).sum()
         p = np.maximum(1e-10, power)
         unit = mag / np.sqrt(power.sum()) if power.sum() > 0 else mag
-        v[L.RMS_DB] = 20 * np.log10(max(rms, 1e-5))
+        v[L.LEVEL_DB] = 20 * np.log10(max(rms, 1e-5)) - LV.TARGET_DB
         v[L.CENTROID] = centroid
         v[L.FLATNESS] = np.exp(np.log(p).mean()) / p.mean()
         v[L.FLUX] = np.linalg.norm(unit - self.prev_unit) if self.seen else 0.0
@@ -213,7 +243,7 @@ class NumpyFeatures:
             for k, (lo, hi) in enumerate(zip(self.band_lo, self.band_hi, strict=True)):
                 lags = range(max(lo, self.lags[0]), min(hi, top) + 1)
                 v[L.TEMPOGRAM + k] = np.clip(max(_ac(raw, g, energy) for g in lags), -1, 1) if len(lags) else 0.0
-        level = v[L.RMS_DB] if v[L.RMS_DB] > -80 else -80.0
+        level = v[L.LEVEL_DB] if v[L.LEVEL_DB] > -80 else -80.0
         self.levels = np.roll(self.levels, -1)
         self.levels[-1] = level
         peak = self.levels[-min(self.seen + 1, len(self.levels)) :].max()
@@ -332,7 +362,7 @@ def accuracy() -> None:
         note("flatness (relative)", rel(ours[:, L.FLATNESS], librosa.feature.spectral_flatness(S=mag)[0], 1e-6))
         kw = {"frame_length": window, "hop_length": hop, "center": False}
         rms_db = 20 * np.log10(np.maximum(librosa.feature.rms(y=y, **kw)[0], 1e-5))
-        note("rms_db (dB)", np.abs(ours[:, L.RMS_DB] - rms_db).max())
+        note("rms_db (dB)", np.abs(ours[:, L.LEVEL_DB] - rms_db).max())
         onset = librosa.onset.onset_strength(S=logmel, center=False, lag=1, max_size=1)
         note("onset strength (dB)", np.abs(ours[:, L.ONSET_STRENGTH] - onset).max())
     print("\nlargest deviation from librosa over sines, chords, noise, clicks, speech, piano:")

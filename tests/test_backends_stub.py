@@ -52,9 +52,9 @@ def test_failing_every_nth():
 
 def test_heuristic_loud_bright_vs_quiet_dark():
     loud = np.zeros(128, dtype=np.float32)
-    loud[layout.RMS_DB], loud[layout.CENTROID] = -6.0, 5000.0
+    loud[layout.LEVEL_DB], loud[layout.CENTROID] = 0.0, 5000.0  # at the level reference
     quiet = np.zeros(128, dtype=np.float32)
-    quiet[layout.RMS_DB], quiet[layout.CENTROID] = -60.0, 0.0
+    quiet[layout.LEVEL_DB], quiet[layout.CENTROID] = -40.0, 0.0  # 40 dB under it
     b = create_backend("heuristic", {})
     assert list(centroid(b.infer(loud))[:2]) == pytest.approx([1.0, 1.0])
     assert list(centroid(b.infer(quiet))[:2]) == pytest.approx([-1.0, -1.0])

@@ -59,7 +59,7 @@ def test_after_bad_audio_the_stream_recovers():
     x = np.concatenate([np.full(3 * WINDOW, np.nan), rec.chords(2.0)]).astype(np.float32)
     rows, _ = run(x)
     assert np.isfinite(rows).all()
-    assert rows[-1, L.RMS_DB] > -40.0 and rows[-1, L.CHROMA : L.CHROMA + 12].max() == pytest.approx(1.0)
+    assert rows[-1, L.LEVEL_DB] > -40.0 and rows[-1, L.CHROMA : L.CHROMA + 12].max() == pytest.approx(1.0)
 
 
 def test_silence_gives_the_documented_floor_values():
@@ -68,7 +68,8 @@ def test_silence_gives_the_documented_floor_values():
     names = ("centroid_hz", "flux", "crest_db", "onset_strength", "tempo_bpm", "key_clarity", "dissonance")
     for name in (*names, "dissonance_4s"):
         assert np.all(rows[:, NAMES.index(name)] == 0.0), name
-    assert np.all(rows[:, L.RMS_DB] == -100.0)
+    assert np.all(rows[:, L.LEVEL_DB] == -80.0)  # the 1e-5 rms floor, against the level target (-20 dBFS)
+    assert np.all(rows[:, L.PASSAGE_DB] == 0.0)  # no level reference in silence
     assert np.all(rows[:, L.TEMPOGRAM : L.TEMPOGRAM + L.N_TEMPOGRAM] == 0.0)
     assert np.all(rows[:, L.DUTY_CYCLE] == 0.0) and np.all(rows[:, L.LEVEL_DIP_DB] == -40.0)  # nothing sounding
     assert np.all(rows[:, L.FLATNESS] == 1.0)  # all bins at the floor: perfectly flat
@@ -106,7 +107,7 @@ def test_sine_values():
     f0 = 1500.0
     rows, _ = run(0.5 * np.sin(2 * np.pi * f0 * np.arange(SR) / SR))
     r = rows[-1]
-    assert r[L.RMS_DB] == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.01)
+    assert r[L.LEVEL_DB] == pytest.approx(0.0, abs=0.01)  # a steady tone sits at its level reference
     assert r[L.CREST_DB] == pytest.approx(20 * np.log10(np.sqrt(2)), abs=0.01)
     assert r[L.CENTROID] == pytest.approx(f0, rel=0.02)
     assert r[L.DISSONANCE] == 0.0  # one pitch class (the 4 s mean still holds the onset's broadband first hops)

@@ -29,6 +29,7 @@ import recordings as rec
 
 from kelly_jack.rt.features import FeatureExtractor
 from kelly_jack.rt.features import layout as L
+from kelly_jack.rt.features.level import TARGET_DB
 
 SR, N_FFT, HOP = rec.RATE, 2048, 1024
 
@@ -38,15 +39,21 @@ REL_POWER = 1e-4  # mel band power, relative
 DB_TOL = 10 * np.log10(1 + REL_POWER)  # the same in dB (4.3e-4 dB)
 
 
-def stream(y: np.ndarray) -> np.ndarray:
-    """Rows of our features for every center=False frame of ``y`` (float32 in)."""
+def stream(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of our features for every center=False frame of ``y`` (float32 in), and each frame's analysis gain.
+
+    The extractor analyses each frame scaled by its level reference's gain (layout 5), so librosa is
+    given the same scaled frames: the gain is one number per frame, read back from the extractor.
+    """
     fx = FeatureExtractor(SR, N_FFT, HOP)
     y32 = y.astype(np.float32)
     frames = 1 + (y32.size - N_FFT) // HOP
     out = np.zeros((frames, L.FEATURE_SIZE), dtype=np.float32)
+    gains = np.zeros(frames)
     for j in range(frames):
         assert fx.compute(y32[j * HOP : j * HOP + N_FFT], out[j]) == 0
-    return out
+        gains[j] = fx.analysis_gain()
+    return out, gains
 
 
 SIGNALS = {
@@ -63,10 +70,10 @@ SIGNALS = {
 def case(request, tmp_path_factory):
     y = SIGNALS[request.param](tmp_path_factory.mktemp(request.param))
     y = y.astype(np.float32).astype(np.float64)  # what the extractor sees
-    ours = stream(y)
-    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, window="hann", center=False)
+    ours, gains = stream(y)
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, window="hann", center=False) * gains
     assert stft.shape[1] == ours.shape[0]
-    return request.param, y, ours, np.abs(stft), np.abs(stft) ** 2
+    return request.param, y, ours, np.abs(stft), np.abs(stft) ** 2, gains
 
 
 def frame_db(col: np.ndarray) -> np.ndarray:
@@ -80,18 +87,18 @@ def lib_logmel(power: np.ndarray) -> np.ndarray:
 
 def test_log_mel_band_energies(case):
     """Mel band power within relative 1e-4 (4.3e-4 dB) of librosa's melspectrogram (Slaney mel and norm)."""
-    _, _, ours, _, power = case
+    _, _, ours, _, power, _ = case
     err = np.abs(ours[:, L.MEL : L.MEL + 64].T - lib_logmel(power))
     assert err.max() <= DB_TOL, err.max()
 
 
 def test_mfcc(case):
     """MFCCs within 1e-4 of librosa.feature.mfcc on the same log-mel, relative to the frame's MFCC norm."""
-    _, _, ours, _, power = case
+    _, _, ours, _, power, _ = case
     logmel = lib_logmel(power)
     for j in range(logmel.shape[1]):
-        ref = librosa.feature.mfcc(S=logmel[:, j : j + 1], n_mfcc=20)[:, 0]
-        got = ours[j, L.MFCC : L.MFCC + 20]
+        ref = librosa.feature.mfcc(S=logmel[:, j : j + 1], n_mfcc=L.N_MFCC)[:, 0]
+        got = ours[j, L.MFCC : L.MFCC + L.N_MFCC]
         assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.linalg.norm(ref)), j
 
 
@@ -130,7 +137,7 @@ def test_chroma_matches_chroma_cqt_on_held_chords(name):
     """
     y = CHROMA_SIGNALS[name]()
     seg = {"chords": SR}.get(name, 2 * SR)
-    ours = stream(y)[:, L.CHROMA : L.CHROMA + 12]
+    ours = stream(y)[0][:, L.CHROMA : L.CHROMA + 12]
     ref = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP, tuning=0.0)
     span = 32768
     checked = 0
@@ -156,28 +163,26 @@ def test_centroid_and_flatness(case):
 
     (Bandwidth and rolloff left the vector in layout 3: the log-mel bands carry the spectral shape.)
     """
-    _, _, ours, mag, _ = case
+    _, _, ours, mag, _, _ = case
     centroid = librosa.feature.spectral_centroid(S=mag, sr=SR, n_fft=N_FFT)[0]
     flatness = librosa.feature.spectral_flatness(S=mag)[0]
     assert _rel(ours[:, L.CENTROID], centroid, 1.0) <= 1e-6
     assert _rel(ours[:, L.FLATNESS], flatness, 1e-6) <= 1e-5
 
 
-def test_rms_db(case):
-    """``rms_db`` within 1e-4 dB of librosa's rms in dB (floored at 1e-5 as ours).
-
-    (The linear rms and the zero-crossing rate left the vector in layout 4: rms_db carries the level, and the
-    zcr carried least in the ablation of docs/features.md.)
+def test_level_db_is_librosa_rms_in_db_at_the_analysis_gain(case):
+    """``level_db`` within 1e-4 dB of librosa's rms of the scaled frame in dB (floored at 1e-5 as ours),
+    relative to the level target (-20 dBFS).
     """
-    _, y, ours, _, _ = case
-    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP, center=False)[0]
-    ref = librosa.amplitude_to_db(np.maximum(rms, 1e-5), ref=1.0, amin=1e-5, top_db=None)
-    assert np.abs(ours[:, L.RMS_DB] - ref).max() <= 1e-4
+    _, y, ours, _, _, gains = case
+    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP, center=False)[0] * gains
+    ref = librosa.amplitude_to_db(np.maximum(rms, 1e-5), ref=1.0, amin=1e-5, top_db=None) - TARGET_DB
+    assert np.abs(ours[:, L.LEVEL_DB] - ref).max() <= 1e-4
 
 
 def test_spectral_contrast(case):
     """Spectral contrast (7 bands) within 1e-3 dB of librosa's, frame by frame."""
-    _, _, ours, mag, _ = case
+    _, _, ours, mag, _, _ = case
     for j in range(mag.shape[1]):
         ref = librosa.feature.spectral_contrast(S=mag[:, j : j + 1], sr=SR, n_fft=N_FFT)[:, 0]
         got = ours[j, L.CONTRAST : L.CONTRAST + 7]
@@ -186,7 +191,7 @@ def test_spectral_contrast(case):
 
 def test_onset_strength(case):
     """Onset strength within 1e-4 dB of librosa.onset.onset_strength over the same log-mel frames."""
-    _, _, ours, _, power = case
+    _, _, ours, _, power, _ = case
     ref = librosa.onset.onset_strength(S=lib_logmel(power), center=False, lag=1, max_size=1)
     assert ref[0] == 0 and ours[0, L.ONSET_STRENGTH] == 0
     assert np.abs(ours[:, L.ONSET_STRENGTH] - ref).max() <= 1e-4
@@ -197,7 +202,7 @@ def test_deltas_are_librosa_delta_two_hops_late(case):
 
     Tolerance: 1e-4 of the feature's range over the signal (float32 storage of values such as Hz).
     """
-    _, _, ours, _, _ = case
+    _, _, ours, _, _, _ = case
     for j, src in enumerate(L.DELTA_OF):
         series = ours[:, src].astype(np.float64)
         ref = librosa.feature.delta(series, width=5, order=1, mode="nearest")

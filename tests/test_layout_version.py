@@ -25,10 +25,11 @@ def kelly(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-# 1: before the constant-Q chroma; 2: before the tempogram; 3: before the dissonance and the compressed-onset tempo
-@pytest.mark.parametrize("old", ["0", "1", "2", "3"])
+# 1: before the constant-Q chroma; 2: before the tempogram; 3: before the dissonance and the compressed-onset tempo;
+# 4: before the level reference
+@pytest.mark.parametrize("old", ["0", "1", "2", "3", "4"])
 def test_other_layout_is_an_error_naming_the_file_and_both_versions(tmp_path, old):
-    assert LAYOUT_VERSION == 4
+    assert LAYOUT_VERSION == 5
     model = dense_tanh(tmp_path / "old.onnx", W, B, kelly_jack__layout_version=old)
     backend = create_backend("onnx", {"model": str(model)})
     with pytest.raises(BackendError) as e:

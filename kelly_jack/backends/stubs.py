@@ -123,7 +123,7 @@ class FailingBackend(ConstantBackend):
 
 
 class HeuristicBackend(_Stub):
-    """Not ML: loudness -> arousal, brightness -> valence (the current layout's rms_db and centroid_hz)."""
+    """Not ML: relative loudness -> arousal, brightness -> valence (the layout's level_db and centroid_hz)."""
 
     layout_version = layout.LAYOUT_VERSION
 
@@ -133,8 +133,8 @@ class HeuristicBackend(_Stub):
         take_options(self.name, options, {})
 
     def infer(self, features: np.ndarray) -> np.ndarray:
-        db, centroid_hz = float(features[layout.RMS_DB]), float(features[layout.CENTROID])
-        arousal = (db + 30.0) / 20.0  # -50 dBFS -> -1, -10 dBFS -> +1
+        db, centroid_hz = float(features[layout.LEVEL_DB]), float(features[layout.CENTROID])
+        arousal = (db + 10.0) / 10.0  # level_db is relative to the level reference: -20 dB -> -1, at it -> +1
         valence = (centroid_hz - 720.0) / 720.0  # 0 -> -1, 1440 Hz (a tone crossing zero 0.06 a sample) -> +1
         if not (math.isfinite(arousal) and math.isfinite(valence)):
             arousal = valence = 0.0

@@ -6,8 +6,9 @@ real-time); ``compute`` then runs one nopython kernel over preallocated arrays
 inference thread, ``kelly-jack features`` and training scripts all use this
 class: there is no second implementation.
 
-Streaming state: the previous log-mel frame (onset strength), the previous
-unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
+Streaming state: the level reference (``level``: every feature is computed
+on the window scaled to it, so none depends on the input gain), the previous
+log-mel frame (onset strength), the previous unit magnitude spectrum (flux), the stream decimated to about 6 kHz (the
 constant-Q chroma's long window, ``cqchroma``), a ring of past onset strengths
 (onset rate over ``ONSET_RATE_S``, tempo over ``TEMPO_S``), a ring of past chroma frames
 (key over ``KEY_S``), rings of past levels and their dips below the recent
@@ -32,6 +33,9 @@ from .consonance import SPAN_S as DISSONANCE_S
 from .consonance import dissonance
 from .cqchroma import CQ_ISTATE, cq_chroma, push_samples
 from .descriptors import contrast, flux, spectral_shape, time_stats
+from .level import ATTACK_S, LEVEL_STATE, PASSAGE_S, RELEASE_S, TARGET_DB, follower_coefficient, level_reference
+from .level import GAIN as LEVEL_GAIN
+from .level import passage_db as passage_level
 from .mel import dct, mel_bands, power_to_db
 from .rhythm import autocorrelation, compress, onset_rate, onset_strength, tempo, tempogram, unroll
 from .spectrum import load_window, spectrum
@@ -104,6 +108,7 @@ def extract(
     dip_ring,
     diss_ring,
     delta_ring,
+    level_state,
     fstate,
     istate,
 ):
@@ -111,7 +116,8 @@ def extract(
 
     ``params`` = (rhythm frames per second, onset-rate span in rhythm frames,
     hops per rhythm frame, hop in samples, decimation factor, articulation
-    peak span in hops). ``vec`` (float64, >= 128) holds the features before
+    peak span in hops, the level reference's attack, release and passage
+    coefficients). ``vec`` (float64, >= 128) holds the features before
     the float32 store; ``scratch`` rows are work space. The arguments from
     ``prev_logmel`` on are the streaming state.
     """
@@ -122,6 +128,12 @@ def extract(
 
     bad = load_window(x, frame)
     rms, peak = time_stats(frame)
+    # the analysis hears the frame at the level reference's gain: no feature depends on the input level
+    gain = level_reference(rms * rms, level_state, params[6], params[7], params[8])
+    for i in range(frame.shape[0]):
+        frame[i] *= gain
+    rms *= gain
+    peak *= gain
     spectrum(frame, window, windowed, spec, axes, mag, power)
 
     logmel = vec[L.MEL : L.MEL + L.N_MELS]
@@ -152,7 +164,8 @@ def extract(
     )
 
     centroid, flatness = spectral_shape(mag, power, freqs)
-    vec[L.RMS_DB] = 20.0 * math.log10(max(rms, 1e-5))
+    vec[L.LEVEL_DB] = 20.0 * math.log10(max(rms, 1e-5)) - TARGET_DB
+    vec[L.PASSAGE_DB] = passage_level(level_state)
     vec[L.CENTROID] = centroid
     vec[L.FLATNESS] = flatness
     vec[L.FLUX] = flux(mag, prev_unit, seen > 0)
@@ -189,7 +202,7 @@ def extract(
     vec[L.TEMPO_DOUBLE] = fstate[_DOUBLE]
     for k in range(L.N_TEMPOGRAM):
         vec[L.TEMPOGRAM + k] = fstate[_TEMPOGRAM + k]
-    articulation(vec[L.RMS_DB], seen, level_ring, dip_ring, int(params[5]), scratch[7, :2])
+    articulation(vec[L.LEVEL_DB], seen, level_ring, dip_ring, int(params[5]), scratch[7, :2])
     vec[L.DUTY_CYCLE] = scratch[7, 0]
     vec[L.LEVEL_DIP_DB] = scratch[7, 1]
 
@@ -270,7 +283,8 @@ class FeatureExtractor:
         self._band_lo, self._band_hi = tables.tempogram_bands(self.rhythm_fps, L.tempogram_edges())
         peak_span = max(1, int(round(PEAK_S * self.fps)))
         rate_span = max(3, int(round(ONSET_RATE_S * self.rhythm_fps)))
-        self._params = np.array([self.rhythm_fps, rate_span, stride, hop, factor, peak_span])
+        level = [follower_coefficient(t, self.fps) for t in (ATTACK_S, RELEASE_S, PASSAGE_S)]
+        self._params = np.array([self.rhythm_fps, rate_span, stride, hop, factor, peak_span, *level])
         self._cq_windowed = np.zeros(cq_n)
         self._cq_spec = np.zeros(cq_n // 2 + 1, dtype=np.complex128)
         self._cq_power = np.zeros(cq_n // 2 + 1)
@@ -296,6 +310,7 @@ class FeatureExtractor:
         self._dip_ring = np.zeros(max(1, int(round(SPAN_S * self.fps))))
         self._diss_ring = np.zeros(max(1, int(round(DISSONANCE_S * self.fps))))
         self._delta_ring = np.zeros((DELTA_WIDTH, len(L.DELTA_OF)))
+        self._level_state = np.zeros(LEVEL_STATE)
         self._fstate = np.zeros(4 + L.N_TEMPOGRAM)
         self._istate = np.zeros(2, dtype=np.int64)
 
@@ -310,6 +325,7 @@ class FeatureExtractor:
         self._dip_ring[...] = 0.0
         self._diss_ring[...] = 0.0
         self._delta_ring[...] = 0.0
+        self._level_state[...] = 0.0
         self._fstate[...] = 0.0
         self._istate[:] = 0
 
@@ -365,9 +381,14 @@ class FeatureExtractor:
             self._dip_ring,
             self._diss_ring,
             self._delta_ring,
+            self._level_state,
             self._fstate,
             self._istate,
         )
+
+    def analysis_gain(self) -> float:
+        """The linear gain the level reference applied to the last frame (1 before any sound; ``level``)."""
+        return float(self._level_state[LEVEL_GAIN])
 
     def frames_seen(self) -> int:
         """Frames computed since the last reset."""

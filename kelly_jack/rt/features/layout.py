@@ -1,4 +1,4 @@
-"""The 128-float feature layout (version 4): names and indices.
+"""The 128-float feature layout (version 5): names and indices.
 
 docs/features.md has the table with units, ranges and librosa equivalents;
 a test holds that table and ``NAMES`` to the same order. A model records the
@@ -8,20 +8,21 @@ error (see ``kelly_jack.backends.base.check_layout_version``).
 
 from __future__ import annotations
 
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 FEATURE_SIZE = 128
 
 N_MELS = 64
-N_MFCC = 20
+N_MFCC = 19  # layout 5: mfcc_19 gave its slot to passage_db
 N_CHROMA = 12
 N_CONTRAST = 7  # librosa's spectral_contrast default: 6 octave bands + the rest
 
 MEL = 0
 MFCC = MEL + N_MELS  # 64
-CHROMA = MFCC + N_MFCC  # 84
+PASSAGE_DB = MFCC + N_MFCC  # 83 (layout 5): the last 0.5 s against the level reference
+CHROMA = PASSAGE_DB + 1  # 84
 DESCRIPTORS = CHROMA + N_CHROMA  # 96
 
-RMS_DB = 96
+LEVEL_DB = 96  # (layout 5: relative to the level reference; was rms_db in dBFS)
 CENTROID = 97
 FLATNESS = 98
 FLUX = 99
@@ -45,7 +46,7 @@ CONTRAST = 120  # 120..126
 DELTAS = CONTRAST + N_CONTRAST  # 127
 
 # the features whose short-term slope fills the last slot(s), in order
-DELTA_OF = (RMS_DB,)
+DELTA_OF = (LEVEL_DB,)
 
 # the tempogram's band edges in BPM (log-spaced; band k covers TEMPOGRAM_EDGES[k] .. [k + 1])
 TEMPOGRAM_BPM_MIN = 40.0
@@ -60,7 +61,7 @@ def tempogram_edges() -> tuple[float, ...]:
 
 _CHROMA_NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 _SCALARS = (
-    "rms_db",
+    "level_db",
     "centroid_hz",
     "flatness",
     "flux",
@@ -87,6 +88,7 @@ def _tempogram_names() -> list[str]:
 def _names() -> tuple[str, ...]:
     names = [f"logmel_{i:02d}" for i in range(N_MELS)]
     names += [f"mfcc_{i:02d}" for i in range(N_MFCC)]
+    names += ["passage_db"]
     names += [f"chroma_{c}" for c in _CHROMA_NAMES]
     names += list(_SCALARS)
     names += _tempogram_names()
@@ -99,6 +101,7 @@ def _names() -> tuple[str, ...]:
 
 NAMES: tuple[str, ...] = _names()
 assert len(NAMES) == FEATURE_SIZE and len(set(NAMES)) == FEATURE_SIZE
-assert NAMES[RMS_DB] == "rms_db" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_rms_db"
+assert NAMES[LEVEL_DB] == "level_db" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_level_db"
+assert NAMES[PASSAGE_DB] == "passage_db" and NAMES[CHROMA] == "chroma_C"
 assert NAMES[DUTY_CYCLE] == "duty_cycle" and NAMES[CONTRAST] == "contrast_0"
 assert NAMES[DISSONANCE] == "dissonance" and NAMES[DISSONANCE_MEAN] == "dissonance_4s"
