@@ -6,8 +6,9 @@
   centroid (kelly's default ``emotion.mapping``). A file's value is the mean over the hops
   whose window ends at or after ``WARMUP_SECONDS`` (8 s: the longest history a layout-4 feature
   keeps, the key over 8 s, is full from there). Features are cached per layout
-  (``cache/features-L<layout>/``) and values per model file (``cache/results/<sha256>.json``),
-  so measuring a second model only runs inference.
+  (``cache/features-<excerpt version>-L<layout>/``) and values per model file, excerpt version and
+  layout (``cache/results/<sha256>-...json``), so measuring a second model only runs inference. A
+  feature change that keeps the layout number needs ``refresh`` (``--refresh``).
 * ``VibeNetPeer(venv, cache)``: VibeNet (pip ``vibenet``, GPL-3.0) in its own virtualenv, never
   imported here: ``_vibenet_helper.py`` runs in that venv's Python, reads the WAVs and prints
   JSON (valence and energy on 0..1). The wheel carries its ONNX weights
@@ -35,7 +36,7 @@ from .evaluate import load_backend
 from .features import ANALYSIS_RATE, HOP, WINDOW, clip_features, layout_version
 from .files import atomic_write
 from .mlp import centroid
-from .recorded import RecordedError
+from .recorded import EXCERPT_VERSION, RecordedError
 
 WARMUP_SECONDS = 8.0
 HELPER = Path(__file__).with_name("_vibenet_helper.py")
@@ -83,9 +84,11 @@ class KellyMeasure:
             self.backend = load_backend(model)
         except (OSError, BackendError) as e:
             raise RecordedError(f"model {model}: {e}") from None
-        self.features_dir = cache / f"features-L{layout_version()}"
+        self.features_dir = cache / f"features-{EXCERPT_VERSION}-L{layout_version()}"
         self.refresh = refresh
-        self.results_path = cache / "results" / f"{self.sha256}-warmup{WARMUP_SECONDS:g}.json"
+        self.results_path = (
+            cache / "results" / f"{self.sha256}-{EXCERPT_VERSION}-L{layout_version()}-warmup{WARMUP_SECONDS:g}.json"
+        )
         self.values: dict[str, list[float]] = {} if refresh else _load_json(self.results_path)
 
     def features(self, key: str, wav: Path) -> np.ndarray:
@@ -120,7 +123,7 @@ class KellyMeasure:
 
 class VibeNetPeer:
     """VibeNet in its own venv: ``ensure()`` creates it (``python -m venv``, ``pip install vibenet``) when missing;
-    ``measure({key: wav}) -> {key: (valence, energy)}``, cached in ``cache/results/vibenet-<version>.json``."""
+    ``measure({key: wav}) -> {key: (valence, energy)}``, cached in ``cache/results/vibenet-<version>-...json``."""
 
     def __init__(self, venv: Path, cache: Path, refresh: bool = False):
         self.venv = venv
@@ -148,11 +151,13 @@ class VibeNetPeer:
             text=True,
         )
         if out.returncode != 0:
-            raise RecordedError(f"peer venv {self.venv}: vibenet is not importable there (pip install vibenet)")
+            raise RecordedError(
+                f"peer venv {self.venv}: vibenet is not importable there (pip install vibenet, or --no-peer)"
+            )
         self.version = out.stdout.strip()
 
     def measure(self, wavs: dict[str, Path]) -> dict[str, tuple[float, float]]:
-        path = self.cache / "results" / f"vibenet-{self.version}.json"
+        path = self.cache / "results" / f"vibenet-{self.version}-{EXCERPT_VERSION}.json"
         values = {} if self.refresh else _load_json(path)
         todo = {k: str(p) for k, p in wavs.items() if k not in values}
         if todo:
