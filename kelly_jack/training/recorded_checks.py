@@ -1,0 +1,185 @@
+"""The checks on recorded music (issue 16): level, tempo and rank agreement, the report, and the held-out looks log.
+
+``run(...)`` fetches the set's packages, makes every track's variants, measures each model
+(and the peer, when given) on every variant, and returns the report (``checks`` per system,
+per-track values, the tracks with package versions). For each system (a kelly model file:
+valence, arousal; VibeNet: valence, energy), over the tracks:
+
+* level: ``shift`` = mean over tracks of (value at 0 dB - value at -12 / -24 dB), as a
+  fraction of ``spread``, the standard deviation (ddof 1) of the value across tracks at
+  0 dB; ``softer_lower`` counts the tracks whose softer variant is lower;
+* tempo: ``faster_higher``, the tracks whose arousal (energy) at 1.25x exceeds 0.8x;
+* rank: Spearman correlation between each model and the peer across tracks at 0 dB
+  (valence with valence, arousal with energy).
+
+A run on the held-out set appends one line to the looks log (``looks_log``) once its
+figures are computed and before anyone sees them; a development run never writes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write
+from .recorded import PACKAGES, Package, RecordedError, make_variants, packages_of, tracks
+from .recorded_measure import WARMUP_SECONDS, KellyMeasure, VibeNetPeer
+
+GOALS = {"level_arousal": 0.25, "level_valence": 0.15, "tempo": 0.9}
+LOOKS_HEADER = (
+    "# Looks at the held-out recorded tracks\n\n"
+    "One line per run of `scripts/eval_recorded.py --set heldout` (appended by the script; development runs\n"
+    "are not logged). The model card says how often the held-out set was looked at from this file.\n\n"
+    "| date (UTC) | models (sha256, first 12) | peer | tracks | command |\n"
+    "| --- | --- | --- | --- | --- |\n"
+)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a), rankdata(b)
+    if np.std(ra) == 0 or np.std(rb) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def checks(values: dict[str, dict[str, tuple[float, float]]], dims: tuple[str, str]) -> dict:
+    """The level and tempo figures of one system from ``values[track][variant] = (dim0, dim1)``."""
+    keys = sorted(values)
+    out: dict = {"tracks": len(keys), "dims": list(dims)}
+    base = np.array([values[k]["0dB"] for k in keys], dtype=np.float64)
+    for d, dim in enumerate(dims):
+        spread = float(np.std(base[:, d], ddof=1)) if len(keys) > 1 else float("nan")
+        for db in (-12, -24):
+            soft = np.array([values[k][f"{db}dB"][d] for k in keys])
+            shift = float(np.mean(base[:, d] - soft))
+            out[f"level{db}_{dim}"] = {
+                "shift": shift,
+                "spread": spread,
+                "shift_over_spread": shift / spread if spread > 0 else float("nan"),
+                "softer_lower": int(np.sum(soft < base[:, d])),
+            }
+    fast = np.array([values[k]["x1.25"][1] for k in keys])
+    slow = np.array([values[k]["x0.8"][1] for k in keys])
+    n = int(np.sum(fast > slow))
+    out[f"tempo_{dims[1]}"] = {"faster_higher": n, "share": n / len(keys) if keys else float("nan")}
+    return out
+
+
+def append_look(log: Path, models: list[KellyMeasure], peer: str, tracks_n: int, command: str) -> None:
+    """Append one held-out look to ``log`` (created with its header when missing)."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    shas = ", ".join(f"{Path(m.model).name} {m.sha256[:12]}" for m in models)
+    text = log.read_text() if log.is_file() else LOOKS_HEADER
+    line = f"| {now} | {shas} | {peer or 'none'} | {tracks_n} | `{command.replace('|', '/')}` |\n"
+    atomic_write(log, (text + line).encode())
+
+
+def run(
+    split: str,
+    models: list[str | Path],
+    cache: Path,
+    peer: VibeNetPeer | None,
+    looks_log: Path,
+    command: str,
+    catalogue: tuple[Package, ...] = PACKAGES,
+    refresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The report of ``models`` (and ``peer``) on the tracks of ``split``; see the module docstring."""
+    if not models:
+        raise RecordedError("no --model given")
+    measures = [KellyMeasure(m, cache, refresh) for m in models]
+    all_tracks = []
+    for pkg in packages_of(split, catalogue):
+        got = tracks(pkg, cache)
+        log(f"{pkg.name}: {len(got)} tracks")
+        all_tracks += got
+    if len(all_tracks) < 2:
+        raise RecordedError(f"set {split}: {len(all_tracks)} tracks, need at least 2")
+    wavs: dict[str, dict[str, Path]] = {}
+    for i, t in enumerate(all_tracks):
+        wavs[t.key] = make_variants(t, cache)
+        if (i + 1) % 10 == 0:
+            log(f"variants: {i + 1}/{len(all_tracks)} tracks")
+    report: dict = {
+        "set": split,
+        "warmup_seconds": WARMUP_SECONDS,
+        "tracks": [{"key": t.key, "package": t.package, "version": t.version, "file": t.relpath} for t in all_tracks],
+        "systems": {},
+        "values": {},
+    }
+    for m in measures:
+        vals = {k: {v: m(f"{k}/{v}", p) for v, p in w.items()} for k, w in wavs.items()}
+        m.save()
+        name = f"kelly {Path(m.model).name} ({m.sha256[:12]})"
+        report["systems"][name] = {"model": m.model, "sha256": m.sha256} | checks(vals, ("valence", "arousal"))
+        report["values"][name] = vals
+        log(f"measured {name}")
+    peer_name = ""
+    if peer is not None:
+        flat = peer.measure({f"{k}/{v}": p for k, w in wavs.items() for v, p in w.items()})
+        vals = {k: {v: flat[f"{k}/{v}"] for v in w} for k, w in wavs.items()}
+        peer_name = f"VibeNet {peer.version}"
+        report["systems"][peer_name] = {"peer": True} | checks(vals, ("valence", "energy"))
+        report["values"][peer_name] = vals
+        for name, sysrep in report["systems"].items():
+            if name == peer_name:
+                continue
+            own = report["values"][name]
+            keys = sorted(own)
+
+            def column(values, d, keys=keys):
+                return np.array([values[k]["0dB"][d] for k in keys])
+
+            sysrep["spearman_vs_peer"] = {
+                "valence": spearman(column(own, 0), column(vals, 0)),
+                "arousal_vs_energy": spearman(column(own, 1), column(vals, 1)),
+            }
+    if split == "heldout":
+        append_look(looks_log, measures, peer_name, len(all_tracks), command)
+    return report
+
+
+def _f(x: float, nd: int = 2) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def table(report: dict) -> str:
+    """The figures as a Markdown table: one row per check, one column per system, and the goal."""
+    names = list(report["systems"])
+    rows = [
+        "| check | goal | " + " | ".join(names) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    for db in (-12, -24):
+        for dim_i, goal in ((1, GOALS["level_arousal"]), (0, GOALS["level_valence"])):
+            cells = []
+            for n in names:
+                s = report["systems"][n]
+                dim = s["dims"][dim_i]
+                c = s[f"level{db}_{dim}"]
+                cells.append(f"{_f(c['shift_over_spread'])} ({dim}; softer lower {c['softer_lower']}/{s['tracks']})")
+            label = "arousal/energy" if dim_i == 1 else "valence"
+            g = f"abs <= {goal}" if db == -12 else ""
+            rows.append(f"| level {db} dB: mean shift / spread, {label} | {g} | " + " | ".join(cells) + " |")
+    cells = []
+    for n in names:
+        s = report["systems"][n]
+        c = s[f"tempo_{s['dims'][1]}"]
+        cells.append(f"{100 * c['share']:.0f} % ({c['faster_higher']}/{s['tracks']})")
+    rows.append(f"| tempo: 1.25x above 0.8x | >= {GOALS['tempo']:.0%}, ahead of peer | " + " | ".join(cells) + " |")
+    if any("spearman_vs_peer" in report["systems"][n] for n in names):
+        for key, label in (("valence", "valence"), ("arousal_vs_energy", "arousal vs energy")):
+            cells = [
+                _f(report["systems"][n]["spearman_vs_peer"][key]) if "spearman_vs_peer" in report["systems"][n] else ""
+                for n in names
+            ]
+            rows.append(f"| Spearman with peer at 0 dB: {label} | | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Checks on recorded music (issue 16): does a fader move change the emotion; is faster music heard as more aroused?
+
+    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev -o data/recorded/dev.json
+    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --model models/emotion.rtneural.json \\
+        --model new.rtneural.json                 # two models side by side, the peer beside them
+    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --no-peer
+
+Music: soundtracks shipped by Debian, fetched with ``apt-get download`` into ``--cache``
+(default ``data/recorded``, gitignored; never commit audio) and unpacked with ``dpkg-deb -x``:
+
+| package | set | licence (debian/copyright) | music | tracks |
+| --- | --- | --- | --- | --- |
+| hyperrogue-music | dev | GPL-2+ | orchestral, ambient, folk, electronic (ogg) | 10 |
+| drascula-music | dev | Drascula licence, BSD-like | light orchestral, jazz, tango, horror (ogg) | 10 |
+| nexuiz-music | dev | GPL-2+ | techno, drum and bass, industrial (ogg in a .pk3) | 10 |
+| asc-music | dev | GPL-2+ | rock, orchestral (mp3) | 3 |
+| warzone2100-music | heldout | GPL-2+; CC BY-SA 3.0+ (2 albums) | electronic, industrial, orchestral (opus) | 14 |
+| singularity-music | heldout | CC BY-SA 3.0 | ambient, electronic, piano (ogg) | 13 |
+
+Why these: free licences, 10-90 MB each (supertuxkart-data is 630 MB, ufoai-music 210 MB),
+formats libsndfile decodes (Vorbis, Opus, MP3; not tracker modules such as fb-music-high's .xm),
+and together orchestral, acoustic, rock and electronic music from slow ambient to fast techno.
+Tracks of at least 40 s, at most the number above per package, picked by a hash of package and
+path. The split is by package (``kelly_jack/training/recorded.py``): held-out tracks are by
+other composers and studios. Tuning and consistency terms use ``--set dev`` only.
+
+Each track gives a 24 s excerpt from its middle (mono, 48 kHz, peak -1 dBFS) at 0, -12 and -24 dB
+and rubberband stretches (``rubberband -T1.25`` / ``-T0.8``: tempo multiplier, pitch kept) of it.
+kelly's value of a variant: the mean of the per-hop valence/arousal (grid centroid) over the hops
+after an 8 s warm-up, computed by the project's extractor and the model's own backend. VibeNet
+(pip ``vibenet``, GPL-3.0) runs in its own venv (``--peer-venv``, created when missing) as a
+measured peer only; ``--no-peer`` skips it. Variants, features and values are cached in ``--cache``.
+
+``--set heldout`` appends a line to ``models/heldout-looks.md`` (``--looks-log``); it is for final
+candidates only. Prints a Markdown table; ``-o FILE`` writes the JSON report. Exit 2 with one line
+on a problem.
+"""
+
+from __future__ import annotations
+
+import os
+
+# numpy's BLAS threads only contend on these small matrices (as in eval_emotion.py)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from kelly_jack.training.files import atomic_write
+from kelly_jack.training.recorded import RecordedError
+from kelly_jack.training.recorded_checks import run, table
+from kelly_jack.training.recorded_measure import VibeNetPeer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", dest="split", choices=("dev", "heldout"), default="dev")
+    ap.add_argument("--model", action="append", help="a .rtneural.json or .onnx model file (repeatable)")
+    ap.add_argument("--cache", type=Path, default=REPO / "data" / "recorded", help="downloads, variants, results")
+    ap.add_argument("--peer-venv", type=Path, default=REPO / "data" / "vibenet-venv", help="VibeNet's own venv")
+    ap.add_argument("--no-peer", action="store_true", help="do not run VibeNet")
+    ap.add_argument("--looks-log", type=Path, default=REPO / "models" / "heldout-looks.md")
+    ap.add_argument("--refresh", action="store_true", help="recompute cached features and values")
+    ap.add_argument("-o", "--output", type=Path, help="write the JSON report here")
+    a = ap.parse_args(argv)
+    models = a.model or [str(REPO / "models" / "emotion.rtneural.json")]
+    t0 = time.monotonic()
+    log = lambda s: print(f"eval_recorded: {s}", file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        peer = None
+        if not a.no_peer:
+            peer = VibeNetPeer(a.peer_venv, a.cache, a.refresh)
+            peer.ensure(log)
+        command = "scripts/eval_recorded.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        report = run(a.split, models, a.cache, peer, a.looks_log, command, refresh=a.refresh, log=log)
+    except (RecordedError, OSError) as e:
+        print(f"eval_recorded: {e}", file=sys.stderr)
+        return 2
+    report["seconds"] = round(time.monotonic() - t0, 1)
+    print(f"{a.split} set: {len(report['tracks'])} tracks, {report['seconds']} s\n")
+    print(table(report))
+    if a.output:
+        atomic_write(a.output, (json.dumps(report, indent=1) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

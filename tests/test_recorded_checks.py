@@ -1,0 +1,123 @@
+"""The checks on recorded music, on real music: one small Debian package (asc-music, 10 MB, GPL-2+), two tracks.
+
+The package is fetched with ``apt-get download`` into a temporary cache; without a reachable
+Debian archive the tests that need it are skipped with apt's reason. rubberband (Debian
+``rubberband-cli``) is installed by scripts/setup. VibeNet is not used here: the peer is installed
+only where the evaluation runs.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kelly_jack.training.recorded import (
+    EXCERPT_SECONDS,
+    PACKAGES,
+    Package,
+    RecordedError,
+    make_variants,
+    tracks,
+)
+from kelly_jack.training.recorded_checks import checks, run
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "models" / "emotion.rtneural.json"
+ASC = next(p for p in PACKAGES if p.name == "asc-music")
+
+
+def small(split: str) -> tuple[Package, ...]:
+    """A one-package catalogue: asc-music, two tracks, in ``split``."""
+    return (Package(ASC.name, split, ASC.licence, ASC.style, 2, ASC.patterns),)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("apt-get and dpkg-deb are needed to fetch the Debian music package")
+    if shutil.which("rubberband") is None:
+        pytest.fail("rubberband is not installed: scripts/setup installs rubberband-cli")
+    folder = tmp_path_factory.mktemp("recorded")
+    try:
+        tracks(small("dev")[0], folder)
+    except RecordedError as e:
+        pytest.skip(f"the Debian archive cannot be reached: {e}")
+    return folder
+
+
+def test_two_tracks_are_chosen_the_same_way_twice(cache):
+    a = tracks(small("dev")[0], cache)
+    assert len(a) == 2
+    assert [t.key for t in a] == [t.key for t in tracks(small("dev")[0], cache)]
+
+
+def test_variants_have_their_levels_and_the_tempo_stretches_their_durations(cache):
+    import soundfile as sf
+
+    for track in tracks(small("dev")[0], cache):
+        paths = make_variants(track, cache)
+        x = {name: sf.read(str(p), dtype="float64")[0] for name, p in paths.items()}
+        rates = {sf.info(str(p)).samplerate for p in paths.values()}
+        assert rates == {48000}
+        assert len(x["0dB"]) == int(EXCERPT_SECONDS * 48000)
+        assert np.max(np.abs(x["0dB"])) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+        for db in (-12, -24):
+            assert np.max(np.abs(x[f"{db}dB"])) / np.max(np.abs(x["0dB"])) == pytest.approx(10 ** (db / 20), rel=1e-4)
+        # -T is a tempo multiplier: 1.25x speed lasts 0.8 times as long, 0.8x lasts 1.25 times
+        assert len(x["x1.25"]) / len(x["0dB"]) == pytest.approx(0.8, abs=0.005)
+        assert len(x["x0.8"]) / len(x["0dB"]) == pytest.approx(1.25, abs=0.005)
+
+
+def test_the_shipped_model_gives_finite_level_and_tempo_figures(cache, tmp_path):
+    report = run(
+        "dev", [SHIPPED], cache, None, tmp_path / "looks.md", "test", catalogue=small("dev"), log=lambda s: None
+    )
+    assert len(report["tracks"]) == 2
+    [(name, s)] = report["systems"].items()
+    assert s["sha256"] and s["tracks"] == 2 and s["dims"] == ["valence", "arousal"]
+    for db in (-12, -24):
+        for dim in ("valence", "arousal"):
+            c = s[f"level{db}_{dim}"]
+            assert math.isfinite(c["shift_over_spread"]) and 0 <= c["softer_lower"] <= 2
+    assert 0 <= s["tempo_arousal"]["faster_higher"] <= 2
+    values = report["values"][name]
+    assert all(math.isfinite(x) for w in values.values() for va in w.values() for x in va)
+    assert {v for w in values.values() for v in w} == {"0dB", "-12dB", "-24dB", "x1.25", "x0.8"}
+
+
+def test_a_heldout_run_appends_a_look_and_a_dev_run_does_not(cache, tmp_path):
+    log = tmp_path / "looks.md"
+    run("dev", [SHIPPED], cache, None, log, "dev run", catalogue=small("dev"), log=lambda s: None)
+    assert not log.exists()
+    for n in (1, 2):
+        run("heldout", [SHIPPED], cache, None, log, f"heldout run {n}", catalogue=small("heldout"), log=lambda s: None)
+        lines = [ln for ln in log.read_text().splitlines() if "heldout run" in ln]
+        assert len(lines) == n
+    assert "emotion.rtneural.json" in lines[-1] and "| 2 |" in lines[-1]
+    run("dev", [SHIPPED], cache, None, log, "dev run", catalogue=small("dev"), log=lambda s: None)
+    assert "dev run" not in log.read_text()
+
+
+def test_level_and_tempo_figures_of_known_values():
+    # a level meter: each track's arousal drops by 0.5 at -12 dB and 1.0 at -24 dB; spread across tracks is 1
+    base = {"t0": 0.0, "t1": 1.0, "t2": 2.0}
+    values = {
+        k: {
+            "0dB": (0.1, a),
+            "-12dB": (0.1, a - 0.5),
+            "-24dB": (0.1, a - 1.0),
+            "x1.25": (0.0, a + (0.1 if k != "t2" else -0.1)),
+            "x0.8": (0.0, a),
+        }
+        for k, a in base.items()
+    }
+    c = checks(values, ("valence", "arousal"))
+    assert c["level-12_arousal"]["shift_over_spread"] == pytest.approx(0.5)
+    assert c["level-24_arousal"]["shift_over_spread"] == pytest.approx(1.0)
+    assert c["level-12_arousal"]["softer_lower"] == 3
+    assert c["level-12_valence"]["softer_lower"] == 0
+    assert c["tempo_arousal"] == {"faster_higher": 2, "share": pytest.approx(2 / 3)}
