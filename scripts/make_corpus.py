@@ -10,6 +10,15 @@
     .venv/bin/python scripts/make_corpus.py data/train-pairs-b --set wide --clips 0 --contrasts 300 \
         --seed 9 --soundfont timgm6mb --soundfont csound    # contrast pairs only, for the pair term
 
+Styles (``--style``): ``arrangement`` (the default) renders melody, chords or pad,
+bass and drums (GM kit, channel 10) on several programs of the set, with reverb and
+chorus sends, compression, EQ tilt, a noise floor and a random level (RMS -45..-10
+dBFS, so level carries no label); a share ``--changes`` (default 0.25) of the random
+clips change cues part-way and segments.csv holds every clip's label timeline; the
+contrast pairs add a drums cue. ``melody`` is the earlier corpus: a melody over
+chords on one program, dry, its level set by the velocity (the shipped model's
+training data; same seed, same clips as before).
+
 Instrument sets (kelly_jack/training/instruments.py): ``train`` the 22 programs
 of the shipped model; ``wide`` every melodic GM program outside ``eval`` and
 ``dev`` (75); ``dev`` 15 programs kept out of both, for making training choices;
@@ -46,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", choices=tuple(instruments.SETS), default="train", help="instrument set (default train)")
     ap.add_argument("--clips", type=int, default=200, help="random clips (default 200)")
     ap.add_argument("--contrasts", type=int, default=0, help="contrast pairs per cue (default 0)")
+    ap.add_argument("--style", choices=corpus.STYLES, default="arrangement", help="default arrangement (see above)")
+    ap.add_argument(
+        "--changes",
+        type=float,
+        default=None,
+        help="share of random clips whose cues change part-way (arrangement only; default 0.25)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=8.0, help="clip length in seconds (default 8)")
     ap.add_argument(
@@ -65,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             raise corpus.CorpusError(f"--seconds must be between 1 and 60, got {a.seconds}")
         if (a.out / "annotations.csv").exists() and not a.force:
             raise corpus.CorpusError(f"{a.out}/annotations.csv exists (use --force to overwrite)")
+        if a.changes is not None and a.style != "arrangement":
+            raise corpus.CorpusError("--changes needs --style arrangement")
+        changes = (0.25 if a.changes is None else a.changes) if a.style == "arrangement" else 0.0
+        if not 0.0 <= changes <= 1.0:
+            raise corpus.CorpusError(f"--changes must be between 0 and 1, got {changes}")
         table = instruments.SETS[a.set]
         soundfont: str | list[str] | None = list(dict.fromkeys(a.soundfont)) if a.soundfont else None
         if soundfont is not None and len(soundfont) == 1:
@@ -78,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 except corpus.CorpusError as e:
                     print(f"make_corpus: {e}; rendering the eval set with TimGM6mb instead", file=sys.stderr)
         mixed = soundfont if isinstance(soundfont, list) else ()
-        clips, pairs = corpus.plan(a.clips, a.seed, table, a.contrasts, mixed)
+        clips, pairs = corpus.plan(a.clips, a.seed, table, a.contrasts, mixed, a.style, changes)
         t0 = time.perf_counter()
 
         def progress(done: int, total: int) -> None:
@@ -94,14 +115,19 @@ def main(argv: list[str] | None = None) -> int:
             rate=a.rate,
             gain=a.gain,
             jobs=a.jobs,
-            description={"set": a.set, "seed": a.seed, "command": " ".join(["scripts/make_corpus.py", *sys.argv[1:]])},
+            description={
+                "set": a.set,
+                "seed": a.seed,
+                "changes": changes,
+                "command": " ".join(["scripts/make_corpus.py", *sys.argv[1:]]),
+            },
             progress=progress,
         )
     except (corpus.CorpusError, OSError) as e:
         print(f"\nmake_corpus: {e}", file=sys.stderr)
         return 2
     print(
-        f"\nmake_corpus: {record['clips']} clips ({len(pairs)} contrast pairs) of {a.seconds:g} s with "
+        f"\nmake_corpus: {record['clips']} {a.style} clips ({len(pairs)} contrast pairs) of {a.seconds:g} s with "
         f"{record['soundfont']} in {time.perf_counter() - t0:.1f} s -> {a.out}",
         file=sys.stderr,
     )

@@ -43,6 +43,7 @@ def tiny(tmp_path_factory):
         pytest.fail(f"{e} (scripts/setup installs it)")
     out = tmp_path_factory.mktemp("corpus")
     args = [str(out), "--clips", "10", "--contrasts", "1", "--seconds", "3", "--seed", "4", "--soundfont", "timgm6mb"]
+    args += ["--style", "melody"]  # the shipped model's corpus; tests/test_corpus_arrangement.py has the other
     assert _script("make_corpus")(args) == 0
     return out
 

@@ -138,6 +138,7 @@ def mixed(tmp_path_factory):
         pytest.fail(f"{e} (scripts/setup installs it)")
     out = tmp_path_factory.mktemp("mixed")
     args = [str(out), "--set", "wide", "--clips", "4", "--contrasts", "1", "--seconds", "2", "--seed", "5"]
+    args += ["--style", "melody"]
     assert _script("make_corpus")(args + ["--soundfont", "timgm6mb", "--soundfont", "csound"]) == 0
     return out
 

@@ -19,7 +19,14 @@ articulation   legato (notes sound 100 % of their      staccato (25 %)
                length)
 consonance     clusters, tritones, minor seconds       plain triads
 timbre         dark, soft instruments                  bright instruments (brass, reeds)
+drums          no drums                                sixteenth hi-hats and fills
+               (arrangement style only; 0 otherwise)
 =============  ======================================  =================================
+
+The drum cue exists only in arranged clips (``Cues.drums`` is None in the
+melody style, where it adds nothing): a busier groove is more active
+(Gabrielsson & Lindstroem: more rhythmic activity, higher arousal); its weight is
+small, below dynamics, and it has no valence weight.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ REGISTER_NOTE = (48.0, 84.0)
 VELOCITY = (30.0, 120.0)
 NOTE_LENGTH = (1.0, 0.25)  # legato .. staccato, share of the note's time it sounds
 CONSONANCE_LEVELS = 4  # 0: triads, 1: sevenths, 2: added seconds and fourths, 3: clusters and tritones
+DRUM_LEVELS = 4  # 0: no drums, 1: kick and snare, 2: eighth hi-hats, 3: sixteenth hi-hats and fills
 
 # label = sum(weight * cue), on -1..1; DEAM's 1..9 scale is 5 + 4 * label.
 VALENCE_WEIGHTS = {
@@ -53,6 +61,7 @@ VALENCE_WEIGHTS = {
     "dynamics": -0.05,
     "articulation": 0.04,
     "timbre": 0.03,
+    "drums": 0.0,
 }
 AROUSAL_WEIGHTS = {
     "mode": 0.0,
@@ -62,6 +71,7 @@ AROUSAL_WEIGHTS = {
     "dynamics": 0.22,
     "articulation": 0.10,
     "timbre": 0.06,
+    "drums": 0.06,  # the arousal weights sum to 1.0 in absolute value: labels stay in -1..1
 }
 CUES = tuple(VALENCE_WEIGHTS)
 
@@ -87,7 +97,8 @@ class Cues:
     note_length: float  # share of each note's time that sounds
     consonance: int  # 0 (plain triads) .. CONSONANCE_LEVELS - 1 (clusters)
     program: int  # General MIDI program 0..127
-    brightness: float  # timbre cue of the program, -1..1
+    brightness: float  # timbre cue of the program (of the melody and chord programs in an arrangement), -1..1
+    drums: int | None = None  # drum groove level 0..DRUM_LEVELS - 1 (arrangements); None: no drum cue
 
     def values(self) -> dict[str, float]:
         return {
@@ -98,6 +109,7 @@ class Cues:
             "articulation": scale(self.note_length, *NOTE_LENGTH),
             "consonance": 1.0 - 2.0 * self.consonance / (CONSONANCE_LEVELS - 1),
             "timbre": self.brightness,
+            "drums": 0.0 if self.drums is None else scale(self.drums, 0, DRUM_LEVELS - 1),
         }
 
 

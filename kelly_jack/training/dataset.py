@@ -3,7 +3,10 @@
 * DEAM: ``song_id, valence_mean, valence_std, arousal_mean, arousal_std`` on the
   1..9 scale (headers may carry spaces, as DEAM's own files do); audio ``<song_id>.mp3``.
 * PMEmo: ``musicId, Arousal(mean), Valence(mean)`` on 0..1; audio ``<musicId>.mp3``.
-* This project's corpus is DEAM-format with WAV audio (``make_corpus.py``).
+* This project's corpus is DEAM-format with WAV audio (``make_corpus.py``); an arranged corpus
+  adds ``segments.csv``, each clip's label timeline (``song_id, start_s, end_s, valence,
+  arousal`` on 1..9): ``corpus_items`` gives its clips a ``segments`` timeline, ``Item.labels_at``
+  reads it (clips without one keep their static label at every time).
 
 Labels are returned on -1..1. Audio is found as ``<id>`` plus .wav, .mp3,
 .flac or .ogg in the audio folder. Errors are ``DatasetError`` naming the file.
@@ -12,7 +15,7 @@ Labels are returned on -1..1. Audio is found as ``<id>`` plus .wav, .mp3,
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +33,24 @@ class DatasetError(Exception):
 @dataclass(frozen=True)
 class Item:
     song_id: str
-    valence: float  # -1..1
+    valence: float  # -1..1, the clip's label (a timeline's time-weighted mean)
     arousal: float
     audio: Path
+    # label timeline: (start_s, end_s, valence, arousal) on -1..1, contiguous from 0; () = static label
+    segments: tuple[tuple[float, float, float, float], ...] = ()
+
+    def labels_at(self, times: np.ndarray) -> np.ndarray:
+        """(len(times), 2) valence and arousal (-1..1) at ``times`` (seconds from the clip's start).
+
+        A time before the first segment takes the first one's label, after the last the last one's;
+        without a timeline every row is the static label.
+        """
+        t = np.asarray(times, dtype=np.float64).reshape(-1)
+        if not self.segments:
+            return np.tile(np.array([self.valence, self.arousal]), (len(t), 1))
+        starts = np.array([s[0] for s in self.segments])
+        k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+        return np.array([[s[2], s[3]] for s in self.segments])[k]
 
 
 def read_annotations(csv_path: str | Path, audio_dir: str | Path) -> list[Item]:
@@ -83,10 +101,49 @@ def read_annotations(csv_path: str | Path, audio_dir: str | Path) -> list[Item]:
     return items
 
 
+def read_segments(csv_path: str | Path) -> dict[str, tuple[tuple[float, float, float, float], ...]]:
+    """Label timelines by song_id from a segments.csv (see the module doc), labels on -1..1.
+
+    Each clip's rows must be contiguous in time, start at 0 and have end_s > start_s; labels on 1..9.
+    """
+    path = Path(csv_path)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read it ({e})") from None
+    want = ["song_id", "start_s", "end_s", "valence", "arousal"]
+    if not rows or [h.strip() for h in rows[0]] != want:
+        raise DatasetError(f"{path}: expected the columns {', '.join(want)}")
+    out: dict[str, list[tuple[float, float, float, float]]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        try:
+            sid = row[0].strip()
+            t0, t1, v, a = (float(x) for x in row[1:5])
+        except (IndexError, ValueError):
+            raise DatasetError(f"{path}:{line}: expected {', '.join(want)}, got {row!r}") from None
+        if not all(np.isfinite((t0, t1, v, a))) or t1 <= t0 or not (1.0 <= v <= 9.0 and 1.0 <= a <= 9.0):
+            raise DatasetError(f"{path}:{line}: needs start_s < end_s and labels on 1..9, got {row!r}")
+        prev = out.setdefault(sid, [])
+        if abs((prev[-1][1] if prev else 0.0) - t0) > 1e-3:
+            raise DatasetError(f"{path}:{line}: song_id {sid} starts at {t0} s, not where its timeline ends")
+        prev.append((t0, t1, (v - 5.0) / 4.0, (a - 5.0) / 4.0))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def corpus_items(corpus_dir: str | Path) -> list[Item]:
-    """A corpus folder of ``make_corpus.py``: annotations.csv and audio/."""
+    """A corpus folder of ``make_corpus.py``: annotations.csv and audio/ (and segments.csv when it has one)."""
     d = Path(corpus_dir)
-    return read_annotations(d / "annotations.csv", d / "audio")
+    items = read_annotations(d / "annotations.csv", d / "audio")
+    if not (d / "segments.csv").is_file():
+        return items
+    timelines = read_segments(d / "segments.csv")
+    unknown = sorted(set(timelines) - {it.song_id for it in items})
+    if unknown:
+        raise DatasetError(f"{d / 'segments.csv'}: song_id {unknown[0]} is not in annotations.csv")
+    return [replace(it, segments=timelines.get(it.song_id, ())) for it in items]
 
 
 def item_audio(item: Item) -> tuple[np.ndarray, int]:

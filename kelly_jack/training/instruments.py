@@ -149,3 +149,17 @@ WIDE = dict(sorted({**TRAIN, **{p: v for p, v in OTHER.items() if p not in DEV}}
 NOT_MELODIC = frozenset({47, 55, *range(112, 128)})
 
 SETS = {"train": TRAIN, "wide": WIDE, "dev": DEV, "eval": EVAL}
+
+# Bass parts of arranged clips: the GM basses, else (a set without any: eval) its lowest-sounding
+# programs (bassoon, cello, tuba, trombone, harp, pianos, guitars, viola, organs), else any program.
+BASSES = (32, 33, 34, 35, 36, 37, 38, 39, 43)
+LOW_PROGRAMS = (70, 42, 58, 57, 67, 46, 0, 1, 2, 24, 25, 26, 27, 41, 16, 19)
+
+
+def bass_pool(table: dict[int, tuple[str, float]]) -> list[int]:
+    """The programs of ``table`` that may play an arrangement's bass (never a program outside it)."""
+    for pool in (BASSES, LOW_PROGRAMS):
+        mine = sorted(p for p in pool if p in table)
+        if mine:
+            return mine
+    return sorted(table)

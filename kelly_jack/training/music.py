@@ -51,12 +51,31 @@ def chord_tones(scale: tuple[int, ...], degree: int, consonance: int) -> list[in
     return sorted(set(tones))
 
 
+@dataclass(frozen=True)
+class Frame:
+    """What a melody seed fixes before the notes: the key's tonic (pitch class), the progression, the texture."""
+
+    tonic: int  # 0..11
+    progression: tuple[int, ...]  # scale degree of each bar's chord, repeating
+    texture: str
+
+
+def _frame(rng: np.random.Generator) -> Frame:
+    tonic = int(rng.integers(0, 12))
+    progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
+    return Frame(tonic, progression, TEXTURES[int(rng.integers(len(TEXTURES)))])
+
+
+def frame(seed: int) -> Frame:
+    """The tonic, progression and texture of the clips of melody ``seed`` (the first draws of ``notes``)."""
+    return _frame(np.random.default_rng(seed))
+
+
 def notes(cues: Cues, seed: int, seconds: float) -> list[Note]:
     """The notes of a ``seconds`` long clip, sorted by start time."""
     rng = np.random.default_rng(seed)
-    tonic = int(rng.integers(0, 12))
-    progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
-    texture = TEXTURES[int(rng.integers(len(TEXTURES)))]
+    fr = _frame(rng)
+    tonic, progression, texture = fr.tonic, fr.progression, fr.texture
     rhythms = [RHYTHMS[int(i)] for i in rng.integers(len(RHYTHMS), size=64)]
     steps = rng.choice([-2, -1, -1, 0, 1, 1, 2], size=512)
     accents = rng.integers(-6, 7, size=1024)
