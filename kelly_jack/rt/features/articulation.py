@@ -4,7 +4,7 @@ Nopython kernel, inference thread. Staccato and legato at the same tempo and
 loudness have the same onsets and nearly the same mean level; they differ in
 what the level does between onsets: staccato notes stop and the level falls
 far below the last peak, legato notes hold it. Each hop, the frame's level
-(``rms_db``) is compared with the loudest level of the last ``PEAK_S`` seconds
+(``level_db``, relative to the level reference) is compared with the loudest level of the last ``PEAK_S`` seconds
 (the recent note peaks); over the last ``SPAN_S`` seconds:
 
 * ``duty_cycle``: the share of hops within ``DUTY_DB`` of that peak (0..1;
