@@ -233,6 +233,7 @@ def summary(result: Result) -> dict:
         "clips_validation": result.clips_val,
         "frames_train": result.frames_train,
         "epochs": result.epochs,
+        "val_loss": [h["val_loss"] for h in result.net.history],  # per epoch
         "feature_seconds": result.feature_seconds,
         "train_seconds": result.train_seconds,
         "validation": result.val_metrics,
