@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the emotion model (numpy MLP, 128 features -> 64 grid logits) and export it as ONNX and RTNeural JSON.
+"""Train the emotion model (numpy MLP or GRU, 128 features -> 64 grid logits) and export it as ONNX and RTNeural JSON.
 
     .venv/bin/python scripts/train_emotion.py --corpus data/train
     .venv/bin/python scripts/train_emotion.py --data DEAM/annotations.csv DEAM/MEMD_audio   # DEAM format
@@ -20,6 +20,11 @@ spectral tilt and EQ band drawn from --augment-seed and the clip's id
 (kelly_jack.training.augment) before its features are taken. ``--dev DIR``
 evaluates the written model on a make_corpus.py folder afterwards (the
 development set, where training choices are made) and adds it to the report.
+
+``--model gru`` trains the recurrent model instead of the one-hop MLP (the
+default): dense --hidden tanh -> GRU --gru-units -> 64 logits, on every frame of
+each clip in order, the loss skipping the first --warmup seconds of a clip
+(kelly_jack.training.gru); its files stream one hop at a time in both backends.
 
 A corpus folder with a contrasts.csv (``make_corpus.py --contrasts``) gives
 contrast pairs: each pair stays on one side of the held-out split and adds the
@@ -49,6 +54,7 @@ from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_annotations
 from kelly_jack.training.evaluate import evaluate, read_pairs, table
 from kelly_jack.training.files import atomic_write
+from kelly_jack.training.gru import GruConfig
 from kelly_jack.training.mlp import TrainConfig
 
 
@@ -103,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtneural", type=Path, default=Path("models/emotion.rtneural.json"))
     ap.add_argument("--report", type=Path, default=None, help="write the training summary here (JSON)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--model", choices=("mlp", "gru"), default="mlp", help="network (default mlp)")
+    ap.add_argument("--hidden", type=int, default=64, help="hidden tanh units (gru: of the dense layer before it)")
+    ap.add_argument("--gru-units", type=int, default=32, help="GRU state size (--model gru; default 32)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds per clip the GRU's loss skips (default 2)")
     ap.add_argument("--frames-per-clip", type=int, default=64, help="evenly spaced frames per clip (0: all)")
     ap.add_argument("--val-share", type=float, default=0.15, help="share of clips held out (default 0.15)")
-    ap.add_argument("--max-epochs", type=int, default=200)
-    ap.add_argument("--patience", type=int, default=12)
+    ap.add_argument("--max-epochs", type=int, default=None, help="default 200 (mlp), 100 (gru)")
+    ap.add_argument("--patience", type=int, default=None, help="epochs without improvement (12 mlp, 8 gru)")
     ap.add_argument("--cache", type=Path, help="feature cache folder (outside the repo)")
     ap.add_argument("--jobs", type=int, default=1, help="processes computing features into --cache (default 1)")
     ap.add_argument("--augment", action="store_true", help="random tilt/EQ on each training clip (default off)")
@@ -135,9 +144,16 @@ def main(argv: list[str] | None = None) -> int:
             items += its
         pairs = np.array(pair_list, dtype=np.int64).reshape(-1, 2)
         items += [it for csv, audio in a.data for it in read_annotations(csv, audio)]
-        cfg = TrainConfig(
-            hidden=a.hidden, seed=a.seed, max_epochs=a.max_epochs, patience=a.patience, pair_weight=a.pair_weight
-        )
+        if a.warmup < 0 or a.gru_units < 1 or a.hidden < 1:
+            raise DatasetError("--warmup must be 0 or more, --gru-units and --hidden at least 1")
+        epochs = {k: v for k, v in (("max_epochs", a.max_epochs), ("patience", a.patience)) if v is not None}
+        cfg: TrainConfig | GruConfig
+        if a.model == "gru":
+            cfg = GruConfig(
+                dense=a.hidden, units=a.gru_units, warmup_s=a.warmup, seed=a.seed, pair_weight=a.pair_weight, **epochs
+            )
+        else:
+            cfg = TrainConfig(hidden=a.hidden, seed=a.seed, pair_weight=a.pair_weight, **epochs)
         aug = None
         if a.augment:
             aug = Augment(tilt_db=a.augment_tilt_db, band_db=a.augment_band_db, seed=a.augment_seed)

@@ -177,3 +177,47 @@ def test_the_thread_runs_and_stops(tmp_path):
     finally:
         m.stop()
     assert not m.alive
+
+
+class _Counting(FunctionBackend):
+    """A recurrent stand-in: its output is the number of steps since its last reset."""
+
+    def __init__(self, fail_reset: bool = False):
+        super().__init__(lambda f: np.full(64, float(self.steps)), "counting")
+        self.steps, self.resets, self.fail_reset = 0, 0, fail_reset
+
+    def infer(self, features):
+        self.steps += 1
+        return super().infer(features)
+
+    def reset(self):
+        self.resets += 1
+        if self.fail_reset:
+            raise RuntimeError("no reset today")
+        self.steps = 0
+
+
+def test_an_overflow_resets_the_backend_so_a_recurrent_model_starts_over():
+    state = SharedState(1, audio_frames=512)
+    backend = _Counting()
+    m = manager(state, backend)
+    assert backend.resets == 1  # at the start
+    for _ in range(12):
+        audio_period(state, np.zeros((1, 32), dtype=np.float32))
+        while m.process_available():
+            pass
+    assert backend.steps > 1 and backend.resets == 1  # hops do not reset it
+    for _ in range(24):  # nothing read: the ring overflows
+        audio_period(state, np.zeros((1, 32), dtype=np.float32))
+    assert m.process_available() == 0
+    assert m.counters[I_RESYNCS] == 1 and backend.resets == 2 and backend.steps == 0
+    for _ in range(WINDOW // 32):
+        audio_period(state, np.zeros((1, 32), dtype=np.float32))
+    assert m.process_available() == 1
+    assert backend.steps == 1  # the first step after the gap
+
+
+def test_a_reset_that_raises_counts_as_a_failed_hop():
+    state = SharedState(1, audio_frames=512)
+    m = manager(state, _Counting(fail_reset=True))
+    assert m.counters[I_ERRORS] == 1

@@ -17,7 +17,7 @@ from kelly_jack.rt import features as extractor
 from kelly_jack.training import corpus, instruments, pipeline
 from kelly_jack.training.audio import read_audio
 from kelly_jack.training.dataset import corpus_items, item_features
-from kelly_jack.training.evaluate import load_backend
+from kelly_jack.training.evaluate import evaluate, load_backend
 from kelly_jack.training.features import ANALYSIS_RATE, HOP, WINDOW
 from kelly_jack.training.mlp import TrainConfig
 from kelly_jack.training.music import midi_bytes, notes
@@ -151,6 +151,29 @@ def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
     assert _script("eval_emotion")(["heuristic", str(tiny)]) == 0
     out = capsys.readouterr().out
     assert "| centroid |" in out and "| mapped |" not in out
+
+
+def test_gru_trainer_on_a_tiny_corpus_learns_and_both_exports_stream_alike(tiny, tmp_path, capsys):
+    onnx_path, json_path, report_path = tmp_path / "g.onnx", tmp_path / "g.json", tmp_path / "g.report.json"
+    args = ["--corpus", str(tiny), "--model", "gru", "--hidden", "16", "--gru-units", "12", "--warmup", "0.5"]
+    args += ["--onnx", str(onnx_path), "--rtneural", str(json_path), "--report", str(report_path), "--quiet"]
+    assert _script("train_emotion")(args + ["--max-epochs", "60", "--patience", "60"]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["model"] == "gru" and report["config"]["units"] == 12 and report["epochs"] == 60
+    losses = report["val_loss"]
+    assert min(losses) < 0.97 * losses[0]  # the held-out clips' (3 clips) loss falls before it overfits
+    onnx_backend, rt_backend = load_backend(onnx_path), load_backend(json_path)
+    for item in corpus_items(tiny)[:3]:  # real feature frames, one hop at a time, from reset state
+        frames = item_features(item)
+        steps = []
+        for backend in (onnx_backend, rt_backend):
+            backend.reset()
+            steps.append(np.stack([backend.infer(row) for row in frames]))
+        assert np.abs(steps[0] - steps[1]).max() <= 1e-5
+    ev = evaluate(onnx_path, tiny)  # 19 of the 22 clips trained on, until epoch 10 (the best held-out loss)
+    assert ev["centroid"]["arousal_r"] > 0.5 and ev["centroid"]["valence_r"] > 0.5  # measured 0.67 and 0.62
+    assert _script("eval_emotion")([str(onnx_path), str(tiny)]) == 0
+    assert "| centroid |" in capsys.readouterr().out
 
 
 def test_trainer_bad_input_is_one_line(tmp_path, capsys):

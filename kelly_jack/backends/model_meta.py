@@ -11,6 +11,10 @@ with JSON values; both go through ``read``. Keys (all optional):
 ``kelly_jack.mapping``        what the 64 outputs mean (text)
 ``kelly_jack.emotion_mapping`` 3x64 valence/arousal/dominance matrix (JSON)
 ``kelly_jack.training_data``  what the model was trained on (text)
+``kelly_jack.state``          ONNX only: the recurrent state tensors, a JSON list of
+                              ``[input name, output name]`` pairs; the onnx backend
+                              feeds each output back into its input on the next
+                              call and zeroes them on reset (``state``: None when absent)
 ========================== =====================================================
 """
 
@@ -51,4 +55,23 @@ def read(props: Mapping[str, Any]) -> dict[str, Any]:
         if not ok:
             raise ValueError(f"metadata {PREFIX}emotion_mapping: expected a 3x64 matrix")
         out["emotion_mapping"] = m
+    out["state"] = _state_pairs(props.get(PREFIX + "state"))
     return out
+
+
+def _state_pairs(raw) -> list[tuple[str, str]] | None:
+    """``kelly_jack.state`` as (input, output) name pairs; ValueError unless a non-empty list of string pairs."""
+    if raw is None:
+        return None
+    try:
+        pairs = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        pairs = None
+    ok = (
+        isinstance(pairs, list)
+        and pairs
+        and all(isinstance(p, list) and len(p) == 2 and all(isinstance(n, str) and n for n in p) for p in pairs)
+    )
+    if not ok:
+        raise ValueError(f"metadata {PREFIX}state: expected a list of [input name, output name] pairs, got {raw!r}")
+    return [(p[0], p[1]) for p in pairs]

@@ -14,6 +14,17 @@ The input must take 128 float features (shape ``[128]`` or ``[batch, 128]``,
 batch fixed to 1 or dynamic) and the output give 64 values. Metadata props
 ``kelly_jack.*`` (``model_meta``: layout version, rate, window, hop, mapping,
 emotion_mapping, training data) are read when present.
+
+A recurrent model names its state tensors in the metadata key
+``kelly_jack.state`` (``[[input, output], ...]``, written by
+``kelly_jack.training.export_gru``): each state input must be a float tensor of
+fixed shape, with an output of that name and shape. The backend feeds each
+state output back into its input on the next call (zeros at load and after
+``reset()``), so ``infer`` streams one hop at a time; ``infer_block`` with a
+dynamic batch gives the graph all rows at once, which must then run them in
+order (its batch axis is time). Those inputs and outputs are not candidates
+for ``input`` / ``output``. State lives in the backend object: one caller at a
+time (the inference thread's plugin worker calls ``infer`` and ``reset``).
 """
 
 from __future__ import annotations
@@ -66,13 +77,19 @@ class OnnxBackend(BackendBase):
             self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=o["providers"])
         except Exception as e:
             raise BackendError(f"{where}: onnxruntime cannot load it: {str(e).splitlines()[0]}") from None
-        self._input = self._pick(self.session.get_inputs(), o["input"], "input", where)
-        self._output = self._pick(self.session.get_outputs(), o["output"], "output", where)
-        self._check(where)
         try:
             self._meta = model_meta.read(self.session.get_modelmeta().custom_metadata_map)
         except ValueError as e:
             raise BackendError(f"{where}: {e}") from None
+        pairs = self._meta["state"] or []
+        self._state = self._state_tensors(pairs, where)  # input name -> its current value
+        inputs = [a for a in self.session.get_inputs() if a.name not in {i for i, _ in pairs}]
+        outputs = [a for a in self.session.get_outputs() if a.name not in {o for _, o in pairs}]
+        self._input = self._pick(inputs, o["input"], "input", where)
+        self._output = self._pick(outputs, o["output"], "output", where)
+        self._check(where)
+        self._state_outputs = [out for _, out in pairs]
+        self._fetch = [self._output.name, *self._state_outputs]
         self.layout_version = self._meta["layout_version"]
         self._mapping = self._meta["emotion_mapping"]
         self._feed = np.zeros(self._feed_shape(1), dtype=np.float32)
@@ -104,19 +121,54 @@ class OnnxBackend(BackendBase):
         self.output_size = EMOTIONS
         self._dynamic_batch = len(i.shape) == 2 and not isinstance(i.shape[0], int)
 
+    def _state_tensors(self, pairs: list[tuple[str, str]], where: str) -> dict[str, np.ndarray]:
+        """Zeroed state arrays of the ``kelly_jack.state`` pairs, checked against the graph; raises BackendError."""
+        ins = {a.name: a for a in self.session.get_inputs()}
+        outs = {a.name: a for a in self.session.get_outputs()}
+        state = {}
+        for i, o in pairs:
+            if i not in ins or o not in outs:
+                missing = f"input {i!r}" if i not in ins else f"output {o!r}"
+                raise BackendError(f"{where}: kelly_jack.state names {missing}, which the graph does not have")
+            a = ins[i]
+            if a.type != "tensor(float)" or not all(isinstance(d, int) and d > 0 for d in a.shape):
+                raise BackendError(f"{where}: state input {i!r} is {a.type} {a.shape}, expected float of fixed shape")
+            if list(outs[o].shape) != list(a.shape) and any(isinstance(d, int) for d in outs[o].shape):
+                raise BackendError(f"{where}: state output {o!r} has shape {outs[o].shape}, its input {a.shape}")
+            state[i] = np.zeros(a.shape, dtype=np.float32)
+        return state
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the model carries state from call to call (``kelly_jack.state``)."""
+        return bool(self._state)
+
+    def reset(self) -> None:
+        """Zero the recurrent state (no-op for a stateless model)."""
+        for v in self._state.values():
+            v[...] = 0.0
+
+    def _run(self, rows: np.ndarray) -> np.ndarray:
+        """One session run on ``rows`` (the feed's shape), carrying the state; the emotion output."""
+        if not self._state:
+            (y,) = self.session.run(self._fetch, {self._input.name: rows})
+            return y
+        y, *states = self.session.run(self._fetch, {self._input.name: rows, **self._state})
+        for name, value in zip(self._state, states, strict=True):
+            self._state[name] = np.asarray(value, dtype=np.float32).reshape(self._state[name].shape)
+        return y
+
     def _feed_shape(self, rows: int) -> tuple[int, ...]:
         return (FEATURES,) if len(self._input.shape) == 1 else (rows, FEATURES)
 
     def infer(self, features: np.ndarray) -> np.ndarray:
         self._feed.reshape(-1)[:] = features
-        (y,) = self.session.run([self._output.name], {self._input.name: self._feed})
-        return y.reshape(-1)
+        return self._run(self._feed).reshape(-1)
 
     def infer_block(self, block: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, FEATURES)
         if self._dynamic_batch and len(rows):
-            (y,) = self.session.run([self._output.name], {self._input.name: rows})
-            return y.reshape(len(rows), EMOTIONS)
+            return self._run(rows).reshape(len(rows), EMOTIONS)
         return super().infer_block(rows)
 
     @property
@@ -130,8 +182,9 @@ class OnnxBackend(BackendBase):
             "emotion_mapping": self._mapping,
             "input": f"{self._input.name} {self._input.shape}",
             "output": f"{self._output.name} {self._output.shape}",
+            "recurrent": self.recurrent,
             "providers": self.session.get_providers(),
-            **{k: v for k, v in self._meta.items() if k not in ("layout_version", "emotion_mapping")},
+            **{k: v for k, v in self._meta.items() if k not in ("layout_version", "emotion_mapping", "state")},
         }
 
 

@@ -21,7 +21,12 @@ After each result the MIDI generators run here too (``generators``, a
 events whose time has come.
 
 When the backend is slower than the hop, the thread skips to the newest
-complete hop (counted in ``skipped``). Exceptions and non-finite outputs are
+complete hop (counted in ``skipped``); a recurrent backend's state carries
+over the skipped hops, as the extractor's does. After an overflow (a gap in
+the audio) and at the start, the thread resets the extractor and the backend
+(``backend.reset()``, on the plugin worker): a recurrent model starts over. A
+swapped-in backend starts from the state it was given (the reload thread
+resets it before the swap). Exceptions and non-finite outputs are
 dropped and counted; a message goes to stderr at most every 5 s. The backend
 runs on a worker with a deadline (``guard.py``): one that hangs past
 ``timeout_s``, or fails ``max_failures`` hops in a row, is replaced by a stub
@@ -240,6 +245,19 @@ class InferenceThreadManager:
         ring.consumer_release_to(hdr, base)
         self._publish()
         self.extractor.reset()  # the next window does not follow the last one
+        self._reset_backend()  # nor does a recurrent model's next step follow its last
+
+    def _reset_backend(self) -> None:
+        """``backend.reset()`` on the plugin worker (where ``infer`` runs, so never during a call), with the
+        deadline; a failure counts as a failed hop."""
+        model = self._model
+        backend = model[0]
+        failure = self._caller.try_call(
+            f"backend {getattr(backend, 'name', '?')}", backend.reset, timeout_s=self.timeout_s, step="reset"
+        )[1]
+        if failure is not None:
+            self.counters[I_TIMEOUTS if failure.hung else I_ERRORS] += 1
+            self._give_up(model, failure)
 
     def process_available(self) -> int:
         """Run inference for the newest complete hop, if any; return results pushed (0 or 1).

@@ -6,6 +6,9 @@ float, Cast to double, Gemm -> Tanh -> Gemm, Cast to float, output ``emotion``
 dense layers (the first with tanh). Both compute in float64, so they agree to
 the float32 rounding of the output.
 
+A recurrent ``GruNetwork`` is written by ``export_gru`` (a streaming graph
+with its state as an input and an output, and the key ``kelly_jack.state``).
+
 Metadata keys (ONNX ``metadata_props`` as strings; RTNeural JSON top-level
 keys with JSON values), read back by ``kelly_jack.backends.model_meta``:
 
@@ -25,7 +28,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from . import export_gru
 from .files import atomic_write
+from .gru import GruNetwork
 from .mlp import Network
 
 MAPPING = (
@@ -35,7 +40,9 @@ MAPPING = (
 )
 
 
-def metadata(net: Network, *, layout_version: int, rate: int, window: int, hop: int, training: str) -> dict[str, Any]:
+def metadata(
+    net: Network | GruNetwork, *, layout_version: int, rate: int, window: int, hop: int, training: str
+) -> dict[str, Any]:
     return {
         "kelly_jack.layout_version": int(layout_version),
         "kelly_jack.sample_rate": int(rate),
@@ -106,8 +113,10 @@ def rtneural_doc(net: Network, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def save(net: Network, meta: dict[str, Any], onnx_path: Path, json_path: Path) -> None:
-    """Write both files (each through a temporary file and a rename)."""
-    model = onnx_model(net, meta)
+def save(net: Network | GruNetwork, meta: dict[str, Any], onnx_path: Path, json_path: Path) -> None:
+    """Write both files (each through a temporary file and a rename); a ``GruNetwork`` through ``export_gru``."""
+    recurrent = isinstance(net, GruNetwork)
+    model = (export_gru.onnx_model if recurrent else onnx_model)(net, meta)
+    doc = (export_gru.rtneural_doc if recurrent else rtneural_doc)(net, meta)
     atomic_write(onnx_path, model.SerializeToString())
-    atomic_write(json_path, (json.dumps(rtneural_doc(net, meta)) + "\n").encode())
+    atomic_write(json_path, (json.dumps(doc) + "\n").encode())

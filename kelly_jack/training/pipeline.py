@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import export
+from . import export, gru
 from .dataset import Item, item_features
 from .features import ANALYSIS_RATE, HOP, WINDOW, layout_version
 from .mlp import Network, TrainConfig, centroid, softmax, train
@@ -83,9 +83,17 @@ def r2(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(1.0 - ((truth - pred) ** 2).sum() / ss) if ss > 0 else 0.0
 
 
-def clip_predictions(net: Network, frames: Frames, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per clip, the mean over its frames of (centroid V/A) and of (learned-map V/A): two (n_items, 2) arrays."""
-    logits = net.logits(frames.x)
+def clip_predictions(net: Network | gru.GruNetwork, frames: Frames, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip, the mean over its frames of (centroid V/A) and of (learned-map V/A): two (n_items, 2) arrays.
+
+    A recurrent network runs each clip's frames in order from zero state (``frames`` holds every frame).
+    """
+    if getattr(net, "recurrent", False):
+        logits = np.zeros((len(frames.x), net.w2.shape[0]))
+        for group in _clip_groups(frames.clip):
+            logits[group] = net.logits(frames.x[group])
+    else:
+        logits = net.logits(frames.x)
     per_frame = {"centroid": centroid(logits), "mapped": softmax(logits) @ net.mapping[:2].T}
     out = []
     for values in per_frame.values():
@@ -96,10 +104,43 @@ def clip_predictions(net: Network, frames: Frames, n_items: int) -> tuple[np.nda
     return out[0], out[1]
 
 
+def _clip_groups(clip: np.ndarray) -> list[np.ndarray]:
+    """The frame indices of each clip (frames of a clip are contiguous and in time order in ``Frames``)."""
+    return [np.flatnonzero(clip == c) for c in np.unique(clip)]
+
+
+def train_recurrent(frames: Frames, held: np.ndarray, cfg: gru.GruConfig, pairs: np.ndarray | None, log=None):
+    """``gru.train`` on whole clips: the sequences of ``frames`` split by the held-out mask ``held`` (over items);
+    ``pairs`` (m, 2) of item indices become pairs within each side."""
+    seqs: dict[bool, list] = {False: [], True: []}
+    tgts: dict[bool, list] = {False: [], True: []}
+    where: dict[int, tuple[bool, int]] = {}
+    for group in _clip_groups(frames.clip):
+        item = int(frames.clip[group[0]])
+        side = bool(held[item])
+        where[item] = (side, len(seqs[side]))
+        seqs[side].append(frames.x[group])
+        tgts[side].append(frames.va[group[0]])
+    local: dict[bool, list] = {False: [], True: []}
+    for lo, hi in np.zeros((0, 2), dtype=np.int64) if pairs is None else np.asarray(pairs).reshape(-1, 2):
+        if int(lo) in where and int(hi) in where and where[int(lo)][0] == where[int(hi)][0]:
+            local[where[int(lo)][0]].append((where[int(lo)][1], where[int(hi)][1]))
+    return gru.train(
+        seqs[False],
+        tgts[False],
+        seqs[True],
+        tgts[True],
+        cfg,
+        log,
+        np.array(local[False], dtype=np.int64).reshape(-1, 2),
+        np.array(local[True], dtype=np.int64).reshape(-1, 2),
+    )
+
+
 @dataclass
 class Result:
-    net: Network
-    config: TrainConfig
+    net: Network | gru.GruNetwork
+    config: TrainConfig | gru.GruConfig
     clips_train: int
     clips_val: int
     frames_train: int
@@ -111,7 +152,7 @@ class Result:
 
 def run(
     items: list[Item],
-    cfg: TrainConfig,
+    cfg: TrainConfig | gru.GruConfig,
     frames_per_clip: int = 64,
     val_share: float = 0.15,
     log=None,
@@ -128,7 +169,8 @@ def run(
     ``pairs`` (m, 2) are contrast pairs as item indices (low, high): kept on one side of the
     split and given to the trainer's pair term. ``prepare``, when given, is called with the
     held-out mask before any features are read (e.g. to fill a feature cache in parallel);
-    its time counts as feature time.
+    its time counts as feature time. A ``gru.GruConfig`` trains the recurrent network on every frame
+    of each clip, in order (``frames_per_clip`` is ignored).
     """
     if len(items) < 2:
         raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
@@ -137,20 +179,24 @@ def run(
     t0 = time.perf_counter()
     if prepare is not None:
         prepare(held)
-    frames = frames_of(items, frames_per_clip, log, per_item)
+    recurrent = isinstance(cfg, gru.GruConfig)
+    frames = frames_of(items, 0 if recurrent else frames_per_clip, log, per_item)
     t1 = time.perf_counter()
     is_val = held[frames.clip]
-    net = train(
-        frames.x[~is_val],
-        frames.va[~is_val],
-        frames.x[is_val],
-        frames.va[is_val],
-        cfg,
-        log,
-        frames.clip[~is_val],
-        frames.clip[is_val],
-        pairs,
-    )
+    if recurrent:
+        net = train_recurrent(frames, held, cfg, pairs, log)
+    else:
+        net = train(
+            frames.x[~is_val],
+            frames.va[~is_val],
+            frames.x[is_val],
+            frames.va[is_val],
+            cfg,
+            log,
+            frames.clip[~is_val],
+            frames.clip[is_val],
+            pairs,
+        )
     t2 = time.perf_counter()
     cen, mapped = clip_predictions(net, frames, len(items))
     truth = np.array([[it.valence, it.arousal] for it in items])
@@ -187,9 +233,11 @@ def summary(result: Result) -> dict:
         "clips_validation": result.clips_val,
         "frames_train": result.frames_train,
         "epochs": result.epochs,
+        "val_loss": [h["val_loss"] for h in result.net.history],  # per epoch
         "feature_seconds": result.feature_seconds,
         "train_seconds": result.train_seconds,
         "validation": result.val_metrics,
+        "model": "gru" if isinstance(result.config, gru.GruConfig) else "mlp",
         "config": asdict(result.config),
         "layout_version": layout_version(),
     }

@@ -96,7 +96,8 @@ class RTNeuralBackend(BackendBase):
             "sizes": " -> ".join(str(n) for n in self._sizes()),
             "parameters": self.model.parameters(),
             "precision": self.precision,
-            **self._meta,
+            "recurrent": any(k in ("gru", "lstm") for k in self.model.kinds),
+            **{k: v for k, v in self._meta.items() if k != "state"},
         }
 
 
