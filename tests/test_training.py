@@ -325,3 +325,36 @@ def RTNeural_doc(w, b):
         "in_shape": [None, None, 128],
         "layers": [{"type": "dense", "activation": "tanh", "shape": [None, 64], "weights": [w.tolist(), b.tolist()]}],
     }
+
+
+def test_frames_of_a_clip_whose_cues_change_take_their_labels_from_its_timeline(tmp_path):
+    """Frames before the change carry the first segment's label, frames after it the second's (by window end)."""
+    from kelly_jack.training.dataset import Item
+    from kelly_jack.training.pipeline import frames_of
+
+    n = 40
+    changing = Item("a", 0.0, 0.0, tmp_path / "a.wav", segments=((0.0, 0.4, -0.5, 0.2), (0.4, 1.0, 0.5, 0.8)))
+    steady = Item("b", 0.3, -0.3, tmp_path / "b.wav")
+    frames = frames_of([changing, steady], 0, features=lambda item: np.zeros((n, 128), dtype=np.float32))
+    ends = (np.arange(n) * HOP + WINDOW) / 48000.0
+    a = frames.va[frames.clip == 0]
+    assert np.array_equal(a[ends < 0.4], np.tile([-0.5, 0.2], ((ends < 0.4).sum(), 1)))
+    assert np.array_equal(a[ends >= 0.4], np.tile([0.5, 0.8], ((ends >= 0.4).sum(), 1)))
+    assert np.array_equal(frames.va[frames.clip == 1], np.tile([0.3, -0.3], (n, 1)))
+
+
+def test_the_recurrent_trainer_gets_per_frame_targets_only_for_clips_that_change(monkeypatch):
+    from kelly_jack.training import gru as gru_module
+    from kelly_jack.training.pipeline import Frames, train_recurrent
+
+    seen = {}
+
+    def fake_train(x_train, y_train, x_val, y_val, cfg, log, pairs_train, pairs_val):
+        seen["train"], seen["val"] = [np.shape(y) for y in y_train], [np.shape(y) for y in y_val]
+        return None
+
+    monkeypatch.setattr(gru_module, "train", fake_train)
+    va = np.array([[0.1, 0.2]] * 3 + [[0.1, 0.2], [0.1, 0.2], [0.9, 0.9]] + [[0.0, 0.0]] * 3)
+    frames = Frames(np.zeros((9, 128), dtype=np.float32), va, np.repeat([0, 1, 2], 3))
+    train_recurrent(frames, np.array([False, False, True]), gru_module.GruConfig(), None)
+    assert seen == {"train": [(2,), (3, 2)], "val": [(2,)]}

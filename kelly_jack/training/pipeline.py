@@ -22,7 +22,7 @@ from .mlp import Network, TrainConfig, centroid, softmax, train
 @dataclass
 class Frames:
     x: np.ndarray  # (n, 128) float32
-    va: np.ndarray  # (n, 2) labels of each frame's clip, -1..1
+    va: np.ndarray  # (n, 2) each frame's label, -1..1: its clip's, or its clip's timeline's at the frame
     clip: np.ndarray  # (n,) index into the item list
 
 
@@ -39,16 +39,18 @@ FeatureFn = Callable[[Item], np.ndarray]
 def frames_of(
     items: list[Item], frames_per_clip: int, log=None, features: FeatureFn | list[FeatureFn] = item_features
 ) -> Frames:
-    """Feature frames of every clip (evenly subsampled to ``frames_per_clip``), with the clip's label.
+    """Feature frames of every clip (evenly subsampled to ``frames_per_clip``), each with its label.
 
-    ``features`` computes a clip's frames: one function for all, or one per item.
+    A clip whose cues change part-way (``Item.segments``) labels each frame from its timeline at the end
+    of the frame's analysis window (what the frame has heard up to); other clips give every frame the clip's
+    label. ``features`` computes a clip's frames: one function for all, or one per item.
     """
     xs, vas, clips = [], [], []
     for i, item in enumerate(items):
         f = (features[i] if isinstance(features, list) else features)(item)
-        f = f[pick_frames(len(f), frames_per_clip)]
-        xs.append(f)
-        vas.append(np.tile([item.valence, item.arousal], (len(f), 1)))
+        picked = pick_frames(len(f), frames_per_clip)
+        xs.append(f[picked])
+        vas.append(item.labels_at((picked * HOP + WINDOW) / ANALYSIS_RATE))
         clips.append(np.full(len(f), i))
         if log and (i + 1) % 200 == 0:
             log(f"features: {i + 1}/{len(items)} clips")
@@ -120,7 +122,9 @@ def train_recurrent(frames: Frames, held: np.ndarray, cfg: gru.GruConfig, pairs:
         side = bool(held[item])
         where[item] = (side, len(seqs[side]))
         seqs[side].append(frames.x[group])
-        tgts[side].append(frames.va[group[0]])
+        labels = frames.va[group]
+        # a clip whose label changes part-way is trained frame by frame on its timeline, others on the clip label
+        tgts[side].append(labels if np.ptp(labels, axis=0).max() > 0 else labels[0])
     local: dict[bool, list] = {False: [], True: []}
     for lo, hi in np.zeros((0, 2), dtype=np.int64) if pairs is None else np.asarray(pairs).reshape(-1, 2):
         if int(lo) in where and int(hi) in where and where[int(lo)][0] == where[int(hi)][0]:
