@@ -341,6 +341,10 @@ def test_frames_of_a_clip_whose_cues_change_take_their_labels_from_its_timeline(
     assert np.array_equal(a[ends < 0.4], np.tile([-0.5, 0.2], ((ends < 0.4).sum(), 1)))
     assert np.array_equal(a[ends >= 0.4], np.tile([0.5, 0.8], ((ends >= 0.4).sum(), 1)))
     assert np.array_equal(frames.va[frames.clip == 1], np.tile([0.3, -0.3], (n, 1)))
+    few = frames_of([changing, steady], 8, features=lambda item: np.zeros((n, 128), dtype=np.float32))
+    assert len(few.x) == len(few.va) == len(few.clip) == 16
+    picked = np.unique(np.linspace(0, n - 1, 8).round().astype(int))
+    assert np.array_equal(few.va[:8, 0], np.where(ends[picked] < 0.4, -0.5, 0.5))
 
 
 def test_the_recurrent_trainer_gets_per_frame_targets_only_for_clips_that_change(monkeypatch):

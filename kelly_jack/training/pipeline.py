@@ -51,7 +51,7 @@ def frames_of(
         picked = pick_frames(len(f), frames_per_clip)
         xs.append(f[picked])
         vas.append(item.labels_at((picked * HOP + WINDOW) / ANALYSIS_RATE))
-        clips.append(np.full(len(f), i))
+        clips.append(np.full(len(picked), i))
         if log and (i + 1) % 200 == 0:
             log(f"features: {i + 1}/{len(items)} clips")
     if not xs or not sum(len(x) for x in xs):
