@@ -268,3 +268,31 @@ def test_make_corpus_style_options_are_checked_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--changes must be between 0 and 1, got 1.5" in err and "\n" not in err
     assert not (tmp_path / "a").exists()
+
+
+def test_stretched_pairs_play_the_clip_faster_and_slower_and_follow_the_tempo_rule(arranged, tmp_path):
+    """stretch_corpus: each pair is one unchanged clip at 0.8x and 1.25x (rubberband), labelled by the tempo rule."""
+    from kelly_jack.training import stretch
+
+    out = tmp_path / "stretched"
+    assert _script("stretch_corpus")([str(arranged), str(out), "--clips", "3", "--seed", "1"]) == 0
+    rows, source = _rows(out), _rows(arranged)
+    with open(out / "contrasts.csv", newline="") as f:
+        pairs = list(csv.DictReader(f))
+    assert pairs and all(p["cue"] == "tempo" for p in pairs)
+    for p in pairs:
+        slow, fast = rows[p["song_low"]], rows[p["song_high"]]
+        src = source[slow["source_id"]]
+        assert slow["source_id"] == fast["source_id"] and not src["changed"]
+        assert (float(slow["stretch"]), float(fast["stretch"])) == (stretch.SLOW, stretch.FAST)
+        n_src = len(read_audio(arranged / "audio" / f"{slow['source_id']}.wav", ANALYSIS_RATE)[0])
+        n_slow = len(read_audio(out / "audio" / f"{p['song_low']}.wav", ANALYSIS_RATE)[0])
+        n_fast = len(read_audio(out / "audio" / f"{p['song_high']}.wav", ANALYSIS_RATE)[0])
+        assert n_slow == pytest.approx(n_src / stretch.SLOW, rel=0.01)
+        assert n_fast == pytest.approx(n_src / stretch.FAST, rel=0.01)
+        # the labelled difference is the tempo rule's: arousal weight x the change of the tempo cue
+        bpm = float(src["bpm"])
+        cue = 2 * bpm * (stretch.FAST - stretch.SLOW) / (C.TEMPO_BPM[1] - C.TEMPO_BPM[0])
+        d_arousal = (float(fast["arousal_mean"]) - float(slow["arousal_mean"])) / 4
+        assert d_arousal == pytest.approx(C.AROUSAL_WEIGHTS["tempo"] * cue, abs=1e-3)
+    assert _script("stretch_corpus")([str(arranged), str(out)]) == 2  # never over an existing corpus
