@@ -192,11 +192,20 @@ def test_convert_command_then_run_under_both_backends(tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_shipped_model_converts_with_its_casts_and_metadata(tmp_path):
-    """models/emotion.onnx (Cast to double, Gemm, Tanh, Gemm, Cast to float) converts to an equal model."""
-    from kelly_jack.training.features import ANALYSIS_RATE, clip_features
+def test_trainer_mlp_converts_with_its_casts_and_metadata(tmp_path):
+    """The trainer's MLP ONNX (Cast to double, Gemm, Tanh, Gemm, Cast to float) converts to an equal model."""
+    from kelly_jack.training import export
+    from kelly_jack.training.features import ANALYSIS_RATE, HOP, WINDOW, clip_features
+    from kelly_jack.training.mlp import Network
 
-    source = ROOT / "models" / "emotion.onnx"
+    rng = np.random.default_rng(5)
+    net = Network(
+        rng.normal(0, 0.05, (16, 128)), rng.normal(0, 0.1, 16), rng.normal(0, 0.3, (64, 16)), rng.normal(0, 0.1, 64),
+        rng.normal(0, 0.1, (3, 64)),
+    )  # fmt: skip
+    meta = export.metadata(net, layout_version=5, rate=ANALYSIS_RATE, window=WINDOW, hop=HOP, training="test")
+    source = tmp_path / "mlp.onnx"
+    export.save(net, meta, source, tmp_path / "mlp.json")
     doc = convert_file(source, tmp_path / "e.json")
     assert [layer["type"] for layer in doc["layers"]] == ["dense", "activation", "dense"]
     t = np.arange(ANALYSIS_RATE) / ANALYSIS_RATE
@@ -207,6 +216,14 @@ def test_shipped_model_converts_with_its_casts_and_metadata(tmp_path):
     assert np.max(np.abs(a.infer_block(x) - b.infer_block(x))) < 1e-5
     for key in ("layout_version", "sample_rate", "window", "hop", "mapping", "emotion_mapping", "training_data"):
         assert b.metadata[key] == a.metadata[key], key
+
+
+def test_shipped_recurrent_model_is_refused_in_one_line(tmp_path):
+    """models/emotion.onnx takes its GRU state as a second input: convert says so (the trainer writes the JSON)."""
+    with pytest.raises(ConversionError) as e:
+        convert_file(ROOT / "models" / "emotion.onnx", tmp_path / "e.json")
+    assert "\n" not in str(e.value) and "2 inputs" in str(e.value)
+    assert not (tmp_path / "e.json").exists()
 
 
 def test_cast_to_an_integer_is_refused():
