@@ -66,11 +66,22 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
             info = json.loads((d / "corpus.json").read_text())
         except (OSError, ValueError):
             pass
-        if info:
+        if info and "speeds" in info:  # stretch_corpus.py
+            parts.append(
+                f"{2 * info.get('clips', 0)} clips of {Path(str(info.get('source'))).name} played at "
+                f"{' and '.join(f'{s:g}x' for s in info['speeds'])} speed with rubberband (tempo pairs, "
+                f"seed {info.get('seed')}) labelled by the tempo rule (models/README.md); not human ratings"
+            )
+        elif info:
+            style = (
+                ", arranged with drums, bass, production and a random level"
+                if info.get("style") == "arrangement"
+                else ""
+            )
             parts.append(
                 f"{info.get('clips')} rendered MIDI clips ({info.get('seconds_per_clip')} s, "
                 f"{len(info.get('instruments', {}))} GM instruments, soundfont {info.get('soundfont')}, "
-                f"seed {info.get('seed')}{', loudness levelled by velocity' if 'level_db' in info else ''}) "
+                f"seed {info.get('seed')}{', loudness levelled by velocity' if 'level_db' in info else ''}{style}) "
                 "labelled by additive cue rules (models/README.md); "
                 "not human ratings"
             )
