@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from scripts_main import script_main
 
 from kelly_jack.training import arrangement, corpus, drums, instruments, production
 from kelly_jack.training import cues as C
@@ -20,13 +20,6 @@ from kelly_jack.training.features import ANALYSIS_RATE
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 3.0
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def arranged(tmp_path_factory):
         pytest.fail(f"{e} (scripts/setup installs it)")
     out = tmp_path_factory.mktemp("arranged")
     args = [str(out), "--set", "wide", "--clips", "8", "--contrasts", "1", "--seconds", str(SECONDS)]
-    assert _script("make_corpus")(args + ["--seed", "11", "--changes", "0.5", "--soundfont", "timgm6mb"]) == 0
+    assert script_main("make_corpus")(args + ["--seed", "11", "--changes", "0.5", "--soundfont", "timgm6mb"]) == 0
     return out
 
 
@@ -261,7 +254,7 @@ def test_bad_segments_file_is_one_line_naming_it(arranged, tmp_path):
 
 
 def test_make_corpus_style_options_are_checked_in_one_line(tmp_path, capsys):
-    main = _script("make_corpus")
+    main = script_main("make_corpus")
     assert main([str(tmp_path / "a"), "--clips", "1", "--style", "melody", "--changes", "0.2"]) == 2
     assert "--changes needs --style arrangement" in capsys.readouterr().err
     assert main([str(tmp_path / "a"), "--clips", "1", "--changes", "1.5"]) == 2
@@ -275,7 +268,7 @@ def test_stretched_pairs_play_the_clip_faster_and_slower_and_follow_the_tempo_ru
     from kelly_jack.training import stretch
 
     out = tmp_path / "stretched"
-    assert _script("stretch_corpus")([str(arranged), str(out), "--clips", "3", "--seed", "1"]) == 0
+    assert script_main("stretch_corpus")([str(arranged), str(out), "--clips", "3", "--seed", "1"]) == 0
     rows, source = _rows(out), _rows(arranged)
     with open(out / "contrasts.csv", newline="") as f:
         pairs = list(csv.DictReader(f))
@@ -295,4 +288,4 @@ def test_stretched_pairs_play_the_clip_faster_and_slower_and_follow_the_tempo_ru
         cue = 2 * bpm * (stretch.FAST - stretch.SLOW) / (C.TEMPO_BPM[1] - C.TEMPO_BPM[0])
         d_arousal = (float(fast["arousal_mean"]) - float(slow["arousal_mean"])) / 4
         assert d_arousal == pytest.approx(C.AROUSAL_WEIGHTS["tempo"] * cue, abs=1e-3)
-    assert _script("stretch_corpus")([str(arranged), str(out)]) == 2  # never over an existing corpus
+    assert script_main("stretch_corpus")([str(arranged), str(out)]) == 2  # never over an existing corpus

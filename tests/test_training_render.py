@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts_main import script_main
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import backend_options, load_config
@@ -26,13 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """Ten random 3 s clips and one contrast pair per cue, rendered with TimGM6mb."""
@@ -44,7 +37,7 @@ def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
     args = [str(out), "--clips", "10", "--contrasts", "1", "--seconds", "3", "--seed", "4", "--soundfont", "timgm6mb"]
     args += ["--style", "melody"]  # the shipped model's corpus; tests/test_corpus_arrangement.py has the other
-    assert _script("make_corpus")(args) == 0
+    assert script_main("make_corpus")(args) == 0
     return out
 
 
@@ -107,7 +100,7 @@ def test_level_sets_rms_by_velocity_and_limits_the_peak():
 
 
 def test_make_corpus_refuses_to_overwrite_and_names_missing_packages(tiny, tmp_path, monkeypatch, capsys):
-    main = _script("make_corpus")
+    main = script_main("make_corpus")
     assert main([str(tiny), "--clips", "1"]) == 2
     assert "exists (use --force" in capsys.readouterr().err
     monkeypatch.setattr(corpus, "SOUNDFONT_DIR", tmp_path / "none")
@@ -129,7 +122,7 @@ def _agree(onnx_path: Path, json_path: Path, frames: np.ndarray) -> float:
 def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
     onnx_path, json_path = tmp_path / "e.onnx", tmp_path / "e.json"
     args = ["--corpus", str(tiny), "--onnx", str(onnx_path), "--rtneural", str(json_path), "--quiet"]
-    assert _script("train_emotion")(args + ["--max-epochs", "3", "--report", str(tmp_path / "r.json")]) == 0
+    assert script_main("train_emotion")(args + ["--max-epochs", "3", "--report", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["clips_train"] + report["clips_validation"] == 22 and report["epochs"] <= 3
     assert report["contrast_pairs"] == 6 and report["config"]["pair_weight"] == 3.0
@@ -142,13 +135,13 @@ def test_trainer_and_evaluator_on_a_tiny_corpus(tiny, tmp_path, capsys):
         assert (meta["sample_rate"], meta["window"], meta["hop"]) == (ANALYSIS_RATE, WINDOW, HOP)
         assert "rendered MIDI" in meta["training_data"] and "not human ratings" in meta["training_data"]
     capsys.readouterr()
-    assert _script("eval_emotion")([str(json_path), str(tiny), "--json", str(tmp_path / "e.json.report")]) == 0
+    assert script_main("eval_emotion")([str(json_path), str(tiny), "--json", str(tmp_path / "e.json.report")]) == 0
     out = capsys.readouterr().out
     assert "| centroid |" in out and "| mapped |" in out
     ev = json.loads((tmp_path / "e.json.report").read_text())
     assert ev["clips"] == 22 and ev["pairs"] == 6 and ev["centroid"]["pairwise"]["all"][1] > 0
     # a backend by name (the non-ML stub) for reference: no learned mapping, so one row
-    assert _script("eval_emotion")(["heuristic", str(tiny)]) == 0
+    assert script_main("eval_emotion")(["heuristic", str(tiny)]) == 0
     out = capsys.readouterr().out
     assert "| centroid |" in out and "| mapped |" not in out
 
@@ -157,7 +150,7 @@ def test_gru_trainer_on_a_tiny_corpus_learns_and_both_exports_stream_alike(tiny,
     onnx_path, json_path, report_path = tmp_path / "g.onnx", tmp_path / "g.json", tmp_path / "g.report.json"
     args = ["--corpus", str(tiny), "--model", "gru", "--hidden", "16", "--gru-units", "12", "--warmup", "0.5"]
     args += ["--onnx", str(onnx_path), "--rtneural", str(json_path), "--report", str(report_path), "--quiet"]
-    assert _script("train_emotion")(args + ["--max-epochs", "60", "--patience", "60"]) == 0
+    assert script_main("train_emotion")(args + ["--max-epochs", "60", "--patience", "60"]) == 0
     report = json.loads(report_path.read_text())
     assert report["model"] == "gru" and report["config"]["units"] == 12 and report["epochs"] == 60
     losses = report["val_loss"]
@@ -172,14 +165,14 @@ def test_gru_trainer_on_a_tiny_corpus_learns_and_both_exports_stream_alike(tiny,
         assert np.abs(steps[0] - steps[1]).max() <= 1e-5
     ev = evaluate(onnx_path, tiny)  # 19 of the 22 clips trained on, until epoch 10 (the best held-out loss)
     assert ev["centroid"]["arousal_r"] > 0.5 and ev["centroid"]["valence_r"] > 0.5  # measured 0.67 and 0.62
-    assert _script("eval_emotion")([str(onnx_path), str(tiny)]) == 0
+    assert script_main("eval_emotion")([str(onnx_path), str(tiny)]) == 0
     assert "| centroid |" in capsys.readouterr().out
 
 
 def test_trainer_bad_input_is_one_line(tmp_path, capsys):
     (tmp_path / "annotations.csv").write_text("song_id,valence_mean,arousal_mean\n1,5,5\n")
     (tmp_path / "audio").mkdir()
-    assert _script("train_emotion")(["--corpus", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]) == 2
+    assert script_main("train_emotion")(["--corpus", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no audio for song_id 1" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
@@ -216,12 +209,12 @@ def test_trainer_refuses_bad_contrast_pairs_in_one_line(tiny, tmp_path, capsys, 
     bad = tmp_path / "c"
     shutil.copytree(tiny, bad)
     (bad / "contrasts.csv").write_text("song_low,song_high,cue\n" + rows)
-    assert _script("train_emotion")(["--corpus", str(bad), "--onnx", str(tmp_path / "x.onnx")]) == 2
+    assert script_main("train_emotion")(["--corpus", str(bad), "--onnx", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip()
     assert f"{bad / 'contrasts.csv'}: {message}" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
     args = ["--corpus", str(tiny), "--onnx", str(tmp_path / "x.onnx"), "--pair-weight", "-1"]
-    assert _script("train_emotion")(args) == 2
+    assert script_main("train_emotion")(args) == 2
     assert "--pair-weight must be 0 or more, got -1.0" in capsys.readouterr().err
 
 

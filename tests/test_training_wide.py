@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts_main import script_main
 
 from kelly_jack.training import augment, cache, corpus, instruments
 from kelly_jack.training.audio import write_wav
@@ -16,13 +16,6 @@ from kelly_jack.training.dataset import Item, item_features
 from kelly_jack.training.features import ANALYSIS_RATE
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def test_program_pools_keep_eval_and_dev_unseen():
@@ -139,7 +132,7 @@ def mixed(tmp_path_factory):
     out = tmp_path_factory.mktemp("mixed")
     args = [str(out), "--set", "wide", "--clips", "4", "--contrasts", "1", "--seconds", "2", "--seed", "5"]
     args += ["--style", "melody"]
-    assert _script("make_corpus")(args + ["--soundfont", "timgm6mb", "--soundfont", "csound"]) == 0
+    assert script_main("make_corpus")(args + ["--soundfont", "timgm6mb", "--soundfont", "csound"]) == 0
     return out
 
 
@@ -162,7 +155,7 @@ def test_trainer_with_cache_augmentation_and_dev_set(mixed, tmp_path):
         out = tmp_path / f"run{k}"
         args = ["--corpus", str(mixed), "--onnx", str(out / "m.onnx"), "--rtneural", str(out / "m.json"), "--quiet"]
         args += ["--max-epochs", "2", "--cache", str(store), "--augment", "--dev", str(mixed)]
-        assert _script("train_emotion")(args + ["--report", str(out / "r.json")]) == 0
+        assert script_main("train_emotion")(args + ["--report", str(out / "r.json")]) == 0
         reports.append(json.loads((out / "r.json").read_text()))
     assert (tmp_path / "run0" / "m.json").read_bytes() == (tmp_path / "run1" / "m.json").read_bytes()
     r = reports[0]
