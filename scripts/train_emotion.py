@@ -29,7 +29,9 @@ each clip in order, the loss skipping the first --warmup seconds of a clip
 A corpus folder with a contrasts.csv (``make_corpus.py --contrasts``) gives
 contrast pairs: each pair stays on one side of the held-out split and adds the
 squared error of its difference to the loss, weighted by --pair-weight
-(kelly_jack.training.mlp).
+(kelly_jack.training.mlp). A corpus whose labels are relative
+(``stretch_recorded.py``: unlabelled recordings in tempo consistency pairs)
+trains through its pairs only, and only with ``--model gru``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,13 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
             info = json.loads((d / "corpus.json").read_text())
         except (OSError, ValueError):
             pass
-        if info and "speeds" in info:  # stretch_corpus.py
+        if info.get("labels") == "relative":  # stretch_recorded.py
+            parts.append(
+                f"{2 * info.get('pairs', 0)} excerpts of {info.get('tracks')} recorded development tracks "
+                f"({', '.join(info.get('packages', []))}) at 0.8x and 1.25x speed with rubberband: unlabelled "
+                f"tempo consistency pairs (only the tempo rule's difference at {info.get('nominal_bpm')} BPM)"
+            )
+        elif info and "speeds" in info:  # stretch_corpus.py
             parts.append(
                 f"{2 * info.get('clips', 0)} clips of {Path(str(info.get('source'))).name} played at "
                 f"{' and '.join(f'{s:g}x' for s in info['speeds'])} speed with rubberband (tempo pairs, "

@@ -253,6 +253,18 @@ def test_bad_segments_file_is_one_line_naming_it(arranged, tmp_path):
         read_segments(bad)
 
 
+def test_a_corpus_says_whether_its_labels_are_absolute_or_relative(tmp_path):
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "1.wav").write_bytes(b"")
+    (tmp_path / "annotations.csv").write_text("song_id,valence_mean,valence_std,arousal_mean,arousal_std\n1,5,0,5,0\n")
+    assert not corpus_items(tmp_path)[0].relative  # no corpus.json: absolute
+    (tmp_path / "corpus.json").write_text('{"labels": "relative"}')
+    assert corpus_items(tmp_path)[0].relative
+    (tmp_path / "corpus.json").write_text('{"labels": "ranked"}')
+    with pytest.raises(DatasetError, match=r"corpus.json: labels is 'ranked', expected 'absolute' or 'relative'"):
+        corpus_items(tmp_path)
+
+
 def test_make_corpus_style_options_are_checked_in_one_line(tmp_path, capsys):
     main = script_main("make_corpus")
     assert main([str(tmp_path / "a"), "--clips", "1", "--style", "melody", "--changes", "0.2"]) == 2

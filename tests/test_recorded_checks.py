@@ -121,3 +121,34 @@ def test_level_and_tempo_figures_of_known_values():
     assert c["level-12_arousal"]["softer_lower"] == 3
     assert c["level-12_valence"]["softer_lower"] == 0
     assert c["tempo_arousal"] == {"faster_higher": 2, "share": pytest.approx(2 / 3)}
+
+
+def test_consistency_pairs_are_stretched_excerpts_with_relative_labels(cache, tmp_path):
+    """stretch_recorded: excerpts at 0.8x and 1.25x speed, labels that say only the tempo rule's difference."""
+    import soundfile as sf
+
+    from kelly_jack.training import pipeline
+    from kelly_jack.training.dataset import corpus_items
+    from kelly_jack.training.mlp import TrainConfig
+    from kelly_jack.training.recorded_pairs import make, pair_difference
+
+    track = tracks(small("dev")[0], cache)[0]
+    out = tmp_path / "pairs"
+    assert make([track], out, per_track=2, seconds=6.0, log=lambda m: None) == 2
+    items = corpus_items(out)
+    assert len(items) == 4 and all(it.relative for it in items)
+    dv, da = pair_difference()
+    for slow, fast in zip(items[::2], items[1::2], strict=True):
+        assert sf.info(str(slow.audio)).duration == pytest.approx(6.0 / 0.8, abs=0.05)
+        assert sf.info(str(fast.audio)).duration == pytest.approx(6.0 * 0.8, abs=0.05)
+        assert (fast.valence - slow.valence, fast.arousal - slow.arousal) == pytest.approx((dv, da), abs=1e-4)
+    with pytest.raises(ValueError, match="GRU only"):
+        pipeline.run(items, TrainConfig(max_epochs=1))
+
+
+def test_consistency_pairs_refuse_held_out_packages(tmp_path):
+    from kelly_jack.training.recorded_pairs import dev_tracks
+    from kelly_jack.training.stretch import StretchError
+
+    with pytest.raises(StretchError, match="warzone2100-music: not a development package"):
+        dev_tracks(["warzone2100-music"], tmp_path)

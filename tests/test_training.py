@@ -347,18 +347,22 @@ def test_frames_of_a_clip_whose_cues_change_take_their_labels_from_its_timeline(
     assert np.array_equal(few.va[:8, 0], np.where(ends[picked] < 0.4, -0.5, 0.5))
 
 
-def test_the_recurrent_trainer_gets_per_frame_targets_only_for_clips_that_change(monkeypatch):
+def test_the_recurrent_trainer_gets_per_frame_targets_only_for_clips_that_change_and_relative_flags(monkeypatch):
     from kelly_jack.training import gru as gru_module
     from kelly_jack.training.pipeline import Frames, train_recurrent
 
     seen = {}
 
-    def fake_train(x_train, y_train, x_val, y_val, cfg, log, pairs_train, pairs_val):
+    def fake_train(
+        x_train, y_train, x_val, y_val, cfg, log, pairs_train, pairs_val, relative_train=None, relative_val=None
+    ):
         seen["train"], seen["val"] = [np.shape(y) for y in y_train], [np.shape(y) for y in y_val]
+        seen["relative"] = (relative_train.tolist(), relative_val.tolist())
         return None
 
     monkeypatch.setattr(gru_module, "train", fake_train)
     va = np.array([[0.1, 0.2]] * 3 + [[0.1, 0.2], [0.1, 0.2], [0.9, 0.9]] + [[0.0, 0.0]] * 3)
     frames = Frames(np.zeros((9, 128), dtype=np.float32), va, np.repeat([0, 1, 2], 3))
-    train_recurrent(frames, np.array([False, False, True]), gru_module.GruConfig(), None)
-    assert seen == {"train": [(2,), (3, 2)], "val": [(2,)]}
+    held = np.array([False, False, True])
+    train_recurrent(frames, held, gru_module.GruConfig(), None, relative_items=np.array([True, False, True]))
+    assert seen == {"train": [(2,), (3, 2)], "val": [(2,)], "relative": ([True, False], [True])}

@@ -49,6 +49,79 @@ def test_gradients_match_finite_differences():
         assert np.abs(num - g).max() <= 1e-6 * np.abs(num).max()
 
 
+def test_gradients_with_relative_clips_match_finite_differences():
+    """A relative clip (a framewise one too) in a pair: its gradient comes through the pair term alone."""
+    rng = np.random.default_rng(5)
+    n_in, d, n = 4, 3, 3
+    seqs = [rng.normal(size=(k, n_in)) for k in (8, 8, 6, 7)]
+    tgts = [np.zeros(2), np.array([0.1, 0.3]), rng.uniform(-1, 1, (6, 2)), np.array([0.2, -0.1])]
+    rel = np.array([True, True, True, False])
+    ps = _params(rng, n_in, d, n)
+    b = gru.make_batch(
+        seqs, tgts, np.arange(4), np.zeros(n_in), np.ones(n_in), 2, np.array([[0, 1], [3, 2]]), np.float64, relative=rel
+    )
+    grads = gru.loss_and_grads(ps, b, 2.0)[1]
+    for p, g in zip(ps, grads, strict=True):
+        num = np.zeros_like(p)
+        for j in np.ndindex(p.shape):
+            old = p[j]
+            p[j] = old + 1e-6
+            up = gru.loss_and_grads(ps, b, 2.0)[0]
+            p[j] = old - 1e-6
+            down = gru.loss_and_grads(ps, b, 2.0)[0]
+            p[j] = old
+            num[j] = (up - down) / 2e-6
+        assert np.abs(num - g).max() <= 1e-6 * np.abs(num).max()
+
+
+def test_relative_clips_count_only_through_the_difference_of_their_pair():
+    rng = np.random.default_rng(6)
+    ps = _params(rng, 3, 4, 2)
+    seqs = [rng.normal(size=(8, 3)) for _ in range(3)]
+    labelled = [np.array([0.1, 0.2])]
+
+    def loss(tgts, relative, pairs=((1, 2),)):
+        b = gru.make_batch(
+            seqs,
+            labelled + tgts,
+            np.arange(3),
+            np.zeros(3),
+            np.ones(3),
+            2,
+            np.asarray(pairs).reshape(-1, 2),
+            np.float64,
+            relative=np.array([False, *relative]),
+        )
+        return gru.loss_and_grads(ps, b, 3.0)[0]
+
+    base = loss([np.array([0.0, 0.0]), np.array([0.1, 0.3])], [True, True])
+    # both targets moved alike: the difference, and so the loss, stays
+    assert loss([np.array([0.5, -0.4]), np.array([0.6, -0.1])], [True, True]) == pytest.approx(base, rel=1e-12)
+    # another difference is another loss
+    assert loss([np.array([0.0, 0.0]), np.array([0.1, 0.6])], [True, True]) != pytest.approx(base, rel=1e-6)
+    # the same clips as labelled ones: their own errors count too
+    assert loss([np.array([0.5, -0.4]), np.array([0.6, -0.1])], [False, False]) != pytest.approx(base, rel=1e-6)
+    # without a pair, relative clips add nothing to the labelled clip's loss
+    alone = gru.make_batch(seqs[:1], labelled, np.arange(1), np.zeros(3), np.ones(3), 2, np.zeros((0, 2)), np.float64)
+    assert loss([np.zeros(2), np.ones(2)], [True, True], ()) == pytest.approx(
+        gru.loss_and_grads(ps, alone, 3.0)[0], rel=1e-12
+    )
+
+
+def test_a_training_split_of_relative_clips_only_is_refused():
+    rng = np.random.default_rng(7)
+    seqs = [rng.normal(size=(6, 3)) for _ in range(2)]
+    with pytest.raises(ValueError, match="relative"):
+        gru.train(
+            seqs,
+            [np.zeros(2)] * 2,
+            seqs,
+            [np.zeros(2)] * 2,
+            gru.GruConfig(dense=4, units=2, max_epochs=1),
+            relative_train=np.ones(2, dtype=bool),
+        )
+
+
 def test_clip_loss_is_the_squared_error_of_the_mean_centroid_after_the_warm_up():
     rng = np.random.default_rng(2)
     ps = _params(rng, 3, 4, 2)

@@ -7,6 +7,9 @@
   adds ``segments.csv``, each clip's label timeline (``song_id, start_s, end_s, valence,
   arousal`` on 1..9): ``corpus_items`` gives its clips a ``segments`` timeline, ``Item.labels_at``
   reads it (clips without one keep their static label at every time).
+* A corpus whose ``corpus.json`` says ``"labels": "relative"`` (``stretch_recorded.py``: unlabelled
+  recordings in consistency pairs) gives items with ``relative=True``: their labels mean something
+  only as differences within their contrast pairs.
 
 Labels are returned on -1..1. Audio is found as ``<id>`` plus .wav, .mp3,
 .flac or .ogg in the audio folder. Errors are ``DatasetError`` naming the file.
@@ -15,6 +18,7 @@ Labels are returned on -1..1. Audio is found as ``<id>`` plus .wav, .mp3,
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,6 +42,7 @@ class Item:
     audio: Path
     # label timeline: (start_s, end_s, valence, arousal) on -1..1, contiguous from 0; () = static label
     segments: tuple[tuple[float, float, float, float], ...] = ()
+    relative: bool = False  # only the label's difference to its contrast-pair partner means anything
 
     def labels_at(self, times: np.ndarray) -> np.ndarray:
         """(len(times), 2) valence and arousal (-1..1) at ``times`` (seconds from the clip's start).
@@ -137,6 +142,8 @@ def corpus_items(corpus_dir: str | Path) -> list[Item]:
     """A corpus folder of ``make_corpus.py``: annotations.csv and audio/ (and segments.csv when it has one)."""
     d = Path(corpus_dir)
     items = read_annotations(d / "annotations.csv", d / "audio")
+    if _labels_kind(d) == "relative":
+        items = [replace(it, relative=True) for it in items]
     if not (d / "segments.csv").is_file():
         return items
     timelines = read_segments(d / "segments.csv")
@@ -144,6 +151,20 @@ def corpus_items(corpus_dir: str | Path) -> list[Item]:
     if unknown:
         raise DatasetError(f"{d / 'segments.csv'}: song_id {unknown[0]} is not in annotations.csv")
     return [replace(it, segments=timelines.get(it.song_id, ())) for it in items]
+
+
+def _labels_kind(d: Path) -> str:
+    """``corpus.json``'s ``labels`` ("absolute" when it has none or there is no corpus.json)."""
+    path = d / "corpus.json"
+    if not path.is_file():
+        return "absolute"
+    try:
+        kind = json.loads(path.read_text()).get("labels", "absolute")
+    except (OSError, ValueError, AttributeError) as e:
+        raise DatasetError(f"{path}: cannot read it ({e})") from None
+    if kind not in ("absolute", "relative"):
+        raise DatasetError(f"{path}: labels is {kind!r}, expected 'absolute' or 'relative'")
+    return kind
 
 
 def item_audio(item: Item) -> tuple[np.ndarray, int]:

@@ -21,7 +21,10 @@ grid centroid of frame t, y_t its target, e = mean_t (c_t - y_t)):
 
 plus ``pair_weight`` x |e_high - e_low|^2 for each contrast pair (both clips of
 a pair in one minibatch), the sum divided by the number of clips. Clips no
-longer than the warm-up carry no loss.
+longer than the warm-up carry no loss. A clip with a *relative* target (an
+unlabelled recording in a consistency pair: only its pair's difference of
+targets means anything) has no clip term and does not count as a clip; it
+enters the loss through its pairs alone.
 
 Trained on whole clips (all frames, in order, padded to the batch's longest and
 masked) with Adam, L2 weight decay on the matrices, early stopping on the
@@ -159,13 +162,15 @@ def backward(ps: list[np.ndarray], z: np.ndarray, cache: tuple, g_logits: np.nda
 class Batch:
     """Clips padded to one length, time-major: ``z`` (T, B, n_in) standardised inputs, ``y`` (T, B, 2) targets,
     ``mask`` (T, B) 1 where a frame counts (past the warm-up, inside the clip), ``framewise`` (B,) per-frame targets,
-    ``pairs`` (m, 2) contrast pairs as positions in the batch."""
+    ``pairs`` (m, 2) contrast pairs as positions in the batch, ``relative`` (B,) clips whose target only counts
+    through their pairs' differences (no clip term)."""
 
     z: np.ndarray
     y: np.ndarray
     mask: np.ndarray
     framewise: np.ndarray
     pairs: np.ndarray
+    relative: np.ndarray
 
 
 def make_batch(
@@ -177,10 +182,12 @@ def make_batch(
     warmup: int,
     pairs: np.ndarray,
     dtype=np.float32,
+    relative: np.ndarray | None = None,
 ) -> Batch:
     """The clips ``idx`` of ``seqs`` (each (frames, n_in)) with their targets (``(2,)`` or ``(frames, 2)``);
-    ``pairs`` (m, 2) of indices into ``seqs``, those with both clips in ``idx`` kept. Raises ValueError
-    for a per-frame target whose length is not its clip's."""
+    ``pairs`` (m, 2) of indices into ``seqs``, those with both clips in ``idx`` kept; ``relative`` (len(seqs),)
+    flags clips with relative targets (default none). Raises ValueError for a per-frame target whose length
+    is not its clip's."""
     idx = np.asarray(idx)
     steps = max(len(seqs[i]) for i in idx)
     n_in = seqs[idx[0]].shape[1]
@@ -200,7 +207,8 @@ def make_batch(
         mask[warmup:n, k] = 1.0
     pos = {int(i): k for k, i in enumerate(idx)}
     local = [(pos[int(lo)], pos[int(hi)]) for lo, hi in np.asarray(pairs).reshape(-1, 2) if lo in pos and hi in pos]
-    return Batch(z, y, mask, framewise, np.array(local, dtype=np.int64).reshape(-1, 2))
+    rel = np.zeros(len(idx), dtype=bool) if relative is None else np.asarray(relative, dtype=bool)[idx]
+    return Batch(z, y, mask, framewise, np.array(local, dtype=np.int64).reshape(-1, 2), rel)
 
 
 def loss_terms(logits: np.ndarray, b: Batch, pair_weight: float, grad: bool = True):
@@ -211,20 +219,21 @@ def loss_terms(logits: np.ndarray, b: Batch, pair_weight: float, grad: bool = Tr
     cv, ca = p @ CELL_V.astype(p.dtype), p @ CELL_A.astype(p.dtype)
     d = np.stack([cv, ca], axis=2) - b.y  # (T, B, 2)
     count = b.mask.sum(axis=0)
-    valid = count > 0
+    valid = (count > 0) & ~b.relative
     w = b.mask / np.maximum(count, 1.0)  # (T, B): each counted frame's share of its clip's mean
     e = (w[:, :, None] * d).sum(axis=0)  # (B, 2)
     frame_sq = (w * (d * d).sum(axis=2)).sum(axis=0)
-    clip_term = np.where(b.framewise, frame_sq, (e * e).sum(axis=1))
+    clip_term = np.where(b.relative, 0.0, np.where(b.framewise, frame_sq, (e * e).sum(axis=1)))
     diff = e[b.pairs[:, 1]] - e[b.pairs[:, 0]] if len(b.pairs) else np.zeros((0, 2), dtype=e.dtype)
     pair_term = pair_weight * float((diff * diff).sum())
     if not grad:
         return float(clip_term[valid].sum()), pair_term, int(valid.sum()), e, None
-    g_e = np.where(b.framewise[:, None], 0.0, 2.0 * e)
+    g_e = np.where((b.framewise | b.relative)[:, None], 0.0, 2.0 * e)
     if len(b.pairs):
         np.add.at(g_e, b.pairs[:, 1], 2.0 * pair_weight * diff)
         np.add.at(g_e, b.pairs[:, 0], -2.0 * pair_weight * diff)
-    g_d = w[:, :, None] * (g_e[None] + np.where(b.framewise[None, :, None], 2.0 * d, 0.0))
+    own = b.framewise & ~b.relative
+    g_d = w[:, :, None] * (g_e[None] + np.where(own[None, :, None], 2.0 * d, 0.0))
     g_logits = p * (g_d[:, :, :1] * (CELL_V - cv[:, :, None]) + g_d[:, :, 1:] * (CELL_A - ca[:, :, None]))
     return float(clip_term[valid].sum()), pair_term, int(valid.sum()), e, g_logits.astype(logits.dtype)
 
@@ -258,15 +267,22 @@ def train(
     log=None,
     pairs_train: np.ndarray | None = None,
     pairs_val: np.ndarray | None = None,
+    relative_train: np.ndarray | None = None,
+    relative_val: np.ndarray | None = None,
 ) -> GruNetwork:
     """Fit the network on clips: ``x_*`` lists of (frames, 128) feature sequences in time order, ``y_*`` each
     clip's target, ``(2,)`` (valence, arousal on -1..1) or ``(frames, 2)`` per frame. ``pairs_*`` (m, 2) are
-    contrast pairs (low, high) as indices into the same split's lists. Returns the best epoch's weights
-    (validation loss); deterministic for a seed and data. Raises ValueError for empty splits or targets of
-    the wrong shape.
+    contrast pairs (low, high) as indices into the same split's lists. ``relative_*`` (bool per clip, default
+    none) flag clips whose targets are relative (module docstring). Returns the best epoch's weights
+    (validation loss); deterministic for a seed and data. Raises ValueError for empty splits, a training split
+    of relative clips only, or targets of the wrong shape.
     """
     if not x_train or not x_val:
         raise ValueError("need at least one training and one held-out clip")
+    rel_t = np.zeros(len(x_train), dtype=bool) if relative_train is None else np.asarray(relative_train, dtype=bool)
+    rel_v = np.zeros(len(x_val), dtype=bool) if relative_val is None else np.asarray(relative_val, dtype=bool)
+    if rel_t.all():
+        raise ValueError("every training clip has a relative target: need labelled clips too")
     rng = np.random.default_rng(cfg.seed)
     f32 = np.float32
     frames = np.concatenate([np.asarray(s, dtype=np.float64) for s in x_train])
@@ -275,7 +291,13 @@ def train(
     warm = cfg.warmup
     pt, pv = _pairs_within(pairs_train, len(x_train)), _pairs_within(pairs_val, len(x_val))
     n_in, d, n = frames.shape[1], cfg.dense, cfg.units
-    clip_labels = np.array([np.asarray(t, dtype=np.float64).reshape(-1, 2).mean(axis=0) for t in y_train])
+    clip_labels = np.array(
+        [
+            np.asarray(t, dtype=np.float64).reshape(-1, 2).mean(axis=0)
+            for t, r in zip(y_train, rel_t, strict=True)
+            if not r
+        ]
+    )
     b_in = np.zeros(3 * n)
     b_in[:n] = cfg.z_bias
     params = [
@@ -294,7 +316,7 @@ def train(
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     units = _units(len(x_train), pt)
     val_batches = [
-        make_batch(x_val, y_val, np.arange(s, min(s + 64, len(x_val))), mu, sd, warm, np.zeros((0, 2)))
+        make_batch(x_val, y_val, np.arange(s, min(s + 64, len(x_val))), mu, sd, warm, np.zeros((0, 2)), relative=rel_v)
         for s in range(0, len(x_val), 64)
     ]
 
@@ -313,7 +335,7 @@ def train(
         order = rng.permutation(len(units))
         for s in range(0, len(order), cfg.clips_per_batch):
             idx = np.array([k for u in order[s : s + cfg.clips_per_batch] for k in units[u]])
-            b = make_batch(x_train, y_train, idx, mu, sd, warm, pt)
+            b = make_batch(x_train, y_train, idx, mu, sd, warm, pt, relative=rel_t)
             _, grads = loss_and_grads(params, b, cfg.pair_weight)
             step += 1
             for i, g in enumerate(grads):
@@ -337,7 +359,8 @@ def train(
     ps = [p.astype(np.float64) for p in best_params]
     w1f = ps[0] / sd[None, :]  # fold the standardisation: w1 @ ((x - mu) / sd) = (w1 / sd) @ x - (w1 / sd) @ mu
     net = GruNetwork(w1f, ps[1] - w1f @ mu, *ps[2:], np.zeros((3, N_OUT)), warm, history)
-    net.mapping[:2] = _fit_mapping(net, x_train, y_train, warm, cfg.ridge)
+    labelled = np.flatnonzero(~rel_t)
+    net.mapping[:2] = _fit_mapping(net, [x_train[i] for i in labelled], [y_train[i] for i in labelled], warm, cfg.ridge)
     return net
 
 

@@ -111,17 +111,29 @@ def _clip_groups(clip: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(clip == c) for c in np.unique(clip)]
 
 
-def train_recurrent(frames: Frames, held: np.ndarray, cfg: gru.GruConfig, pairs: np.ndarray | None, log=None):
+def train_recurrent(
+    frames: Frames,
+    held: np.ndarray,
+    cfg: gru.GruConfig,
+    pairs: np.ndarray | None,
+    log=None,
+    relative_items: np.ndarray | None = None,
+):
     """``gru.train`` on whole clips: the sequences of ``frames`` split by the held-out mask ``held`` (over items);
-    ``pairs`` (m, 2) of item indices become pairs within each side."""
+    ``pairs`` (m, 2) of item indices become pairs within each side; ``relative_items`` (bool per item) flags
+    clips with relative labels."""
+    if relative_items is None:
+        relative_items = np.zeros(len(held), dtype=bool)
     seqs: dict[bool, list] = {False: [], True: []}
     tgts: dict[bool, list] = {False: [], True: []}
+    relative: dict[bool, list] = {False: [], True: []}
     where: dict[int, tuple[bool, int]] = {}
     for group in _clip_groups(frames.clip):
         item = int(frames.clip[group[0]])
         side = bool(held[item])
         where[item] = (side, len(seqs[side]))
         seqs[side].append(frames.x[group])
+        relative[side].append(bool(relative_items[item]))
         labels = frames.va[group]
         # a clip whose label changes part-way is trained frame by frame on its timeline, others on the clip label
         tgts[side].append(labels if np.ptp(labels, axis=0).max() > 0 else labels[0])
@@ -138,6 +150,8 @@ def train_recurrent(frames: Frames, held: np.ndarray, cfg: gru.GruConfig, pairs:
         log,
         np.array(local[False], dtype=np.int64).reshape(-1, 2),
         np.array(local[True], dtype=np.int64).reshape(-1, 2),
+        np.array(relative[False], dtype=bool),
+        np.array(relative[True], dtype=bool),
     )
 
 
@@ -178,6 +192,9 @@ def run(
     """
     if len(items) < 2:
         raise ValueError(f"need at least 2 labelled clips, got {len(items)}")
+    relative = np.array([it.relative for it in items], dtype=bool)
+    if relative.any() and not isinstance(cfg, gru.GruConfig):
+        raise ValueError("clips with relative labels (a stretch_recorded.py corpus) train the GRU only (--model gru)")
     held = split(len(items), val_share, cfg.seed, pairs)
     per_item = [features if h or train_features is None else train_features for h in held]
     t0 = time.perf_counter()
@@ -188,7 +205,7 @@ def run(
     t1 = time.perf_counter()
     is_val = held[frames.clip]
     if recurrent:
-        net = train_recurrent(frames, held, cfg, pairs, log)
+        net = train_recurrent(frames, held, cfg, pairs, log, relative)
     else:
         net = train(
             frames.x[~is_val],
@@ -205,10 +222,11 @@ def run(
     cen, mapped = clip_predictions(net, frames, len(items))
     truth = np.array([[it.valence, it.arousal] for it in items])
     metrics = {}
+    scored = held & ~relative  # a relative label is no truth to correlate with
     for name, pred in (("centroid", cen), ("mapped", mapped)):
         for d, dim in enumerate(("valence", "arousal")):
-            metrics[f"{name}_{dim}_r"] = round(pearson(pred[held, d], truth[held, d]), 4)
-            metrics[f"{name}_{dim}_r2"] = round(r2(pred[held, d], truth[held, d]), 4)
+            metrics[f"{name}_{dim}_r"] = round(pearson(pred[scored, d], truth[scored, d]), 4)
+            metrics[f"{name}_{dim}_r2"] = round(r2(pred[scored, d], truth[scored, d]), 4)
     return Result(
         net,
         cfg,

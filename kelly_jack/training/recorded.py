@@ -206,8 +206,9 @@ def tracks(pkg: Package, cache: Path) -> list[Track]:
     return [Track(pkg.name, version, p, p.relative_to(base).as_posix()) for p in chosen[: pkg.max_tracks]]
 
 
-def excerpt(path: Path, seconds: float = EXCERPT_SECONDS) -> np.ndarray:
-    """``seconds`` from the middle of the file: mono float32 at ANALYSIS_RATE, peak at PEAK_DBFS."""
+def excerpt(path: Path, seconds: float = EXCERPT_SECONDS, start_s: float | None = None) -> np.ndarray:
+    """``seconds`` from ``start_s`` (default: the middle of the file): mono float32 at ANALYSIS_RATE, peak at
+    PEAK_DBFS. Raises RecordedError for a file too short or unreadable."""
     import soundfile as sf
 
     try:
@@ -216,7 +217,10 @@ def excerpt(path: Path, seconds: float = EXCERPT_SECONDS) -> np.ndarray:
             want = int(round(seconds * rate))
             if n < want:
                 raise RecordedError(f"{path}: {n / rate:.1f} s long, shorter than the {seconds:g} s excerpt")
-            f.seek((n - want) // 2)
+            at = (n - want) // 2 if start_s is None else int(round(start_s * rate))
+            if at < 0 or at + want > n:
+                raise RecordedError(f"{path}: no {seconds:g} s excerpt at {start_s:g} s in {n / rate:.1f} s")
+            f.seek(at)
             data = f.read(want, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:
         raise RecordedError(f"{path}: soundfile cannot read it ({e})") from None

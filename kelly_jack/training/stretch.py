@@ -70,7 +70,8 @@ def stretched_label(row: dict[str, str], speed: float) -> tuple[float, float]:
     return valence, arousal
 
 
-def _stretch(src: Path, speed: float, rate: int) -> np.ndarray:
+def stretch_file(src: Path, speed: float, rate: int) -> np.ndarray:
+    """``src`` played ``speed`` times as fast by rubberband (pitch kept), mono at ``rate``; raises StretchError."""
     with tempfile.TemporaryDirectory(prefix="kelly-stretch-") as tmp:
         out = Path(tmp) / "out.wav"
         r = subprocess.run(["rubberband", "-q", f"-T{speed:g}", str(src), str(out)], capture_output=True, text=True)
@@ -78,7 +79,7 @@ def _stretch(src: Path, speed: float, rate: int) -> np.ndarray:
             last = (r.stderr.strip().splitlines() or ["no message"])[-1]
             raise StretchError(f"{src}: rubberband failed ({last})")
         try:
-            y, got = read_audio(out, rate)
+            y, _ = read_audio(out, rate)
         except AudioError as e:
             raise StretchError(str(e)) from None
     return y
@@ -100,7 +101,7 @@ def make(source: Path, out: Path, count: int, seed: int, jobs: int = 2, log=prin
         lines = []
         for k, speed in enumerate((SLOW, FAST)):
             song = 2 * i + k + 1
-            write_wav(out / "audio" / f"{song}.wav", _stretch(src, speed, rate), rate)
+            write_wav(out / "audio" / f"{song}.wav", stretch_file(src, speed, rate), rate)
             v, a = stretched_label(row, speed)
             lines.append([song, f"{5 + 4 * v:.4f}", 0, f"{5 + 4 * a:.4f}", 0, row["song_id"], speed, row["bpm"]])
         return lines
