@@ -285,12 +285,14 @@ def train(
         raise ValueError("every training clip has a relative target: need labelled clips too")
     rng = np.random.default_rng(cfg.seed)
     f32 = np.float32
-    frames = np.concatenate([np.asarray(s, dtype=np.float64) for s in x_train])
-    mu, sd = frames.mean(axis=0), frames.std(axis=0)
+    # the standardisation, two passes clip by clip (a float64 copy of every frame would be gigabytes)
+    total = sum(len(s) for s in x_train)
+    mu = sum(np.asarray(s, dtype=np.float64).sum(axis=0) for s in x_train) / total
+    sd = np.sqrt(sum(((np.asarray(s, dtype=np.float64) - mu) ** 2).sum(axis=0) for s in x_train) / total)
     sd = np.where(sd > 1e-6 * max(float(sd.max()), 1e-30), sd, np.inf)  # constant features stay at 0
     warm = cfg.warmup
     pt, pv = _pairs_within(pairs_train, len(x_train)), _pairs_within(pairs_val, len(x_val))
-    n_in, d, n = frames.shape[1], cfg.dense, cfg.units
+    n_in, d, n = len(mu), cfg.dense, cfg.units
     clip_labels = np.array(
         [
             np.asarray(t, dtype=np.float64).reshape(-1, 2).mean(axis=0)

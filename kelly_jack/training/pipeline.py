@@ -49,7 +49,7 @@ def frames_of(
     for i, item in enumerate(items):
         f = (features[i] if isinstance(features, list) else features)(item)
         picked = pick_frames(len(f), frames_per_clip)
-        xs.append(f[picked])
+        xs.append(f if len(picked) == len(f) else f[picked])
         vas.append(item.labels_at((picked * HOP + WINDOW) / ANALYSIS_RATE))
         clips.append(np.full(len(picked), i))
         if log and (i + 1) % 200 == 0:
@@ -106,9 +106,15 @@ def clip_predictions(net: Network | gru.GruNetwork, frames: Frames, n_items: int
     return out[0], out[1]
 
 
-def _clip_groups(clip: np.ndarray) -> list[np.ndarray]:
-    """The frame indices of each clip (frames of a clip are contiguous and in time order in ``Frames``)."""
-    return [np.flatnonzero(clip == c) for c in np.unique(clip)]
+def _clip_groups(clip: np.ndarray) -> list[slice]:
+    """The frames of each clip, in clip order, as slices (frames of a clip are contiguous and in time order in
+    ``Frames``, so indexing with them gives views, not copies: the frames of a large corpus are gigabytes)."""
+    if len(clip) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, clip[1:] != clip[:-1]])
+    ends = np.r_[starts[1:], len(clip)]
+    order = np.argsort(clip[starts], kind="stable")
+    return [slice(int(starts[k]), int(ends[k])) for k in order]
 
 
 def train_recurrent(
@@ -129,7 +135,7 @@ def train_recurrent(
     relative: dict[bool, list] = {False: [], True: []}
     where: dict[int, tuple[bool, int]] = {}
     for group in _clip_groups(frames.clip):
-        item = int(frames.clip[group[0]])
+        item = int(frames.clip[group.start])
         side = bool(held[item])
         where[item] = (side, len(seqs[side]))
         seqs[side].append(frames.x[group])
