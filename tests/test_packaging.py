@@ -319,5 +319,6 @@ def test_systemd_unit_runs_the_installed_command_with_options_it_takes():
     command, *args = shlex.split(service["ExecStart"])
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert command == "%h/.local/bin/kelly-jack" and "kelly-jack" in scripts
-    assert build_parser().parse_args(args).config == "%h/.config/kelly-jack/studio.yaml"
+    assert args == [] and build_parser().parse_args(args).config is None  # the config is found (README)
+    assert "cp models" not in (ROOT / "config" / "kelly-jack.service").read_text()  # the model is in the package
     assert unit["Install"]["WantedBy"] == "default.target"
