@@ -58,8 +58,6 @@ def main(argv: list[str]) -> int:
     from .offline.audio_file import AudioFileError
     from .offline.render import render
 
-    print(f"kelly-jack: config {describe_source(cfg)}; backend {backend.name}", file=sys.stderr, flush=True)
-
     try:
         r = render(
             args.input,
@@ -79,7 +77,8 @@ def main(argv: list[str]) -> int:
     notes = sum(1 for _, m in r.events if m[0] & 0xF0 == 0x90 and len(m) == 3 and m[2] > 0)
     print(
         f"{args.output}: {len(r.events)} MIDI events ({notes} notes) from {r.results} results over {r.seconds:.1f} s "
-        f"at {r.rate} Hz, periods of {args.block}, latency {r.latency} frames",
+        f"at {r.rate} Hz, periods of {args.block}, latency {r.latency} frames; backend {backend.name}, "
+        f"config {describe_source(cfg)}",
         file=sys.stderr,
     )
     return 0
