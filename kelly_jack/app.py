@@ -17,7 +17,7 @@ import time
 from typing import TextIO
 
 from .backends import Backend
-from .config import input_names, output_names, plugin_limits
+from .config import describe_source, input_names, output_names, plugin_limits
 from .inference import InferenceThreadManager
 from .inference.mapping import emotion_mapping
 from .jack.client import KellyJackClient, ServerNotRunning
@@ -189,7 +189,7 @@ def _announce(session: Session, out: TextIO, what: str = "client") -> None:
         f"kelly-jack: {what} {c.name!r} on {('server ' + repr(c.server)) if c.server else 'the default server'}"
         f" at {session.rate} Hz, {c.blocksize} frames/period; latency {session.latency} frames "
         f"({1000.0 * session.latency / session.rate:.1f} ms); backend {session.inference.backend.name}; "
-        f"audio thread {session.cfg['client']['audio_thread']}",
+        f"audio thread {session.cfg['client']['audio_thread']}; config {describe_source(session.cfg)}",
         file=out,
         flush=True,
     )

@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import __version__
-from .config import ConfigError, load_config, parse_config
+from .config import ConfigError, load_found_config
 from .engine_parts import build_engine_parts
 from .nsm.protocol import ERR_BAD_PROJECT, ERR_GENERAL
 
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 tools for model and plugin authors:
   kelly-jack backends              list the backends every plugin provides
   kelly-jack generators            list the MIDI generators every plugin provides
-  kelly-jack model info MODEL      sizes, parameters and layout version of a model file
+  kelly-jack model info [MODEL]    sizes, parameters and layout version of a model file
+                                   (default: the configured model, else the shipped one)
   kelly-jack model run MODEL --input X --output Y
                                    run a model over the rows of X (.npy/.csv)
   kelly-jack model convert MODEL.onnx -o MODEL.json
@@ -50,6 +51,10 @@ watching a running kelly (needs osc.enabled: true in its config):
                                    valence/arousal over the last minute, emotion grid, latency,
                                    audio-thread and inference time, xruns, late results
 
+configuration:
+  kelly-jack init [PATH]           write a commented starter config with every key at its default
+                                   (default PATH: ~/.config/kelly-jack/studio.yaml); never overwrites
+
 checking the setup:
   kelly-jack doctor [--config FILE] [--server NAME]
                                    server (JACK2 or PipeWire, rate, period), realtime and memlock
@@ -62,9 +67,17 @@ exit codes:
   2  bad arguments, configuration or backend block (one line: file:line and key)
   3  no JACK server running (scripts/demo starts a private one)
 
-Every config key is documented in README.md.""",
+Every command reads --config FILE, else $KELLY_JACK_CONFIG, else $XDG_CONFIG_HOME/kelly-jack/studio.yaml
+(~/.config/kelly-jack/studio.yaml), else the built-in defaults: the shipped emotion model (rtneural
+backend) and the harmony generator. The start line names the config in use. Every config key is
+documented in README.md.""",
     )
-    p.add_argument("--config", metavar="FILE", help="YAML configuration (default: built-in defaults)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (default: $KELLY_JACK_CONFIG, else ~/.config/kelly-jack/studio.yaml, else the "
+        "built-in defaults)",
+    )
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
     p.add_argument("--name", metavar="NAME", help="JACK client name (overrides client.name)")
     p.add_argument("--duration", metavar="SECONDS", type=float, help="stop after this many seconds")
@@ -96,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         from .render_cli import main as render_main
 
         return render_main(argv[1:])
+    if argv and argv[0] == "init":
+        from .init_cli import main as init_main
+
+        return init_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
@@ -106,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     nsm = None
     try:
-        cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        cfg = load_found_config(args.config)
         # --- NSM: under a session manager the session's state is the config (kelly_jack/nsm) ---
         if os.environ.get("NSM_URL"):
             from .nsm import NsmExit, join_session

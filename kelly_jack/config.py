@@ -4,11 +4,20 @@
 every key against ``SCHEMA`` and returns a plain nested dict with every default
 filled in. Any mistake raises ``ConfigError`` whose message is one line naming
 ``file:line``, the dotted key and what is wrong; the CLI prints it and exits 2.
+
+``find_config(arg)`` says which file the commands use (``--config``, else
+``$KELLY_JACK_CONFIG``, else ``$XDG_CONFIG_HOME/kelly-jack/studio.yaml``, else the
+built-in defaults) and ``load_found_config(arg)`` loads it. The built-in defaults
+are what an empty file gives: the shipped model through the rtneural backend and
+the harmony generator. ``starter_config()`` is the commented file ``kelly-jack
+init`` writes, generated from ``SCHEMA`` and ``SECTION_DEFAULTS``.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +121,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "inference_budget": Field("budget", 1024, None, "samples (int) or milliseconds ('23ms')"),
     },
     "backend": {
-        "name": Field("str", "heuristic", None, "backend name (see README)"),
+        "name": Field("str", "rtneural", None, "backend name; `kelly-jack backends` lists them (heuristic: not ML)"),
         "*": Field("mapping", None, None, "options of the backend"),
     },
     "plugins": {
@@ -159,12 +168,42 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 
+# Entries of the free-form ("*") sections that a section has while a file does not write it: a file that
+# writes the section (even empty) gives exactly what it writes. `kelly-jack init` writes them out.
+SECTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "backend": {"model": "default"},  # the shipped model of the backend (kelly_jack/shipped.py)
+    "generators": {"chords": {"type": "harmony", "channel": 2, "key": "C"}},
+}
+SECTION_DEFAULT_DOCS = {
+    "backend.model": "default: the shipped model of the backend; or a model file, relative to this file's folder",
+    "generators.chords": "an instance: its type, its channel 1..16, the generator's options",
+}
+SECTION_DOCS = {  # what `kelly-jack init` says above each section
+    "client": "the JACK client",
+    "ports": "kelly's JACK ports",
+    "connect": "auto-connect at every start: port short name -> regex patterns of ports",
+    "analysis": "what the model hears",
+    "latency": "kelly's latency L = lookahead + inference budget",
+    "backend": "the model and what runs it (the shipped model: models/README.md in the sources)",
+    "plugins": "plugin modules and how long a plugin may hang or fail",
+    "emotion": "valence/arousal from the model and the user",
+    "midi": "CCs out (valence, arousal) and in (user values, blend, ML switch)",
+    "tempo": "the generators' clock",
+    "generators": "MIDI generators on midi_out, each on its own channel: `kelly-jack generators` lists them; "
+    "`generators: {}` for none",
+    "osc": "OSC status out and control in (`kelly-jack monitor` reads it)",
+}
+
+
 def defaults() -> dict[str, dict[str, Any]]:
-    """The configuration with every default (what an empty file gives)."""
-    return {
+    """The configuration with every default (what an empty file and the built-in defaults give)."""
+    cfg = {
         section: {k: _typed(f.kind, f.default)[1] for k, f in fields.items() if k != "*"}
         for section, fields in SCHEMA.items()
     }
+    for section, entries in SECTION_DEFAULTS.items():
+        cfg[section].update(copy.deepcopy(entries))
+    return cfg
 
 
 MAX_BUDGET_SAMPLES = 384000  # one second at the highest rate JACK servers run at
@@ -274,6 +313,8 @@ def parse_config(text: str, path: str = "<config>") -> dict[str, dict[str, Any]]
         if section not in SCHEMA:
             raise lines.error(str(section), f"unknown section (expected one of {', '.join(SCHEMA)})")
         fields = SCHEMA[section]
+        for key in SECTION_DEFAULTS.get(section, ()):  # a written section gives exactly what it writes
+            del cfg[section][key]
         if body is None:
             continue
         if not isinstance(body, dict):
@@ -368,13 +409,108 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def backend_options(cfg: dict) -> dict[str, Any]:
-    """The backend block without its ``name``; a relative ``model`` path is taken from the config's folder."""
+    """The backend block without its ``name``, its ``model`` resolved; raises ConfigError.
+
+    ``model: default``, or no ``model`` key for a backend that has a shipped model (rtneural, onnx), is the
+    shipped model's path; a relative path is taken from the config file's folder.
+    """
+    from .shipped import DEFAULT, SHIPPED_MODELS, ShippedFileMissing, shipped_model
+
+    name = cfg["backend"]["name"]
     options = {k: v for k, v in cfg["backend"].items() if k != "name"}
     model = options.get("model")
+    if model == DEFAULT or (model is None and name in SHIPPED_MODELS):
+        if name not in SHIPPED_MODELS:
+            raise ConfigError(
+                f"{where(cfg, 'backend.model')}: backend.model: 'default' names the shipped model, which only the "
+                f"{' and '.join(SHIPPED_MODELS)} backends run (backend {name!r}: name a model file)"
+            )
+        try:
+            options["model"] = str(shipped_model(name))
+        except ShippedFileMissing as e:
+            raise ConfigError(f"{where(cfg, 'backend.model')}: backend.model: {e}") from None
+        return options
     source = cfg.get("_source", {}).get("path", "")
     if isinstance(model, str) and not Path(model).is_absolute() and source and not source.startswith("<"):
         options["model"] = str(Path(source).parent / model)
     return options
+
+
+# --- where the commands find their config
+CONFIG_ENV = "KELLY_JACK_CONFIG"
+BUILT_IN = "<built-in defaults>"  # the _source path of the built-in defaults
+
+
+def user_config_path(env: dict[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/kelly-jack/studio.yaml`` (``~/.config`` when XDG_CONFIG_HOME is unset or relative)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
+        base = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "kelly-jack" / "studio.yaml"
+
+
+def find_config(arg: str | None, env: dict[str, str] | None = None) -> tuple[Path | None, str]:
+    """(the config file the commands use, where it came from); (None, "built-in defaults") when there is none.
+
+    ``--config FILE`` (``arg``), else ``$KELLY_JACK_CONFIG`` (a missing file named by either is an error when
+    loaded), else ``$XDG_CONFIG_HOME/kelly-jack/studio.yaml`` if it exists, else the built-in defaults.
+    """
+    env = os.environ if env is None else env
+    if arg:
+        return Path(arg), "--config"
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]), f"${CONFIG_ENV}"
+    user = user_config_path(env)
+    if user.exists():
+        return user, "the user config"
+    return None, "built-in defaults"
+
+
+def load_found_config(arg: str | None, env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The config ``find_config`` names, loaded and validated, with ``_source["origin"]`` (``describe_source``
+    prints it); raises ConfigError."""
+    path, origin = find_config(arg, env)
+    cfg = load_config(path) if path is not None else parse_config("", BUILT_IN)
+    cfg["_source"]["origin"] = origin
+    return cfg
+
+
+def describe_source(cfg: dict) -> str:
+    """Which config is in use, in a few words: ``FILE (--config)``, ``FILE (from $KELLY_JACK_CONFIG)``,
+    ``FILE (the user config)`` or the built-in defaults; the start line, render and doctor print it."""
+    source = cfg.get("_source", {})
+    path, origin = source.get("path", BUILT_IN), source.get("origin")
+    if path.startswith("<"):
+        return "built-in defaults (the shipped model, the harmony generator)"
+    return path + (f" ({'from ' if origin.startswith('$') else ''}{origin})" if origin else "")
+
+
+def starter_config(version: str = "") -> str:
+    """The commented config ``kelly-jack init`` writes: every section and key of ``SCHEMA`` at its default,
+    each with its documentation, and the ``SECTION_DEFAULTS`` entries; it parses to ``defaults()``."""
+    lines = [
+        f"# kelly-jack {version} configuration, written by `kelly-jack init`: every key at its default.".replace(
+            "  ", " "
+        ),
+        "# kelly-jack reads --config FILE, else $KELLY_JACK_CONFIG, else $XDG_CONFIG_HOME/kelly-jack/studio.yaml",
+        "# (~/.config/kelly-jack/studio.yaml), else its built-in defaults (the same values as this file).",
+        "# Omitted keys take their defaults; `kelly-jack doctor` checks the file and the audio setup.",
+    ]
+    for section, fields in SCHEMA.items():
+        lines += ["", f"{section}:" + (f"  # {SECTION_DOCS[section]}" if section in SECTION_DOCS else "")]
+        extras = SECTION_DEFAULTS.get(section, {})
+        named = [(k, f.default, f.doc) for k, f in fields.items() if k != "*"]
+        named += [(k, v, SECTION_DEFAULT_DOCS.get(f"{section}.{k}", "")) for k, v in extras.items()]
+        if not named:
+            star = fields["*"]
+            lines[-1] = f"{section}: {{}}  # {SECTION_DOCS.get(section, star.doc)}"
+            lines.append("#   e.g. connect: {in_1: ['system:capture_1'], midi_out: ['Carla:events-in']}")
+            continue
+        for key, value, doc in named:
+            text = yaml.safe_dump({key: value}, default_flow_style=True, width=1000, sort_keys=False).strip()
+            lines.append(f"  {text[1:-1]}" + (f"  # {doc}" if doc else ""))
+    return "\n".join(lines) + "\n"
 
 
 def plugin_limits(cfg: dict) -> dict[str, Any]:

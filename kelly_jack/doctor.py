@@ -387,12 +387,19 @@ def check_numba_cache(
     )
 
 
-# ---------------------------------------------------------------- the model
+# ---------------------------------------------------------------- the config and the model
+
+
+def check_config(cfg: dict) -> Result:
+    """Which config is in use (--config, $KELLY_JACK_CONFIG, the user config or the built-in defaults): INFO."""
+    from .config import describe_source
+
+    return Result("config", INFO, describe_source(cfg))
 
 
 def check_model(cfg: dict) -> tuple[Result, object | None]:
     """Does the configured backend load? The ConfigError's one line when not."""
-    from .config import ConfigError
+    from .config import ConfigError, backend_options
     from .engine_parts import build_backend
     from .plugins import load_plugins
 
@@ -401,7 +408,7 @@ def check_model(cfg: dict) -> tuple[Result, object | None]:
         backend, _ = build_backend(cfg, plugins)
     except ConfigError as e:
         return Result("model", FAIL, str(e), "fix the backend block of the config (README: Backends)"), None
-    model = cfg["backend"].get("model")
+    model = backend_options(cfg).get("model")  # resolved: the shipped model's path for `model: default`
     found = f"backend {backend.name!r} loaded" + (f" from {model}" if model else "")
     if plugins.errors:  # the client prints these as warnings at every start
         found += "; plugin problems: " + " | ".join(plugins.errors)
@@ -462,6 +469,7 @@ def run_checks(cfg: dict, cli_server: str | None, runs: int = 50) -> list[Result
     server_result, info = check_server(server, source)
     _, pipewire = jack_servers_running(running_processes())
     results = [
+        check_config(cfg),
         server_result,
         check_period(info),
         check_rtprio(pipewire=bool(info and info.kind == "PipeWire") or pipewire),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config, parse_config
+from .config import ConfigError, load_found_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit code 0 when nothing FAILs, 1 otherwise."
         ),
     )
-    p.add_argument("--config", metavar="FILE", help="YAML configuration (default: built-in defaults)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (default: $KELLY_JACK_CONFIG, else ~/.config/kelly-jack/studio.yaml, else the "
+        "built-in defaults); the first line says which one",
+    )
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
     p.add_argument("--runs", metavar="N", type=int, default=50, help="inference calls to time (default 50)")
     return p
@@ -35,7 +40,7 @@ def main(argv: list[str]) -> int:
         print("kelly-jack: --runs must be at least 1", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        cfg = load_found_config(args.config)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return 2

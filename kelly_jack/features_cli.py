@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config, parse_config
+from .config import ConfigError, describe_source, load_found_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +25,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="IN", help="audio file")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npy", help="where to write the rows")
-    p.add_argument("--config", metavar="FILE", help="YAML configuration (analysis.rate, window, hop, channel)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (analysis.rate, window, hop, channel); default: $KELLY_JACK_CONFIG, else "
+        "~/.config/kelly-jack/studio.yaml, else the built-in defaults",
+    )
     return p
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        cfg = load_found_config(args.config)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return 2
@@ -48,7 +53,7 @@ def main(argv: list[str]) -> int:
         return 2
     print(
         f"{r.output}: {r.rows} rows x 128 features at {r.sample_rate} Hz (window {a['window']}, hop {a['hop']}); "
-        f"sidecar {r.sidecar}",
+        f"sidecar {r.sidecar}; config {describe_source(cfg)}",
         file=sys.stderr,
     )
     return 0

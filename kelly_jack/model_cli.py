@@ -2,7 +2,9 @@
 
 * ``backends``, ``generators``: every discovered backend (generator), with its
   plugin, distribution and version;
-* ``model info MODEL``: what a model file is (sizes, parameters, layout version);
+* ``model info [MODEL]``: what a model file is (sizes, parameters, layout version); with no MODEL, the
+  model of the config every command finds (``--config`` aside: ``$KELLY_JACK_CONFIG``, the user config,
+  else the built-in defaults, i.e. the shipped model);
 * ``model run MODEL --input X --output Y``: the rows of X (.npy or .csv) as
   consecutive steps from a reset state, written to Y (.npy or .csv), so an
   export can be checked against its training framework;
@@ -91,8 +93,28 @@ def cmd_generators(args, plugins) -> int:
     return 0
 
 
+def _configured_backend(args):
+    """The backend of the config the commands find (the shipped model under the built-in defaults)."""
+    from .config import ConfigError, backend_options, describe_source, load_found_config
+
+    try:
+        cfg = load_found_config(None)
+        options = backend_options(cfg)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    plugins = load_plugins(cfg["plugins"]["modules"])
+    try:
+        backend = create_backend(args.backend or cfg["backend"]["name"], options, plugins)
+    except BackendError as e:
+        raise UsageError(str(e)) from None
+    print(f"config: {describe_source(cfg)}")
+    if "model" in options:
+        print(f"model: {options['model']}")
+    return backend
+
+
 def cmd_info(args, plugins) -> int:
-    backend = _backend_for(args.model, args.backend, plugins)
+    backend = _configured_backend(args) if args.model is None else _backend_for(args.model, args.backend, plugins)
     meta = {"input size": backend.input_size, "output size": backend.output_size, **backend.metadata}
     for key, value in meta.items():
         if key == "emotion_mapping":
@@ -133,8 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="inspect or run a model file").add_subparsers(dest="action", required=True)
     info = model.add_parser("info", help="sizes, parameters and layout version of a model")
     run = model.add_parser("run", help="run a model over the rows of a .npy/.csv file as consecutive steps")
+    info.add_argument(
+        "model",
+        nargs="?",
+        help="model file (.onnx, .json); default: the model of the config in use ($KELLY_JACK_CONFIG, else "
+        "~/.config/kelly-jack/studio.yaml, else the shipped model)",
+    )
+    run.add_argument("model", help="model file (.onnx, .json)")
     for q in (info, run):
-        q.add_argument("model", help="model file (.onnx, .json)")
         q.add_argument("--backend", help="backend name (default: from the file suffix)")
     convert = model.add_parser("convert", help="convert an ONNX graph of RTNeural-shaped layers to RTNeural JSON")
     convert.add_argument("model", help="the .onnx file")

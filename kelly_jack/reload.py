@@ -19,7 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from .backends.base import FEATURES
-from .config import ConfigError, load_config
+from .config import ConfigError, backend_options, load_config
 from .engine_parts import build_backend
 from .plugins import load_plugins
 
@@ -71,7 +71,7 @@ class ModelReloader:
             return self._refuse(f"{type(e).__name__}: {e}")
         self.inference.set_inference_function(backend, mapping)
         self.reloads += 1
-        model = cfg["backend"].get("model")
+        model = backend_options(cfg).get("model")  # the shipped model's path for `model: default`
         print(
             f"kelly-jack: reloaded backend {backend.name}" + (f" ({model})" if model else ""), file=self.out, flush=True
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config, parse_config
+from .config import ConfigError, describe_source, load_found_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="IN", help="audio file: mono (fed to every input) or one channel per input")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="the Standard MIDI File to write")
-    p.add_argument("--config", metavar="FILE", help="YAML configuration (backend, generators, analysis, latency)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (backend, generators, analysis, latency); default: $KELLY_JACK_CONFIG, else "
+        "~/.config/kelly-jack/studio.yaml, else the built-in defaults (the shipped model, the harmony generator)",
+    )
     p.add_argument("--csv", metavar="TIMELINE.csv", help="also write valence/arousal of every hop")
     p.add_argument("--plot", metavar="TIMELINE.png", help="also plot the timeline and the notes (matplotlib)")
     p.add_argument("--features", metavar="F.npy", help="also write the 128 features of every hop")
@@ -39,7 +44,7 @@ def main(argv: list[str]) -> int:
     from .engine_parts import build_engine_parts
 
     try:
-        cfg = load_config(args.config) if args.config else parse_config("", "<defaults>")
+        cfg = load_found_config(args.config)
         backend, generators = build_engine_parts(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
@@ -72,7 +77,8 @@ def main(argv: list[str]) -> int:
     notes = sum(1 for _, m in r.events if m[0] & 0xF0 == 0x90 and len(m) == 3 and m[2] > 0)
     print(
         f"{args.output}: {len(r.events)} MIDI events ({notes} notes) from {r.results} results over {r.seconds:.1f} s "
-        f"at {r.rate} Hz, periods of {args.block}, latency {r.latency} frames",
+        f"at {r.rate} Hz, periods of {args.block}, latency {r.latency} frames; backend {backend.name}, "
+        f"config {describe_source(cfg)}",
         file=sys.stderr,
     )
     return 0

@@ -15,6 +15,17 @@ def jack_server():
     server.stop()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_config(tmp_path_factory):
+    """Commands run without --config must not find the config of whoever runs the tests: $XDG_CONFIG_HOME
+    points at an empty folder and $KELLY_JACK_CONFIG is unset, for this process and the ones it starts."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    patch.delenv("KELLY_JACK_CONFIG", raising=False)
+    yield
+    patch.undo()
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "pipewire: also runs in the PipeWire leg (KELLY_TEST_SERVER=pipewire, under pw-jack; scripts/test)"

@@ -6,26 +6,91 @@ from pathlib import Path
 
 import pytest
 
-from kelly_jack.config import ConfigError, defaults, input_names, load_config, parse_config
+from kelly_jack.config import (
+    SCHEMA,
+    ConfigError,
+    backend_options,
+    defaults,
+    input_names,
+    load_config,
+    parse_config,
+    starter_config,
+)
+from kelly_jack.shipped import CHECKOUT_MODELS, shipped_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_studio_yaml_is_valid_and_documents_every_default():
+def test_studio_yaml_is_valid_and_equals_the_built_in_defaults():
     cfg = load_config(ROOT / "config" / "studio.yaml")
-    d = defaults()
-    for section, body in d.items():
-        for key, value in body.items():
-            if (section, key) == ("backend", "name"):
-                continue  # studio.yaml names the shipped model; the default (no model file to name) is heuristic
-            assert cfg[section][key] == value, f"studio.yaml {section}.{key} differs from the default"
+    for section, body in defaults().items():
+        assert cfg[section] == body, f"studio.yaml's {section} differs from the built-in defaults"
 
 
 def test_every_key_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
-    for section, body in defaults().items():
-        for key in body:
-            assert f"`{section}.{key}`" in readme, f"{section}.{key} is not in the README's config table"
+    for section, fields in SCHEMA.items():
+        for key in fields:
+            if key != "*":
+                assert f"`{section}.{key}`" in readme, f"{section}.{key} is not in the README's config table"
+
+
+def test_defaults_run_the_shipped_model_and_the_harmony_generator():
+    cfg = parse_config("", "<built-in defaults>")
+    assert cfg["backend"] == {"name": "rtneural", "model": "default"}
+    assert [g["type"] for g in cfg["generators"].values()] == ["harmony"]
+    assert backend_options(cfg) == {"model": str(CHECKOUT_MODELS / "emotion.rtneural.json")}  # a checkout
+    # a config that writes a free-form section gets exactly what it writes
+    cfg = parse_config("backend: {name: heuristic}\ngenerators: {}\n", "x.yaml")
+    assert cfg["backend"] == {"name": "heuristic"} and cfg["generators"] == {} and backend_options(cfg) == {}
+    assert parse_config("generators:\n", "x.yaml")["generators"] == {}
+    arp = parse_config("generators:\n  a: {type: arp, channel: 3}\n", "x.yaml")["generators"]
+    assert arp == {"a": {"type": "arp", "channel": 3}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("backend: {name: onnx}\n", "emotion.onnx"),  # no model key: the backend's shipped model
+        ("backend: {name: onnx, model: default}\n", "emotion.onnx"),
+        ("backend: {model: default}\n", "emotion.rtneural.json"),
+        ("backend: {name: rtneural, model: m/my.json}\n", "REL"),  # relative: from the config's folder
+        ("backend: {name: rtneural, model: /abs/my.json}\n", "/abs/my.json"),
+    ],
+)
+def test_model_default_and_relative_paths(tmp_path, text, expected):
+    path = tmp_path / "conf" / "k.yaml"
+    path.parent.mkdir()
+    path.write_text(text)
+    model = backend_options(load_config(path))["model"]
+    if expected == "REL":
+        assert model == str(path.parent / "m" / "my.json")
+    elif expected.startswith("/"):
+        assert model == expected
+    else:
+        assert model == str(shipped_model("onnx" if "onnx" in expected else "rtneural")) and model.endswith(expected)
+
+
+def test_model_default_for_a_backend_without_a_shipped_model_is_one_line():
+    cfg = parse_config("backend:\n  name: heuristic\n  model: default\n", "k.yaml")
+    with pytest.raises(ConfigError) as e:
+        backend_options(cfg)
+    assert str(e.value).startswith("k.yaml:3: backend.model: 'default' names the shipped model") and "\n" not in str(e)
+
+
+def test_starter_config_is_generated_from_the_schema_and_parses_to_the_defaults():
+    text = starter_config("9.9")
+    cfg = parse_config(text, "init.yaml")
+    del cfg["_source"]
+    assert cfg == defaults()
+    blocks = {block.split(":")[0]: block for block in text.split("\n\n")[1:]}
+    assert list(blocks) == list(SCHEMA)
+    for section, fields in SCHEMA.items():
+        for key, field in fields.items():
+            if key != "*":
+                line = next(line for line in blocks[section].splitlines() if line.startswith(f"  {key}:"))
+                assert line.endswith(f"  # {field.doc}"), (section, key)
+    assert text.startswith("# kelly-jack 9.9 configuration")
 
 
 def test_empty_file_gives_defaults():

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..config import load_config
+from ..shipped import DEFAULT
 
 STATE_FILE = "kelly.yaml"
 USER_KEYS = ("user_valence", "user_arousal", "blend", "ml_enabled")
@@ -30,7 +31,8 @@ def source_mapping(cfg: dict) -> dict:
         return {}
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}  # validated already by load_config
     backend = raw.get("backend")
-    if isinstance(backend, dict) and isinstance(backend.get("model"), str) and not Path(backend["model"]).is_absolute():
+    model = backend.get("model") if isinstance(backend, dict) else None
+    if isinstance(model, str) and model != DEFAULT and not Path(model).is_absolute():  # default: the shipped model
         backend["model"] = str((Path(path).parent / backend["model"]).resolve())
     return raw
 
