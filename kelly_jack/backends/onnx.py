@@ -59,7 +59,7 @@ class OnnxBackend(BackendBase):
             model_file.check_size(self.path, model_file.MAX_ONNX_BYTES)
         except (OSError, ValueError) as e:
             raise BackendError(f"{where}: {e}", "model") from None
-        import onnxruntime as ort  # here, not at import: ~30 MB and 0.3 s that a start on another backend saves
+        import onnxruntime as ort  # here, not at import: ~30 MB that a start on another backend saves
 
         missing = [p for p in o["providers"] if p not in ort.get_available_providers()]
         if missing:
