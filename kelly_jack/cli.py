@@ -45,6 +45,7 @@ tools for model and plugin authors:
                                    the live engine over a file, no JACK: MIDI file and timeline
   kelly-jack features IN.wav -o OUT.npy [--config FILE]
                                    the 128 features of every hop of a file (.npy + .json)
+  kelly-jack warm [--config FILE]  compile the Numba kernels into the cache now (once after install)
 
 watching a running kelly (needs osc.enabled: true in its config):
   kelly-jack monitor [--config FILE | --port N] [--once]
@@ -113,11 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         from .init_cli import main as init_main
 
         return init_main(argv[1:])
+    if argv and argv[0] == "warm":
+        from .warm import main as warm_main
+
+        return warm_main(argv[1:])
     if argv and argv[0] in TOOLS:
         from .model_cli import main as tools_main
 
         return tools_main(argv)
     args = build_parser().parse_args(argv)
+    from .warm import announce_compiles
+
+    announce_compiles()  # a start with an empty Numba cache says what it waits for
     if args.duration is not None and args.duration <= 0:
         print("kelly-jack: --duration must be positive", file=sys.stderr)
         return EXIT_USAGE

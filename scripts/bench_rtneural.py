@@ -246,7 +246,8 @@ def main() -> int:
         kernel = {}
         for label, backend in (("float64", b), ("float32", b32)):
             plan, out = backend.model.stages[0], np.empty(64, np.float32)
-            kernel[label] = per_call(lambda p=plan, o=out: run_vector(p.ops, p.weights, p.mem, v, o), args.repeats * 10)
+            run = lambda p=plan, o=out: run_vector(p.ops, p.weights, p.mem, v, o, *p.kinds)  # noqa: E731
+            kernel[label] = per_call(run, args.repeats * 10)
 
         doc, sess, context = conv4()
         b, b32 = backend_for(doc, folder, "conv"), backend_for(doc, folder, "conv", "float32")

@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 
 from ..hookspecs import BackendFactory, hookimpl
 from . import model_file, model_meta
@@ -61,6 +59,8 @@ class OnnxBackend(BackendBase):
             model_file.check_size(self.path, model_file.MAX_ONNX_BYTES)
         except (OSError, ValueError) as e:
             raise BackendError(f"{where}: {e}", "model") from None
+        import onnxruntime as ort  # here, not at import: ~30 MB that a start on another backend saves
+
         missing = [p for p in o["providers"] if p not in ort.get_available_providers()]
         if missing:
             raise BackendError(
@@ -173,6 +173,8 @@ class OnnxBackend(BackendBase):
 
     @property
     def metadata(self) -> dict[str, Any]:
+        import onnx
+
         graph = onnx.load(str(self.path), load_external_data=False).graph
         return {
             "name": NAME,

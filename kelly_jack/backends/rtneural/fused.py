@@ -338,8 +338,11 @@ def _conv1d(w, b, dilation, groups, hist, ycm, x, y, ready, act, nxt_hist, nxt_s
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def _chunk(ops, w, m, steps):
-    """Run every layer over the ``steps`` rows in buffer A; returns the offset of the output rows."""
+def _chunk(ops, w, m, steps, conv, gru, lstm):
+    """Run every layer over the ``steps`` rows in buffer A; returns the offset of the output rows.
+
+    ``conv``, ``gru``, ``lstm``: None compiles the kernel without that layer kind (see ``Plan.kinds``).
+    """
     chunk = ops[0, H_CHUNK]
     src, dst = ops[0, H_BUF_A], ops[0, H_BUF_B]
     ready = False  # the previous conv wrote this layer's input into its history buffer
@@ -370,7 +373,7 @@ def _chunk(ops, w, m, steps):
                 for i in range(n_in):
                     v = x[t, i]
                     x[t, i] = v if v >= 0.0 else alpha[i] * v
-        elif kind == CONV1D:
+        elif kind == CONV1D and conv is not None:
             k, groups = op[X0], op[X2]
             row_len = (k - 1) * op[X1] + chunk
             kernel = w[wo : wo + k * (n_in // groups) * n_out].reshape((k, n_in // groups, n_out))
@@ -385,7 +388,7 @@ def _chunk(ops, w, m, steps):
             _conv1d(kernel, w[bo : bo + n_out], op[X1], groups, hist, ycm, x, y, ready, op[ACT], nxt_hist, nxt_span)
             ready = nxt_span >= 0
             src, dst = dst, src
-        elif kind == GRU_KIND:
+        elif kind == GRU_KIND and gru is not None:
             n, s, wr, wide = n_out, op[X3], op[X0], 3 * n_out if op[X2] else 2 * n_out
             wc = wr if op[X2] else wr + n * wide  # the candidate columns (only without reset_after)
             _gru(
@@ -403,7 +406,7 @@ def _chunk(ops, w, m, steps):
                 y,
             )
             src, dst = dst, src
-        elif kind == LSTM_KIND:
+        elif kind == LSTM_KIND and lstm is not None:
             n, h = n_out, op[STATE]
             _lstm(
                 w[wo : wo + n_in * 4 * n].reshape((n_in, 4 * n)),
@@ -422,10 +425,12 @@ def _chunk(ops, w, m, steps):
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def run_block(ops, w, m, x, out):
+def run_block(ops, w, m, x, out, conv, gru, lstm):
     """Rows of ``x`` (steps x inputs, any float dtype) through the plan as consecutive steps into ``out``.
 
     Raises ValueError when the shapes do not match the plan. Carries the state in ``m`` across calls.
+    ``conv``, ``gru``, ``lstm``: the plan's ``kinds`` (0 for a kind it has, None for one it has not: each
+    None leaves that layer's kernel out of the compiled code, seconds of compilation less per kind).
     """
     n_in, n_out, chunk = ops[0, H_IN], ops[0, H_OUT], ops[0, H_CHUNK]
     steps = x.shape[0]
@@ -440,7 +445,7 @@ def run_block(ops, w, m, x, out):
         for t in range(count):
             for i in range(n_in):
                 buf[t, i] = x[start + t, i]
-        res = _chunk(ops, w, m, count)
+        res = _chunk(ops, w, m, count, conv, gru, lstm)
         y = m[res : res + count * n_out].reshape((count, n_out))
         for t in range(count):
             for o in range(n_out):
@@ -448,7 +453,7 @@ def run_block(ops, w, m, x, out):
 
 
 @numba.njit(fastmath=FLAGS, **JIT)
-def run_vector(ops, w, m, x, out):
+def run_vector(ops, w, m, x, out, conv, gru, lstm):
     """One step: ``x`` (inputs,) -> ``out`` (outputs,), as run_block (any layout: no reshape of x)."""
     n_in, n_out, a = ops[0, H_IN], ops[0, H_OUT], ops[0, H_BUF_A]
     if x.shape[0] != n_in:
@@ -458,7 +463,7 @@ def run_vector(ops, w, m, x, out):
     buf = m[a : a + n_in]
     for i in range(n_in):
         buf[i] = x[i]
-    res = _chunk(ops, w, m, 1)
+    res = _chunk(ops, w, m, 1, conv, gru, lstm)
     y = m[res : res + n_out]
     for o in range(n_out):
         out[o] = y[o]
@@ -576,32 +581,38 @@ class Plan:
         self.weights = (np.concatenate(lay.weights) if lay.weights else np.zeros(1)).astype(dtype)
         self.mem = np.zeros(offset, dtype=dtype)
         self.precision = precision
+        present = {int(row[KIND]) for row in rows}
+        # (conv, gru, lstm): 0 where the plan has the kind, None where not: the kernels' last three arguments
+        self.kinds = tuple(0 if kind in present else None for kind in (CONV1D, GRU_KIND, LSTM_KIND))
         self.state_size = lay.state
         self.input_size, self.output_size = input_size, size
 
     def reset(self) -> None:
         self.mem[: self.state_size] = 0.0
 
-    def warm_up(self) -> None:
+    def warm_up(self, blocks: bool = False) -> None:
         """Compile (or load from Numba's cache) the entry points ``Model`` calls, then reset.
 
-        The first compile takes tens of seconds: done at load, it never lands on the inference thread.
-        Warms what the backend calls: one float32 vector, and float32 or float64 blocks, to float32.
+        A compile takes seconds: done at load, it never lands on the inference thread. Warms the one
+        entry the live client and the offline render call (one float32 vector, ``infer``); with
+        ``blocks`` also float32 and float64 blocks to float32 (``infer_block``: evaluation, training,
+        ``model run``), each a further top-level compile that a start need not wait for.
         """
-        args = (self.ops, self.weights, self.mem)
-        run_vector(*args, np.zeros(self.input_size, np.float32), np.empty(self.output_size, np.float32))
-        for dtype in (np.float32, np.float64):
-            run_block(*args, np.zeros((1, self.input_size), dtype), np.empty((1, self.output_size), np.float32))
+        args, kinds = (self.ops, self.weights, self.mem), self.kinds
+        run_vector(*args, np.zeros(self.input_size, np.float32), np.empty(self.output_size, np.float32), *kinds)
+        for dtype in (np.float32, np.float64) if blocks else ():
+            x = np.zeros((1, self.input_size), dtype)
+            run_block(*args, x, np.empty((1, self.output_size), np.float32), *kinds)
         self.reset()
 
     def run(self, x: np.ndarray, out: np.ndarray) -> None:
         """(steps, inputs) -> ``out`` (steps, outputs), float32 or float64, C-contiguous; raises ValueError."""
-        run_block(self.ops, self.weights, self.mem, x, out)
+        run_block(self.ops, self.weights, self.mem, x, out, *self.kinds)
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x).reshape(-1, self.input_size)
         out = np.empty((x.shape[0], self.output_size))
-        run_block(self.ops, self.weights, self.mem, x, out)
+        run_block(self.ops, self.weights, self.mem, x, out, *self.kinds)
         return out
 
 

@@ -88,17 +88,20 @@ class Model:
         only = self.stages[0] if len(self.stages) == 1 else None
         # a fully fused model: its kernel's arrays, passed straight to the jitted call
         self._args = (only.ops, only.weights, only.mem) if isinstance(only, Plan) else None
+        self._kinds = only.kinds if isinstance(only, Plan) else ()
         self._ops, self._weights, self._mem = self._args or (None, None, None)
 
     def reset(self) -> None:
         for stage in {id(s): s for s in [*self.layers, *self.stages]}.values():
             stage.reset()
 
-    def warm_up(self) -> None:
-        """Compile the fused kernels now (at load) rather than on the first inference; resets the state."""
+    def warm_up(self, blocks: bool = False) -> None:
+        """Compile the fused kernels now (at load) rather than on the first inference; resets the state.
+
+        ``blocks``: also the ``infer_block`` entries (see ``Plan.warm_up``)."""
         for stage in self.stages:
             if isinstance(stage, Plan):
-                stage.warm_up()
+                stage.warm_up(blocks)
 
     def forward_block(self, x: np.ndarray) -> np.ndarray:
         """(steps, inputs) -> float64 (steps, outputs); streaming layers process the steps in order."""
@@ -122,18 +125,18 @@ class Model:
             return self.forward_block(np.asarray(x).reshape(1, -1))[0].astype(np.float32)
         out = np.empty(self.output_size, np.float32)
         try:  # the per-vector hot path: no conversion, one dispatch
-            run_vector(ops, self._weights, self._mem, x, out)
+            run_vector(ops, self._weights, self._mem, x, out, *self._kinds)
         except numba.core.errors.TypingError:  # a dtype the kernel was not written for
-            run_vector(ops, self._weights, self._mem, np.ascontiguousarray(x, dtype=np.float64), out)
+            run_vector(ops, self._weights, self._mem, np.ascontiguousarray(x, dtype=np.float64), out, *self._kinds)
         return out
 
     def _run(self, x: np.ndarray, dtype) -> np.ndarray:
         """The single plan over a 2-D block (any layout; the kernel checks the width)."""
         out = np.empty((x.shape[0], self.output_size), dtype)
         try:
-            run_block(*self._args, x, out)
+            run_block(*self._args, x, out, *self._kinds)
         except numba.core.errors.TypingError:
-            run_block(*self._args, np.ascontiguousarray(x, dtype=np.float64), out)
+            run_block(*self._args, np.ascontiguousarray(x, dtype=np.float64), out, *self._kinds)
         return out
 
     def _block(self, x) -> np.ndarray:

@@ -1,0 +1,178 @@
+"""Compiling kelly's Numba kernels ahead (``kelly-jack warm``) and saying so when a start must compile.
+
+Numba compiles a kernel on its first use and caches it on disk (the package's
+``__pycache__`` folders, or ``NUMBA_CACHE_DIR``: see ``kelly_jack/__init__``);
+an empty cache (a fresh install, an update of a kernel's source) makes the
+next start compile every kernel the config needs, tens of seconds on a small
+machine. pip cannot run code at install time, so:
+
+* ``kelly-jack warm [--config FILE]`` compiles them ahead, with a progress bar:
+  what a render and the live client run (the backend's kernels, the feature
+  extractor, the audio thread's callback), and the backend's block entries
+  (evaluation, ``model run``). ``scripts/setup`` runs it. Exit code 0, 2 for a
+  bad config.
+* ``announce_compiles()`` makes any start that compiles say so on stderr, one
+  line per kernel, instead of going silent; nothing is printed when every
+  kernel comes from the cache (Numba reports a compile only on a cache miss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from numba.core import event as numba_event
+
+from .config import ConfigError, load_found_config
+
+HINT = "not in Numba's cache yet: the first start after install or update; `kelly-jack warm` compiles ahead"
+
+
+class CompileAnnouncer(numba_event.Listener):
+    """A Numba event listener: one stderr line per top-level kelly kernel compiled (not per nested callee).
+
+    ``count`` kelly kernels compiled so far; ``seconds`` spent compiling top-level functions (kelly's and
+    Numba's helpers). ``on_kernel(name)``, if given, is called instead of printing (``kelly-jack warm``).
+    """
+
+    def __init__(self, out: TextIO | None = None, on_kernel=None):
+        self.out = out
+        self.on_kernel = on_kernel
+        self.depth = 0
+        self.count = 0
+        self.seconds = 0.0
+        self._t0 = 0.0
+
+    def on_start(self, event) -> None:
+        self.depth += 1
+        if self.depth > 1:
+            return
+        self._t0 = time.perf_counter()
+        func = getattr(event.data.get("dispatcher"), "py_func", None)
+        module = getattr(func, "__module__", "") or ""
+        if not module.startswith("kelly_jack."):  # Numba's own helpers (carray's impl, ...): seconds below 0.1
+            return
+        name = f"{module.removeprefix('kelly_jack.')}.{func.__qualname__}"
+        self.count += 1
+        if self.on_kernel is not None:
+            self.on_kernel(name)
+        elif self.out is not None:
+            first = f" ({HINT})" if self.count == 1 else ""
+            print(f"kelly-jack: compiling kernel {self.count}: {name}{first}", file=self.out, flush=True)
+
+    def on_end(self, event) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.seconds += time.perf_counter() - self._t0
+
+
+def announce_compiles(out: TextIO | None = None) -> CompileAnnouncer:
+    """Print a line on ``out`` (stderr) for each kernel this process compiles from now on; returns the listener."""
+    listener = CompileAnnouncer(out or sys.stderr)
+    numba_event.register("numba:compile", listener)
+    return listener
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kelly-jack warm",
+        description=(
+            "Compile the Numba kernels the config needs into Numba's cache now, so that the next start "
+            "and render load them in about a second instead of compiling them (tens of seconds on a small "
+            "machine). Run once after install or update; scripts/setup runs it."
+        ),
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration (default: $KELLY_JACK_CONFIG, else the user config, else the built-in defaults)",
+    )
+    return p
+
+
+def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> CompileAnnouncer:
+    """Compile (or load) every kernel a render and the live client of ``cfg`` run; returns the listener.
+
+    Runs the offline render of 0.5 s of a tone through ``cfg`` (the backend, feature extractor and
+    audio-thread kernels as live), imports the live client's callbacks, and the backend's blocks.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = out.isatty() if bar is None else bar
+    progress = Progress(
+        TextColumn("compiling"),
+        BarColumn(),
+        TextColumn("{task.completed} kernels  {task.description}"),
+        TimeElapsedColumn(),
+        disable=not bar,
+        transient=False,
+    )
+    task = progress.add_task("", total=None)
+
+    def on_kernel(name: str) -> None:
+        progress.update(task, advance=1, description=name)
+        if not bar:
+            print(f"kelly-jack warm: compiling {name}", file=out, flush=True)
+
+    listener = CompileAnnouncer(on_kernel=on_kernel)
+    numba_event.register("numba:compile", listener)
+    try:
+        with progress:
+            from .engine_parts import build_engine_parts
+
+            backend, generators = build_engine_parts(cfg)
+            from . import app  # noqa: F401 - the live client's callbacks (cfuncs compile at import)
+            from .offline.render import render
+
+            with tempfile.TemporaryDirectory(prefix="kelly-warm-") as tmp:
+                import soundfile
+
+                rate = cfg["analysis"]["rate"]
+                t = np.arange(rate // 2) / rate
+                clip = Path(tmp) / "warm.wav"
+                soundfile.write(clip, (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), rate)
+                render(clip, cfg, backend, generators, Path(tmp) / "warm.mid", progress=False, notes=_Null())
+            model = getattr(backend, "model", None)
+            if hasattr(model, "warm_up"):
+                model.warm_up(blocks=True)
+            progress.update(task, total=listener.count, completed=listener.count, description="done")
+    finally:
+        numba_event.unregister("numba:compile", listener)
+    return listener
+
+
+class _Null:
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_found_config(args.config)
+    except ConfigError as e:
+        print(f"kelly-jack: {e}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        listener = warm(cfg)
+    except ConfigError as e:
+        print(f"kelly-jack: {e}", file=sys.stderr)
+        return 2
+    import numba
+
+    where = numba.config.CACHE_DIR or "the package's __pycache__ folders"
+    print(
+        f"kelly-jack warm: {listener.count} kernels compiled in {listener.seconds:.1f} s, the rest were cached "
+        f"({time.perf_counter() - t0:.1f} s in all); cache: {where}",
+        file=sys.stderr,
+    )
+    return 0
