@@ -11,9 +11,10 @@ machine. pip cannot run code at install time, so:
   extractor, the audio thread's callback), and the backend's block entries
   (evaluation, ``model run``). ``scripts/setup`` runs it. Exit code 0, 2 for a
   bad config.
-* ``announce_compiles()`` makes any start that compiles say so on stderr, one
-  line per kernel, instead of going silent; nothing is printed when every
-  kernel comes from the cache (Numba reports a compile only on a cache miss).
+* ``announce_compiles()`` makes any start that compiles say so on stderr (a
+  terminal), one line per kernel, instead of going silent; nothing is printed
+  when every kernel comes from the cache (Numba reports a compile only on a
+  cache miss) or when stderr is not a terminal (one-line errors stay one line).
 """
 
 from __future__ import annotations
@@ -71,9 +72,16 @@ class CompileAnnouncer(numba_event.Listener):
             self.seconds += time.perf_counter() - self._t0
 
 
-def announce_compiles(out: TextIO | None = None) -> CompileAnnouncer:
-    """Print a line on ``out`` (stderr) for each kernel this process compiles from now on; returns the listener."""
-    listener = CompileAnnouncer(out or sys.stderr)
+def announce_compiles(out: TextIO | None = None) -> CompileAnnouncer | None:
+    """Print a line on ``out`` (stderr) for each kernel this process compiles from now on; returns the listener.
+
+    Only when ``out`` is a terminal (None otherwise): someone is waiting in front of it, while a script or a
+    service reading stderr keeps the contract that an error is one line.
+    """
+    out = out or sys.stderr
+    if not out.isatty():
+        return None
+    listener = CompileAnnouncer(out)
     numba_event.register("numba:compile", listener)
     return listener
 

@@ -62,3 +62,21 @@ def test_warm_refuses_a_bad_config(tmp_path):
         [sys.executable, "-m", "kelly_jack", "warm", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT
     )
     assert r.returncode == 2 and "nosuch" in r.stderr, r.stderr
+
+
+def test_compiles_are_announced_on_a_terminal_only(tmp_path):
+    import os
+
+    from kelly_jack.warm import announce_compiles
+
+    with open(tmp_path / "log", "w") as f:
+        assert announce_compiles(f) is None  # a file: scripts and services keep one-line errors
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as tty:
+            listener = announce_compiles(tty)
+            assert isinstance(listener, CompileAnnouncer)
+            numba.core.event.unregister("numba:compile", listener)
+    finally:
+        os.close(master)
+        os.close(slave)
