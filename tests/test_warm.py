@@ -51,8 +51,9 @@ def test_the_shipped_gru_model_compiles_without_the_conv_and_lstm_kernels():
     fused = np.stack([model.infer(row) for row in x])
     reference = Model(model.layers, model.input_size, model.kinds, fused=False).forward_block(x)
     assert np.allclose(fused, reference, atol=1e-6)
-    (sig,) = [s for s in run_vector.signatures if s[3] == numba.typeof(x[0])]
-    assert [str(t) for t in sig[5:]] == ["none", "int64", "none"]  # the conv and lstm branches compiled out
+    # the conv and lstm branches compiled out (other tests' models may have added other specialisations)
+    kinds = [[str(t) for t in s[5:]] for s in run_vector.signatures if s[3] == numba.typeof(x[0])]
+    assert ["none", "int64", "none"] in kinds
 
 
 def test_warm_refuses_a_bad_config(tmp_path):
