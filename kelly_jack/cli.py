@@ -71,7 +71,7 @@ exit codes:
 Every command reads --config FILE, else $KELLY_JACK_CONFIG, else $XDG_CONFIG_HOME/kelly-jack/studio.yaml
 (~/.config/kelly-jack/studio.yaml), else the built-in defaults: the shipped emotion model (rtneural
 backend) and the harmony generator. The start line names the config in use. Every config key is
-documented in README.md.""",
+documented in docs/configuration.md (in the sources).""",
     )
     p.add_argument(
         "--config",

@@ -159,7 +159,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "*": Field("mapping", None, None, "instance name -> {type: GENERATOR, channel: 1..16, options}"),
     },
     "osc": {
-        "enabled": Field("bool", False, None, "OSC status out and control in (README: OSC)"),
+        "enabled": Field("bool", False, None, "OSC status out and control in (docs/osc.md)"),
         "host": Field("str", "127.0.0.1", _bind_host, "address the control port binds to (loopback by default)"),
         "port": Field("int", 9000, _range(0, 65535), "UDP control port; 0: any free port (printed at start)"),
         "targets": Field("strlist", [], _osc_targets, "'host:port' list the status stream goes to"),
@@ -192,6 +192,99 @@ SECTION_DOCS = {  # what `kelly-jack init` says above each section
     "generators": "MIDI generators on midi_out, each on its own channel: `kelly-jack generators` lists them; "
     "`generators: {}` for none",
     "osc": "OSC status out and control in (`kelly-jack monitor` reads it)",
+}
+
+# The longer text of each key for docs/configuration.md (python -m kelly_jack.docs_gen), where the one-line
+# `Field.doc` that `kelly-jack init` writes as a comment is too short. Keys: dotted; free-form entries as
+# `section.<placeholder>`.
+KEY_DOCS: dict[str, str] = {
+    "client.server": "JACK server name; null: `$JACK_DEFAULT_SERVER`, else `default`",
+    "client.audio_thread": (
+        "`native`: the GIL-free Numba cfunc; `python`: JACK-Client's Python callback calling the same kernel "
+        "(a debugging reference: it waits for the GIL whenever another thread holds it)"
+    ),
+    "client.reconnect": (
+        "when the server goes away (its shutdown callback, or no period for 2 s, as with PipeWire), keep "
+        "running and wait for a server of the same name: then register the ports again, apply `connect` and "
+        "restore every connection kelly had, by full port name. `false`: stop with exit code 1"
+    ),
+    "ports.inputs": "number of audio inputs (1..32)",
+    "ports.input_names": "names of the inputs; empty: `in_1`..`in_N`",
+    "ports.outputs": "audio outputs `out_1`..`out_N`, each input delayed by L",
+    "ports.output_names": "names of the outputs; empty: `out_1`..`out_N`",
+    "connect.<port>": (
+        "list of regular expressions (JACK's, POSIX extended) of ports to connect to `<port>` after "
+        'activation, e.g. `in_1: ["system:capture_1"]`; a pattern that matches nothing is a warning'
+    ),
+    "analysis.window": "analysis window (FFT size) in samples at `analysis.rate`",
+    "analysis.hop": "frames between two inferences (at most `window`)",
+    "analysis.channel": "`mix` (mean of all inputs) or an input number 1..N",
+    "analysis.rate": (
+        "analysis sample rate in Hz (the model's): on a server at another rate the inference thread resamples"
+        " each window to it with soxr, and `kelly-jack features` resamples files to it"
+    ),
+    "latency.lookahead_ms": "lookahead in ms (the seed's `ML_LOOKAHEAD_MS`)",
+    "latency.inference_budget": (
+        'the inference budget: samples (an integer, 0..384000) or milliseconds (`"23ms"`, at most 1000)'
+    ),
+    "backend.name": (
+        "the backend ([backends.md](backends.md)); the block's other keys are its options. `backend.model: "
+        "default` (the default, and what a `rtneural` or `onnx` block without a `model` key gets) is the "
+        "shipped model of that backend (`emotion.rtneural.json`, `emotion.onnx`); a relative path is read "
+        "from the config's folder. `heuristic` is the non-ML stub. A config that writes a `backend` block "
+        "gets exactly that block"
+    ),
+    "plugins.modules": "extra plugin modules to import, by dotted path ([plugins.md](plugins.md))",
+    "plugins.timeout_ms": (
+        "a backend `infer` or generator call still running after this is abandoned, and its plugin replaced "
+        "([plugins.md](plugins.md))"
+    ),
+    "plugins.max_failures": "a plugin that raises or returns garbage this many calls in a row is replaced",
+    "emotion.smoothing_ms": "one-pole time constant applied to the model's values; `0`: none",
+    "emotion.user_valence": "the user's valence, -1..1",
+    "emotion.user_arousal": "the user's arousal, -1..1",
+    "emotion.blend": "share of the model's values in what is sent (0: the user's only)",
+    "emotion.mapping": (
+        "how the model's 64 values become valence/arousal: `centroid` (the softmax-weighted centre of the 8x8"
+        " grid; the shipped model measures best so, [models/README.md](../models/README.md)), `learned` (the "
+        "model's learned 3x64 valence/arousal/dominance mapping; an error for a model without one), `auto` "
+        "(`learned` when the model's metadata ships a mapping, else `centroid`)"
+    ),
+    "emotion.ml_enabled": "use the model at all (the seed's `enableMLInference`)",
+    "midi.out_channel": "MIDI channel (1..16) of the emotion CCs",
+    "midi.cc_min_interval_ms": "at most one message per controller in this time",
+    "midi.in_channel": "channel listened to on `midi_in`: `omni` or 1..16",
+    "midi.in_cc_valence": "CC in: the user's valence (0..127 -> -1..1)",
+    "midi.in_cc_arousal": "CC in: the user's arousal",
+    "midi.in_cc_blend": "CC in: blend (0: user only .. 127: model only)",
+    "midi.in_cc_ml": "CC in: ML on (value >= 64) or off",
+    "tempo.bpm": "internal tempo of the generators (20..400), used when JACK transport is not followed",
+    "tempo.nudge": "share of the internal tempo arousal may add or take (`bpm * (1 + nudge * arousal)`)",
+    "tempo.follow_transport": (
+        "follow JACK transport (BBT) when a timebase master exists: its tempo and bar; stopped transport = "
+        "silence. kelly never becomes timebase master"
+    ),
+    "generators.<name>": (
+        "a MIDI generator instance: `{type: harmony, channel: 2, key: C}`; the block's other keys are the "
+        "generator's options ([generators.md](generators.md)). Each instance plays on its own channel "
+        "(`generators: {}`: none)"
+    ),
+    "osc.enabled": (
+        "the OSC control port and status stream ([osc.md](osc.md)); off by default so that several kellys "
+        "never fight over one port"
+    ),
+    "osc.host": (
+        "the address the UDP control port binds to: loopback, so only this machine can steer kelly. An IP "
+        "address or `localhost`; `0.0.0.0` (or `::`) opens it to every network interface"
+    ),
+    "osc.port": (
+        "UDP control port; `0`: any free port (kelly prints the one it got). A port in use stops kelly at "
+        "start with exit code 2 naming this key"
+    ),
+    "osc.targets": "`host:port` (`[v6]:port`) list of where the status stream goes (names are resolved once, at start)",
+    "osc.rate_hz": "status bundles per second, 0.1..100",
+    "backend.<option>": "the backend's options ([backends.md](backends.md)); `model`: "
+    + SECTION_DEFAULT_DOCS["backend.model"],
 }
 
 

@@ -407,7 +407,7 @@ def check_model(cfg: dict) -> tuple[Result, object | None]:
     try:
         backend, _ = build_backend(cfg, plugins)
     except ConfigError as e:
-        return Result("model", FAIL, str(e), "fix the backend block of the config (README: Backends)"), None
+        return Result("model", FAIL, str(e), "fix the backend block of the config (docs/backends.md)"), None
     model = backend_options(cfg).get("model")  # resolved: the shipped model's path for `model: default`
     found = f"backend {backend.name!r} loaded" + (f" from {model}" if model else "")
     if plugins.errors:  # the client prints these as warnings at every start

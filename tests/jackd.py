@@ -297,7 +297,7 @@ class PipeWireServer:
 
 def pipewire_lacks(reason: str) -> None:
     """End a test of the PipeWire leg as xfailed, after it asserted that PipeWire does not do what jackd
-    does here (so a PipeWire that starts doing it fails the assertion, and the README's table is redone)."""
+    does here (so a PipeWire that starts doing it fails the assertion, and docs/pipewire.md's table is redone)."""
     pytest.xfail(f"PipeWire: {reason}")
 
 

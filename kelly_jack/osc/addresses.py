@@ -1,4 +1,4 @@
-"""The OSC address space of kelly-jack (the README's OSC tables are written from these).
+"""The OSC address space of kelly-jack (docs/osc.md's tables are generated from these: kelly_jack.docs_gen).
 
 Out: one bundle per status tick holding every ``OUT`` message (and ``/kelly/emotion``
 once the model has produced a result). In: the ``IN`` messages on the control port.
@@ -45,15 +45,23 @@ STATUS: list[tuple[str, str, str]] = [
     ("osc_bad", "i", "bad OSC messages ignored"),
 ]
 EMOTION = "/kelly/emotion"  # 64 floats: softmax of the last result's logits, index row * 8 + col
+EMOTION_DOC = (
+    "softmax of the last result's 64 logits, index `row * 8 + col` (valence along columns, arousal along rows); "
+    "from the first result on"
+)
 
 # (address, argument types, meaning) accepted on the control port
 IN: list[tuple[str, str, str]] = [
-    ("/kelly/user/valence", "f", "the user's valence, -1..1 (an int is taken as a float)"),
+    ("/kelly/user/valence", "f", "the user's valence, -1..1 (as `midi.in_cc_valence`)"),
     ("/kelly/user/arousal", "f", "the user's arousal, -1..1"),
     ("/kelly/blend", "f", "share of the model in what is sent, 0..1 (0: the user's values only)"),
-    ("/kelly/ml", "i", "ML on (1, T) or off (0, F)"),
-    ("/kelly/reload", "", "reload the config's model (as SIGHUP)"),
-    ("/kelly/subscribe", "[i]", "send the status stream to the sender (or its host at port i) for 10 s; renew"),
+    ("/kelly/ml", "i", "ML on (1 or T) or off (0 or F: the user's values, whatever the blend)"),
+    ("/kelly/reload", "", "reload the config's model, exactly as SIGHUP does"),
+    (
+        "/kelly/subscribe",
+        "[i]",
+        "send the status stream to the sender (or its host at port i) for 10 s; renew to keep it (16 at most)",
+    ),
     ("/kelly/unsubscribe", "[i]", "stop sending it there"),
 ]
 

@@ -1,7 +1,7 @@
 """Architecture descriptions: a small YAML file saying how to run PyTorch state_dicts (or a Keras JSON).
 
 A PyTorch state_dict holds weights but not the network, so the rtneural
-backend reads it through a description (README, "RTNeural architecture
+backend reads it through a description (docs/backends.md, "RTNeural architecture
 descriptions")::
 
     state_dict: gru_torch.json        # or {alias: file, ...}: parameters become alias.name

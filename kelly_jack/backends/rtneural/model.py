@@ -177,7 +177,7 @@ def load_with_document(path: str | Path, mode: str | None = None) -> tuple[Model
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         raise ModelError(
             "not an RTNeural model: no 'layers' list (a PyTorch state_dict needs an architecture "
-            "description .yaml, see the README)"
+            "description .yaml, see docs/backends.md)"
         )
     return keras_model(doc, mode or "stream"), doc
 
