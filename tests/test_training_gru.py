@@ -23,6 +23,21 @@ def _params(rng, n_in, d, n):
     return [rng.normal(0, 0.7, s) for s in shapes]
 
 
+def assert_gradients_match_finite_differences(ps, b, pair_weight: float, grads) -> None:
+    """Central differences of the batch loss against ``grads``, parameter by parameter (relative 1e-6)."""
+    for p, g in zip(ps, grads, strict=True):
+        num = np.zeros_like(p)
+        for j in np.ndindex(p.shape):
+            old = p[j]
+            p[j] = old + 1e-6
+            up = gru.loss_and_grads(ps, b, pair_weight)[0]
+            p[j] = old - 1e-6
+            down = gru.loss_and_grads(ps, b, pair_weight)[0]
+            p[j] = old
+            num[j] = (up - down) / 2e-6
+        assert np.abs(num - g).max() <= 1e-6 * np.abs(num).max()
+
+
 def test_gradients_match_finite_differences():
     """Clip labels, per-frame targets, contrast pairs, padding to the longest clip and a clip inside the warm-up."""
     rng = np.random.default_rng(1)
@@ -36,17 +51,7 @@ def test_gradients_match_finite_differences():
     assert b.pairs.tolist() == [[0, 2], [3, 1]] and b.framewise.tolist() == [False, True, False, False, False]
     loss, grads = gru.loss_and_grads(ps, b, 3.0)
     assert loss > 0
-    for p, g in zip(ps, grads, strict=True):
-        num = np.zeros_like(p)
-        for j in np.ndindex(p.shape):
-            old = p[j]
-            p[j] = old + 1e-6
-            up = gru.loss_and_grads(ps, b, 3.0)[0]
-            p[j] = old - 1e-6
-            down = gru.loss_and_grads(ps, b, 3.0)[0]
-            p[j] = old
-            num[j] = (up - down) / 2e-6
-        assert np.abs(num - g).max() <= 1e-6 * np.abs(num).max()
+    assert_gradients_match_finite_differences(ps, b, 3.0, grads)
 
 
 def test_gradients_with_relative_clips_match_finite_differences():
@@ -61,17 +66,7 @@ def test_gradients_with_relative_clips_match_finite_differences():
         seqs, tgts, np.arange(4), np.zeros(n_in), np.ones(n_in), 2, np.array([[0, 1], [3, 2]]), np.float64, relative=rel
     )
     grads = gru.loss_and_grads(ps, b, 2.0)[1]
-    for p, g in zip(ps, grads, strict=True):
-        num = np.zeros_like(p)
-        for j in np.ndindex(p.shape):
-            old = p[j]
-            p[j] = old + 1e-6
-            up = gru.loss_and_grads(ps, b, 2.0)[0]
-            p[j] = old - 1e-6
-            down = gru.loss_and_grads(ps, b, 2.0)[0]
-            p[j] = old
-            num[j] = (up - down) / 2e-6
-        assert np.abs(num - g).max() <= 1e-6 * np.abs(num).max()
+    assert_gradients_match_finite_differences(ps, b, 2.0, grads)
 
 
 def test_relative_clips_count_only_through_the_difference_of_their_pair():

@@ -20,13 +20,10 @@ before ``MARGIN_S``, mono, ``recorded.ANALYSIS_RATE``, peak-normalised. Writes `
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +33,7 @@ from .audio import write_wav
 from .features import ANALYSIS_RATE
 from .files import atomic_write
 from .recorded import Track, excerpt, packages_of, tracks
-from .stretch import FAST, SLOW, StretchError, stretch_file
+from .stretch import FAST, SLOW, StretchError, stretch_file, write_pairs
 
 NOMINAL_BPM = 100.0
 MARGIN_S = 5.0  # skip fade-ins and fade-outs
@@ -102,25 +99,9 @@ def make(
                 rows[-1] += [f"{start:.2f}", speed]
         return rows
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        results = []
-        for i, rows in enumerate(pool.map(one, range(len(jobs_list)))):
-            results.append(rows)
-            if (i + 1) % 50 == 0:
-                log(f"recorded pairs: {i + 1}/{len(jobs_list)} excerpts")
-    ann, pairs = io.StringIO(), io.StringIO()
-    w = csv.writer(ann, lineterminator="\n")
-    w.writerow(
-        ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std", "package", "track", "start_s"]
-        + ["stretch"]
-    )
-    p = csv.writer(pairs, lineterminator="\n")
-    p.writerow(["song_low", "song_high", "cue"])
-    for slow, fast in results:
-        w.writerows([slow, fast])
-        p.writerow([slow[0], fast[0], "tempo"])
-    atomic_write(out / "annotations.csv", ann.getvalue().encode())
-    atomic_write(out / "contrasts.csv", pairs.getvalue().encode())
+    extra = ["package", "track", "start_s", "stretch"]
+    progress = lambda i: log(f"recorded pairs: {i}/{len(jobs_list)} excerpts")  # noqa: E731
+    results = write_pairs(out, one, len(jobs_list), extra, jobs, progress)
     record = {
         "labels": "relative",
         "packages": sorted({t.package for t in chosen}),

@@ -24,6 +24,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -85,6 +86,37 @@ def stretch_file(src: Path, speed: float, rate: int) -> np.ndarray:
     return y
 
 
+def write_pairs(
+    out: Path,
+    one: Callable[[int], list[list]],
+    count: int,
+    extra: list[str],
+    jobs: int,
+    progress: Callable[[int], None],
+) -> list[list[list]]:
+    """Run ``one(i)`` for i < ``count`` in ``jobs`` threads (each writes a pair's audio and returns its slow and
+    fast annotation rows: the DEAM columns, then ``extra``), then write ``annotations.csv`` and ``contrasts.csv``
+    (``tempo`` pairs, slow clip low) into ``out`` atomically; returns the rows. ``progress(done)`` every 50 pairs.
+    """
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        results = []
+        for i, rows in enumerate(pool.map(one, range(count))):
+            results.append(rows)
+            if (i + 1) % 50 == 0:
+                progress(i + 1)
+    ann, pairs = io.StringIO(), io.StringIO()
+    w = csv.writer(ann, lineterminator="\n")
+    w.writerow(["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std", *extra])
+    p = csv.writer(pairs, lineterminator="\n")
+    p.writerow(["song_low", "song_high", "cue"])
+    for slow, fast in results:
+        w.writerows([slow, fast])
+        p.writerow([slow[0], fast[0], "tempo"])
+    atomic_write(out / "annotations.csv", ann.getvalue().encode())
+    atomic_write(out / "contrasts.csv", pairs.getvalue().encode())
+    return results
+
+
 def make(source: Path, out: Path, count: int, seed: int, jobs: int = 2, log=print) -> int:
     """Write the stretched pairs of ``count`` clips of ``source`` into ``out``; return the pairs written."""
     if shutil.which("rubberband") is None:
@@ -106,22 +138,8 @@ def make(source: Path, out: Path, count: int, seed: int, jobs: int = 2, log=prin
             lines.append([song, f"{5 + 4 * v:.4f}", 0, f"{5 + 4 * a:.4f}", 0, row["song_id"], speed, row["bpm"]])
         return lines
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        results = []
-        for i, lines in enumerate(pool.map(one, range(len(rows)))):
-            results.append(lines)
-            if (i + 1) % 100 == 0:
-                log(f"stretch: {i + 1}/{len(rows)} clips")
-    ann, pairs = io.StringIO(), io.StringIO()
-    w = csv.writer(ann, lineterminator="\n")
-    w.writerow(["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std", "source_id", "stretch", "bpm"])
-    p = csv.writer(pairs, lineterminator="\n")
-    p.writerow(["song_low", "song_high", "cue"])
-    for slow, fast in results:
-        w.writerows([slow, fast])
-        p.writerow([slow[0], fast[0], "tempo"])
-    atomic_write(out / "annotations.csv", ann.getvalue().encode())
-    atomic_write(out / "contrasts.csv", pairs.getvalue().encode())
+    extra = ["source_id", "stretch", "bpm"]
+    write_pairs(out, one, len(rows), extra, jobs, lambda i: log(f"stretch: {i}/{len(rows)} clips"))
     record = {"source": str(source), "clips": len(rows), "seed": seed, "speeds": [SLOW, FAST], "sample_rate": rate}
     atomic_write(out / "corpus.json", (json.dumps(record, indent=1) + "\n").encode())
     return len(rows)
