@@ -50,7 +50,7 @@ class BackendFactory:
 
 @dataclass(frozen=True)
 class GeneratorFactory:
-    """A named MIDI generator: ``factory(options)`` returns a generator (see the generation issue)."""
+    """A named MIDI generator: ``factory(options)`` returns a generator (docs/generators.md)."""
 
     name: str
     factory: Callable[[dict[str, Any]], Any]

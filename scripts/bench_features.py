@@ -24,7 +24,7 @@ can reach when latency does not matter.
     .venv/bin/python scripts/bench_features.py [--hops 1500] [--config studio.yaml] [--accuracy]
 
 ``--accuracy`` also prints the largest deviation from librosa per feature
-group over the test signals (tests/recordings.py: sines, chords, noise,
+group over the test signals (tests/support/recordings.py: sines, chords, noise,
 clicks, espeak-ng speech, fluidsynth piano), the figures the tolerances in
 tests/test_features_librosa.py sit above (the chroma against chroma_cqt is
 measured in that test itself, on held chords).
@@ -323,7 +323,8 @@ def accuracy() -> None:
     """Largest deviation from librosa per feature group over the test signals."""
     sys.path.insert(0, str(ROOT / "tests"))
     import librosa
-    import recordings as rec
+
+    from support import recordings as rec
 
     window, hop = 2048, 1024
     worst: dict[str, float] = {}

@@ -3,10 +3,10 @@
     pw-jack .venv/bin/python scripts/pipewire_gil_hang.py python [cycles] [timeout_s]
     pw-jack .venv/bin/python scripts/pipewire_gil_hang.py cfunc [cycles] [timeout_s]
 
-Starts a private pipewire (tests/jackd.py ``PipeWireServer``), then opens, activates, deactivates and
+Starts a private pipewire (tests/support/jackd.py ``PipeWireServer``), then opens, activates, deactivates and
 closes a client with one MIDI input ``cycles`` times (default 300) while another thread keeps the GIL
 busy with pure-Python work. ``python``: the client's process callback is Python (JACK-Client's
-``set_process_callback``), as the tests' clients were; ``cfunc``: ``tests/cfunc_clients.MidiRecorder``.
+``set_process_callback``), as the tests' clients were; ``cfunc``: ``tests/support/cfunc_clients.MidiRecorder``.
 PipeWire's libjack cancels the client's data thread at deactivate; one cancelled while it waits for
 the GIL leaves the GIL's mutex locked and this process hung. After ``timeout_s`` (default 100) without
 finishing, faulthandler prints every thread's stack and the script exits 1; else it prints the cycles
@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cfunc_clients import MidiRecorder  # noqa: E402
-from jackd import PipeWireServer  # noqa: E402
+from support.cfunc_clients import MidiRecorder  # noqa: E402
+from support.jackd import PipeWireServer  # noqa: E402
 
 
 def python_client_cycle(server: PipeWireServer, name: str) -> None:

@@ -1,5 +1,6 @@
 import pytest
-from jackd import ON_PIPEWIRE, Kelly, have_jackd, have_pipewire, new_server
+
+from support.jackd import ON_PIPEWIRE, Kelly, have_jackd, have_pipewire, new_server
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ import time
 import numpy as np
 import onnxruntime as ort
 import pytest
-from jackd import ROOT
-from onnx_models import dense_tanh, heavy, two_inputs
 
 from kelly_jack.backends import BackendError, create_backend
+
+from support.jackd import ROOT
+from support.onnx_models import dense_tanh, heavy, two_inputs
 
 RNG = np.random.default_rng(3)
 W = RNG.standard_normal((128, 64)).astype(np.float32) / 8

@@ -16,12 +16,13 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from jackd import ROOT
 
 from kelly_jack.backends import create_backend
 from kelly_jack.inference.mapping import emotion_mapping
 from kelly_jack.rt.emotion import grid_centroid, learned_mapping
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor
+
+from support.jackd import ROOT
 
 SR, WINDOW, HOP = 48000, 2048, 1024
 MODELS = {"rtneural": ROOT / "models" / "emotion.rtneural.json", "onnx": ROOT / "models" / "emotion.onnx"}

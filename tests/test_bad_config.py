@@ -16,10 +16,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jackd import ROOT
 
 from kelly_jack.config import SCHEMA, ConfigError, parse_config
 from kelly_jack.engine_parts import build_engine_parts
+
+from support.jackd import ROOT
 
 SETTINGS = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]

@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from cfunc_clients import Player
-from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
+
+from support.cfunc_clients import Player
+from support.jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
 

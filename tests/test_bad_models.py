@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from jackd import ROOT
 from onnx import TensorProto, helper
-from onnx_models import dense_tanh, save, two_inputs
 
 from kelly_jack.backends import BackendError, create_backend, model_file
 from kelly_jack.backends.rtneural.model import MAX_FILE_BYTES
+
+from support.jackd import ROOT
+from support.onnx_models import dense_tanh, save, two_inputs
 
 ONNX_MODEL = ROOT / "models" / "emotion.onnx"
 RNG = np.random.default_rng(9)

@@ -9,9 +9,10 @@ import sys
 import time
 
 import pytest
-from jackd import ROOT, Kelly, wait_until, write_config
 
 from kelly_jack import __version__
+
+from support.jackd import ROOT, Kelly, wait_until, write_config
 
 
 def kelly(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -9,11 +9,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from jackd import ROOT
 from onnx import TensorProto, helper, numpy_helper
 
 from kelly_jack.backends import create_backend
 from kelly_jack.backends.rtneural.convert import ConversionError, convert, convert_file
+
+from support.jackd import ROOT
 
 RNG = np.random.default_rng(11)
 

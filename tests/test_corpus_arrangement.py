@@ -10,13 +10,14 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from scripts_main import script_main
 
 from kelly_jack.training import arrangement, corpus, drums, instruments, production
 from kelly_jack.training import cues as C
 from kelly_jack.training.audio import read_audio
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_segments
 from kelly_jack.training.features import ANALYSIS_RATE
+
+from support.scripts_main import script_main
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 3.0

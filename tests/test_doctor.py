@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from jackd import ON_PIPEWIRE, ROOT, have_jackd, have_pipewire, new_server
 
 from kelly_jack import doctor
 from kelly_jack.config import parse_config
 from kelly_jack.doctor import FAIL, INFO, OK, WARN, ServerInfo
+
+from support.jackd import ON_PIPEWIRE, ROOT, have_jackd, have_pipewire, new_server
 
 MODEL = ROOT / "models" / "emotion.rtneural.json"
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import recordings as rec
 
 from kelly_jack.rt.features import FEATURE_SIZE, NAMES, FeatureExtractor, mix_to_mono
 from kelly_jack.rt.features import layout as L
+
+from support import recordings as rec
 
 SR, WINDOW, HOP = 48000, 2048, 1024
 BIG = np.float32(3.4e38)
@@ -200,7 +201,7 @@ def test_tempo_of_a_fast_accented_beat_is_not_halved(bpm):
 def test_tempo_double_ratio_sees_a_subdivision():
     plain = rec.clicks(8.0, bpm=100.0)
     half_beat = int(round(0.3 * SR))
-    # a softer click between (-10 dB; layout 4's compressed onsets read a click only 6 dB softer as the beat: 200)
+    # a softer click between (-10 dB; the compressed onsets read a click only 6 dB softer as the beat: 200)
     sub = plain + 0.3 * np.concatenate([np.zeros(half_beat), plain[:-half_beat]])
     plain, _ = run(plain)
     sub, _ = run(sub)

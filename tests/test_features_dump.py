@@ -8,13 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-import recordings as rec
 import soundfile as sf
-from jackd import ROOT
 
 from kelly_jack.offline.features_dump import dump_features, first_window_end
 from kelly_jack.rt.features import FEATURE_SIZE, LAYOUT_VERSION, NAMES, FeatureExtractor, mix_to_mono
 from kelly_jack.rt.features import layout as L
+
+from support import recordings as rec
+from support.jackd import ROOT
 
 
 def kelly(*args: str) -> subprocess.CompletedProcess:

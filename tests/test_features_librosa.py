@@ -25,11 +25,12 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-import recordings as rec
 
 from kelly_jack.rt.features import FeatureExtractor
 from kelly_jack.rt.features import layout as L
 from kelly_jack.rt.features.level import TARGET_DB
+
+from support import recordings as rec
 
 SR, N_FFT, HOP = rec.RATE, 2048, 1024
 

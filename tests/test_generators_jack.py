@@ -8,10 +8,11 @@ import time
 
 import numpy as np
 import pytest
-from cfunc_clients import MidiRecorder, TimebaseMaster
-from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.midi.generators.harmony import MODES
+
+from support.cfunc_clients import MidiRecorder, TimebaseMaster
+from support.jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 pytestmark = [pytest.mark.jack, pytest.mark.pipewire]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import recordings as rec
 
 from kelly_jack.backends import FunctionBackend
 from kelly_jack.inference import InferenceThreadManager
@@ -13,6 +12,8 @@ from kelly_jack.rt import ring
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor
 from kelly_jack.rt.features import layout as L
 from kelly_jack.state import SharedState
+
+from support import recordings as rec
 
 ANALYSIS, WINDOW = 48000, 2048
 

@@ -11,10 +11,11 @@ import time
 import jack
 import numpy as np
 import pytest
-from cfunc_clients import MidiRecorder, Player
-from jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 from kelly_jack.rt.emotion import cc_value
+
+from support.cfunc_clients import MidiRecorder, Player
+from support.jackd import ON_PIPEWIRE, Kelly, wait_until, write_config
 
 pytestmark = pytest.mark.jack
 

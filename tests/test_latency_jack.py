@@ -16,11 +16,12 @@ from collections import Counter
 
 import jack
 import pytest
-from jackd import ON_PIPEWIRE, JackServer, Kelly, new_server, wait_until, write_config
-from probe import Probe
 
 from kelly_jack.jack import latency_api
 from kelly_jack.latency import LatencyManager
+
+from support.jackd import ON_PIPEWIRE, JackServer, Kelly, new_server, wait_until, write_config
+from support.probe import Probe
 
 pytestmark = pytest.mark.jack
 

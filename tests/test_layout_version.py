@@ -8,12 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from jackd import ROOT
-from onnx_models import dense_tanh
 
 from kelly_jack.backends import BackendError, create_backend
 from kelly_jack.backends.base import check_layout_version
 from kelly_jack.rt.features import LAYOUT_VERSION
+
+from support.jackd import ROOT
+from support.onnx_models import dense_tanh
 
 W = np.zeros((128, 64), dtype=np.float32)
 B = np.zeros(64, dtype=np.float32)

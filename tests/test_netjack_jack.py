@@ -4,7 +4,7 @@ Two private servers on this machine stand for two machines: a master ``jackd``
 (dummy driver) running jackd2's ``netmanager`` internal client, and a slave
 ``jackd -d net`` that finds the master by unicast on loopback (``-a 127.0.0.1``)
 and a UDP port of the test's own (``-p``). kelly runs on the slave with the
-heuristic backend; the measuring client (tests/probe.py) runs on the master:
+heuristic backend; the measuring client (tests/support/probe.py) runs on the master:
 
     probe:out -> <net>:to_slave_1 ~~> system:capture_1 -> kelly:in_1
     kelly:out_1 -> system:playback_1 ~~> <net>:from_slave_1 -> probe:in
@@ -30,9 +30,10 @@ import subprocess
 import time
 
 import pytest
-from jackd import ON_PIPEWIRE, JackServer, Kelly, dies_with_us, wait_until, write_config
-from probe import Probe
 from test_latency_jack import HOP, Attempt, expected_latency, jack_lsp_ranges
+
+from support.jackd import ON_PIPEWIRE, JackServer, Kelly, dies_with_us, wait_until, write_config
+from support.probe import Probe
 
 pytestmark = [
     pytest.mark.jack,

@@ -14,13 +14,14 @@ import tomllib
 import numpy as np
 import pytest
 import yaml
-from jackd import ROOT
-from nsm_server import NsmServer, osc_decode, osc_encode
 
 from kelly_jack.config import ConfigError, load_config
 from kelly_jack.nsm import protocol as p
 from kelly_jack.nsm.client import executable_name
 from kelly_jack.nsm.state import SessionState
+
+from support.jackd import ROOT
+from support.nsm_server import NsmServer, osc_decode, osc_encode
 
 
 # --- the message grammar -------------------------------------------------------------------------

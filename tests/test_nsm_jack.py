@@ -1,4 +1,4 @@
-"""kelly under a session manager, on a real jackd: the tests' own NSM server (tests/nsm_server.py) drives
+"""kelly under a session manager, on a real jackd: the tests' own NSM server (tests/support/nsm_server.py) drives
 the real ``kelly-jack`` process through announce, open, save, dirty/clean, a refused switch and SIGTERM."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import time
 import numpy as np
 import pytest
 import yaml
-from cfunc_clients import Player
-from jackd import ROOT, JackServer, Kelly, wait_until, write_config
-from nsm_server import NsmServer
+
+from support.cfunc_clients import Player
+from support.jackd import ROOT, JackServer, Kelly, wait_until, write_config
+from support.nsm_server import NsmServer
 
 pytestmark = pytest.mark.jack
 

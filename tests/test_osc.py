@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-from jackd import ROOT
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
@@ -20,6 +19,8 @@ from kelly_jack.config import ConfigError, parse_config
 from kelly_jack.osc import control, open_osc, snapshot
 from kelly_jack.osc.addresses import OUT, STATUS
 from kelly_jack.rt import layout
+
+from support.jackd import ROOT
 
 
 def kelly(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 import pytest
-from cfunc_clients import MidiRecorder, Player
-from jackd import ROOT, JackServer, Kelly, wait_until, write_config
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 
 from kelly_jack.rt.emotion import cc_value
+
+from support.cfunc_clients import MidiRecorder, Player
+from support.jackd import ROOT, JackServer, Kelly, wait_until, write_config
 
 pytestmark = pytest.mark.jack
 

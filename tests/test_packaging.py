@@ -28,9 +28,10 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jackd import ROOT
 
 import kelly_jack
+
+from support.jackd import ROOT
 
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "kelly_jack", "models")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

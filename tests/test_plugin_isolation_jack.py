@@ -6,8 +6,9 @@ import os
 import time
 
 import pytest
-from cfunc_clients import MidiRecorder
-from jackd import ROOT, Kelly, wait_until, write_config
+
+from support.cfunc_clients import MidiRecorder
+from support.jackd import ROOT, Kelly, wait_until, write_config
 
 pytestmark = pytest.mark.jack
 

@@ -8,11 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from cfunc_clients import MidiRecorder
-from jackd import ROOT, Kelly, wait_until, write_config
 
 from kelly_jack.plugins import load_plugins
 from kelly_jack.rt.emotion import logits_for
+
+from support.cfunc_clients import MidiRecorder
+from support.jackd import ROOT, Kelly, wait_until, write_config
 
 EXAMPLE = ROOT / "plugins" / "kelly-jack-example-backend"
 EXAMPLE_GENERATOR = ROOT / "plugins" / "kelly-jack-example-generator"

@@ -10,8 +10,9 @@ import time
 
 import numpy as np
 import pytest
-from cfunc_clients import Player
-from jackd import ROOT, Kelly, write_config
+
+from support.cfunc_clients import Player
+from support.jackd import ROOT, Kelly, write_config
 
 pytestmark = pytest.mark.jack
 

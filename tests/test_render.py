@@ -14,13 +14,14 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from cfunc_clients import CfuncClient, MidiRecorder, Player
-from jackd import ON_PIPEWIRE, Kelly, new_server, pipewire_lacks, wait_until, write_config
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import parse_config
 from kelly_jack.midi.generators.harmony import Harmony
 from kelly_jack.offline.engine import OfflineEngine
+
+from support.cfunc_clients import CfuncClient, MidiRecorder, Player
+from support.jackd import ON_PIPEWIRE, Kelly, new_server, pipewire_lacks, wait_until, write_config
 
 RATE = 48000
 CONFIG = """\

@@ -12,8 +12,9 @@ import time
 import jack
 import numpy as np
 import pytest
-from cfunc_clients import AudioSink, MidiRecorder, Player
-from jackd import JackServer, Kelly, new_server, wait_until, write_config
+
+from support.cfunc_clients import AudioSink, MidiRecorder, Player
+from support.jackd import JackServer, Kelly, new_server, wait_until, write_config
 
 # on PipeWire, whose libjack never calls the shutdown callback, kelly notices the loss by its stalled
 # period counter (STALL_S) instead: the same tests, a slower detection

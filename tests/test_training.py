@@ -9,7 +9,6 @@ from dataclasses import fields, replace
 import mido
 import numpy as np
 import pytest
-from onnx_models import dense_tanh
 
 from kelly_jack.backends.base import BackendError
 from kelly_jack.backends.onnx import OnnxBackend
@@ -23,6 +22,8 @@ from kelly_jack.training.features import HOP, WINDOW, clip_features, frame_count
 from kelly_jack.training.mlp import TrainConfig, centroid
 from kelly_jack.training.music import midi_bytes, notes
 from kelly_jack.training.pipeline import pearson, split
+
+from support.onnx_models import dense_tanh
 
 
 def test_plan_is_deterministic_from_its_seed():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scripts_main import script_main
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import backend_options, load_config
@@ -21,6 +20,8 @@ from kelly_jack.training.evaluate import evaluate, load_backend
 from kelly_jack.training.features import ANALYSIS_RATE, HOP, WINDOW
 from kelly_jack.training.mlp import TrainConfig
 from kelly_jack.training.music import midi_bytes, notes
+
+from support.scripts_main import script_main
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -9,11 +9,12 @@ import types
 
 import numba
 import numpy as np
-from jackd import ROOT
 
 from kelly_jack.backends.rtneural.fused import Plan, run_vector
 from kelly_jack.backends.rtneural.model import Model, load_model
 from kelly_jack.warm import HINT, CompileAnnouncer
+
+from support.jackd import ROOT
 
 
 def jitted_in(module: str, name: str):

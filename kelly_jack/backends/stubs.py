@@ -9,7 +9,7 @@
 * ``heuristic``: not ML: arousal from loudness (RMS -50..-10 dBFS), valence
   from brightness (spectral centroid 0..1440 Hz: the zero-crossing rate
   0..0.06 of layout 1..3 for a tone at 48 kHz), reading the current layout.
-  It keeps the demo meaningful until a trained model ships.
+  A transparent, model-free reference for tests and for comparing a model against.
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scripts_main import script_main
 
 from kelly_jack.training import augment, cache, corpus, instruments
 from kelly_jack.training.audio import write_wav
 from kelly_jack.training.dataset import Item, item_features
 from kelly_jack.training.features import ANALYSIS_RATE
+
+from support.scripts_main import script_main
 
 ROOT = Path(__file__).resolve().parent.parent
 

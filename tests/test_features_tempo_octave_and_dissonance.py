@@ -1,4 +1,4 @@
-"""Layout 4's tempo octave and harmonic dissonance, on signals whose answer is known."""
+"""The tempo octave and harmonic dissonance features, on signals whose answer is known."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import recordings as rec
 import soundfile as sf
 
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor, tables
@@ -15,6 +14,8 @@ from kelly_jack.rt.features import layout as L
 from kelly_jack.rt.features.consonance import dissonance
 from kelly_jack.rt.features.extractor import TEMPO_S
 from kelly_jack.rt.features.rhythm import compress, tempo
+
+from support import recordings as rec
 
 SR, WINDOW, HOP = 48000, 2048, 1024
 FPS = SR / HOP
@@ -55,8 +56,8 @@ def melody_over_block_chords(bpm, chord_amp, seconds=8.0):
     return x[: int(seconds * SR)]
 
 
-def layout3_tempo(onset):
-    """Layout 3's estimate, as a numpy reference: whole lags of the raw onset strength, harmonic weighting, prior."""
+def whole_lag_tempo(onset):
+    """A numpy reference of the plain estimate: whole lags of the raw onset strength, harmonic weighting, prior."""
     n = int(round(TEMPO_S * FPS))
     e = np.asarray(onset[-n:], dtype=np.float64)
     e = e - e.mean()
@@ -77,10 +78,10 @@ def layout3_tempo(onset):
 
 
 @pytest.mark.parametrize(("bpm", "chord_amp"), [(150.0, 0.25), (165.0, 0.4)])
-def test_a_melody_over_loud_chords_gets_its_beat_where_layout_3_halved_it(bpm, chord_amp):
+def test_a_melody_over_loud_chords_gets_its_beat_where_raw_onsets_halve_it(bpm, chord_amp):
     """The chords' two-beat period outweighed the melody's beat in the raw onsets; compressed, each note counts."""
     rows = rows_of(melody_over_block_chords(bpm, chord_amp))
-    assert layout3_tempo(rows[:, L.ONSET_STRENGTH]) == pytest.approx(bpm / 2, rel=0.04)  # the old octave error
+    assert whole_lag_tempo(rows[:, L.ONSET_STRENGTH]) == pytest.approx(bpm / 2, rel=0.04)  # raw onsets: octave error
     assert rows[-1, L.TEMPO] == pytest.approx(bpm, rel=0.02)
 
 

@@ -1,13 +1,14 @@
-"""Layout 3's tempogram and articulation features on signals whose answer is known."""
+"""The tempogram and articulation features, on signals whose answer is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import recordings as rec
 
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor
 from kelly_jack.rt.features import layout as L
+
+from support import recordings as rec
 
 SR, WINDOW, HOP = 48000, 2048, 1024
 EDGES = L.tempogram_edges()

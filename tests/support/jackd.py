@@ -27,7 +27,7 @@ import jack
 import pytest
 
 _counter = itertools.count()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:

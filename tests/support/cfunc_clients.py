@@ -5,7 +5,7 @@ data thread (pthread_cancel), and one cancelled while it waits for the GIL dies 
 this process then hangs (``scripts/pipewire_gil_hang.py`` shows it). So every
 test client that runs on the audio thread is a real JACK client (JACK-Client's ``jack.Client``) whose
 process callback is the cfunc ``_process``, registered through the JACK C API on the client's pointer
-as kelly does with its own (and ``tests/probe.py``). It reaches its state through one int64 array
+as kelly does with its own (and ``tests/support/probe.py``). It reaches its state through one int64 array
 (``st``, passed as ``void *arg``) holding counters, port pointers and the addresses of its buffers.
 One cfunc serves every kind; a slot left 0 means that part is absent:
 

@@ -1,0 +1,1 @@
+"""Helpers the tests share: private JACK and PipeWire servers, Numba cfunc test clients, signals, models."""
