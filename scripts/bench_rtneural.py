@@ -12,7 +12,7 @@ equivalent ONNX graph (outputs checked to agree before timing):
   samples of context it needs, as a block-wise streaming conv would).
 
 RTNeural's own figures on this machine (C++, Eigen, compile-time models) are
-printed beside them for reference: 83, 98, 475 and 159 ns, with issue 5's goals.
+printed beside them for reference: 83, 98, 475 and 159 ns, with the project's goals.
 "fused64"/"fused32" are the backend (one jitted call per block, ``fused.Plan``)
 with precision float64 (the default) and float32; "layered" the per-layer
 reference kernels on the same model. Each figure is the
@@ -39,7 +39,7 @@ from kelly_jack.backends.rtneural.fused import run_vector
 from kelly_jack.backends.rtneural.model import Model, load_model
 
 RTNEURAL_NS = {"gru8": 83, "lstm16": 98, "dense128": 475, "conv4": 159}
-GOAL_NS = {"gru8": 170, "lstm16": 200, "dense128": 1000, "conv4": 110}  # issue 5
+GOAL_NS = {"gru8": 170, "lstm16": 200, "dense128": 1000, "conv4": 110}  # the project's goals per step
 BLOCK = 128
 RNG = np.random.default_rng(7)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Composition check (issue 16): does valence rank major-key pieces above minor-key ones on real compositions?
+"""Composition check: does valence rank major-key pieces above minor-key ones on real compositions?
 
     PYTHONPATH=. .venv/bin/python scripts/eval_compositions.py -o data/compositions/report.json
     PYTHONPATH=. .venv/bin/python scripts/eval_compositions.py --model models/emotion.rtneural.json \\

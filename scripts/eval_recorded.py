@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks on recorded music (issue 16): does a fader move change the emotion; is faster music heard as more aroused?
+"""Checks on recorded music: does a fader move change the emotion; is faster music heard as more aroused?
 
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev -o data/recorded/dev.json
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --model models/emotion.rtneural.json \\

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pluggy
 import pytest
 
 from kelly_jack import docs_gen, hookspecs
@@ -111,12 +112,18 @@ def test_the_readme_is_a_front_door():
         assert f"(docs/{page.name})" in readme, f"README's 'Where to go next' does not link docs/{page.name}"
 
 
-def test_every_plugin_hook_is_documented():
+def test_every_plugin_hook_has_a_section_with_its_arguments_thread_and_an_example():
+    """As datasette does: each hookspec has a section in docs/plugins.md, and each section a hookspec."""
     text = (ROOT / "docs" / "plugins.md").read_text()
-    hooks = [name for name, f in vars(hookspecs).items() if name.startswith("kelly_jack_") and callable(f)]
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    hooks = sorted(name for name in vars(manager.hook) if name.startswith("kelly_jack_"))
     assert hooks
-    for hook in hooks:
-        assert f"def {hook}" in text, f"hook {hook} has no example in docs/plugins.md"
+    sections = dict(re.findall(r"^### `(kelly_jack_\w+)\(\)`\n(.*?)(?=^#{1,3} |\Z)", text, re.M | re.S))
+    assert sorted(sections) == hooks, "docs/plugins.md's hook sections differ from kelly_jack/hookspecs.py"
+    for hook, body in sections.items():
+        for part in ("**Arguments**", "**Returns**", "**Called**", f"def {hook}("):
+            assert part in body, f"docs/plugins.md: the section of {hook} has no {part}"
 
 
 def test_the_package_map_names_every_top_level_module_and_package():

@@ -7,8 +7,8 @@
 * ``failing``: raises ``RuntimeError`` (or returns NaN with ``mode: nan``) on every
   ``every``-th call, else ``constant``;
 * ``heuristic``: not ML: arousal from loudness (RMS -50..-10 dBFS), valence
-  from brightness (spectral centroid 0..1440 Hz: the zero-crossing rate
-  0..0.06 of layout 1..3 for a tone at 48 kHz), reading the current layout.
+  from brightness (spectral centroid 0..1440 Hz, the zero-crossing rate
+  0..0.06 of a tone at 48 kHz), reading the current layout.
   A transparent, model-free reference for tests and for comparing a model against.
 """
 

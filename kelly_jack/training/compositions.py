@@ -1,6 +1,6 @@
 """Real compositions as MIDI from Debian packages: fetching, the piece list, the excerpt and its FluidR3 rendering.
 
-The composition check (``scripts/eval_compositions.py``, issue 16) asks whether the model's
+The composition check (``scripts/eval_compositions.py``) asks whether the model's
 valence ranks major-key pieces above minor-key ones on music our corpus code never generated,
 rendered with the soundfont training never uses (FluidR3, Debian ``fluid-soundfont-gm``).
 ``SOURCES`` names the packages, with the licence their ``/usr/share/doc/<pkg>/copyright`` states.

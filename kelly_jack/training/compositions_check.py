@@ -1,4 +1,4 @@
-"""The composition check (issue 16): does valence rank major-key pieces above minor-key ones on real compositions?
+"""The composition check: does valence rank major-key pieces above minor-key ones on real compositions?
 
 ``run(...)`` lists the pieces of ``compositions.SOURCES``, labels each excerpt's mode from its
 score (``compositions_key``: the Krumhansl-Kessler estimate, or with ``label="signature"`` the

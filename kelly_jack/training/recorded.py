@@ -1,6 +1,6 @@
 """Recorded music from Debian packages: fetching, the track list, the dev/held-out split, excerpts and variants.
 
-The checks on recorded music (``scripts/eval_recorded.py``, issue 16) need real records, not
+The checks on recorded music (``scripts/eval_recorded.py``) need real records, not
 rendered MIDI. Debian ships game soundtracks under free licences; ``PACKAGES`` names the ones
 used, with their licence (read from each package's ``/usr/share/doc/<pkg>/copyright``) and
 the set each belongs to. The split is **by package**: every held-out track is by composers,

@@ -1,4 +1,4 @@
-"""The checks on recorded music (issue 16): level, tempo and rank agreement, the report, and the held-out looks log.
+"""The checks on recorded music: level, tempo and rank agreement, the report, and the held-out looks log.
 
 ``run(...)`` fetches the set's packages, makes every track's variants, measures each model
 (and the peer, when given) on every variant, and returns the report (``checks`` per system,

@@ -1,7 +1,7 @@
 """Tempo consistency pairs from development recordings: unlabelled, so only their difference is a target.
 
 Rendered training clips teach the tempo cue on rendered MIDI; recorded music is what the model must
-hear. Issue 16 allows unlabelled recorded music to train consistency terms from development tracks
+hear. Unlabelled recorded music may train consistency terms, from development tracks
 only. So excerpts of development tracks (``recorded.PACKAGES`` of the ``dev`` split, never
 ``heldout``) are played at ``stretch.SLOW`` and ``stretch.FAST`` times their speed with rubberband
 (pitch kept) and become ``tempo`` contrast pairs. Nobody rated these tracks: a clip's own label is
