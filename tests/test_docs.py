@@ -112,6 +112,17 @@ def test_the_readme_is_a_front_door():
         assert f"(docs/{page.name})" in readme, f"README's 'Where to go next' does not link docs/{page.name}"
 
 
+def test_every_benchmark_section_says_when_and_on_what_machine_it_was_measured():
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    assert sections
+    for section in sections:
+        title, _, body = section.partition("\n")
+        head = body.strip().split("\n\n")[0]
+        assert re.match(r"Measured \d{4}-\d{2}-\d{2}\b", head), f"docs/benchmarks.md, {title}: no 'Measured DATE' line"
+        assert "Machine: " in head, f"docs/benchmarks.md, {title}: no 'Machine: ' in its first paragraph"
+
+
 def test_every_plugin_hook_has_a_section_with_its_arguments_thread_and_an_example():
     """As datasette does: each hookspec has a section in docs/plugins.md, and each section a hookspec."""
     text = (ROOT / "docs" / "plugins.md").read_text()
