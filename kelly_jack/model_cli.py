@@ -28,7 +28,13 @@ import numpy as np
 from .backends import BackendError, create_backend
 from .plugins import load_plugins
 
-BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural", ".yaml": "rtneural", ".yml": "rtneural"}  # .yaml: a description
+BY_SUFFIX = {
+    ".onnx": "onnx",
+    ".tflite": "tflite",
+    ".json": "rtneural",
+    ".yaml": "rtneural",
+    ".yml": "rtneural",
+}  # .yaml: a description
 
 
 class UsageError(Exception):

@@ -18,10 +18,11 @@ import pluggy
 from . import hookspecs
 from .backends import onnx as onnx_backend
 from .backends import rtneural, stubs
+from .backends import tflite as tflite_backend
 from .hookspecs import BackendFactory, GeneratorFactory
 from .midi import generators
 
-BUILTINS = (stubs, onnx_backend, rtneural, generators)
+BUILTINS = (stubs, onnx_backend, rtneural, tflite_backend, generators)
 ENV = "KELLY_JACK_LOAD_PLUGINS"
 
 

@@ -15,7 +15,11 @@ PACKAGE = Path(__file__).resolve().parent
 DATA_MODELS = PACKAGE / "data" / "models"  # in a built wheel or a `pip install .`
 CHECKOUT_MODELS = PACKAGE.parent / "models"  # a checkout, an editable install
 DEFAULT = "default"  # the `model:` value naming the shipped model
-SHIPPED_MODELS = {"rtneural": "emotion.rtneural.json", "onnx": "emotion.onnx"}  # backend -> file in models/
+SHIPPED_MODELS = {
+    "rtneural": "emotion.rtneural.json",
+    "onnx": "emotion.onnx",
+    "tflite": "emotion.tflite",
+}  # backend -> file in models/
 
 
 class ShippedFileMissing(Exception):

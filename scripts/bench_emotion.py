@@ -6,17 +6,19 @@ extractor's ``compute`` on one window, then the backend's ``infer`` on the 128
 features (the call from Python included; a recurrent model carries its state
 from call to call, as live). Models: the files given, else the one-hop MLP
 (128 -> 64 tanh -> 64) and the GRU model (128 -> 64 tanh -> GRU 32 -> 64 and
-GRU 48) with seeded random weights, written by the training exporters. Each
-model runs in the rtneural backend (float64, the default, and float32) and the
-onnx backend; each figure is the median per-hop time over ``--hops`` hops of a
+GRU 48) with seeded random weights, written by the training exporters (and the
+TFLite writer). Each model runs in the rtneural backend (float64, the default,
+and float32), the onnx backend and the tflite backend (builtin kernels, the
+default, and XNNPACK); each figure is the median per-hop time over ``--hops`` hops of a
 chord signal's real features.
 
-    .venv/bin/python scripts/bench_emotion.py [--hops 2000] [model.onnx model.rtneural.json ...]
+    .venv/bin/python scripts/bench_emotion.py [--hops 2000] [model.onnx model.rtneural.json model.tflite ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -27,6 +29,8 @@ import numpy as np
 
 from kelly_jack.backends.onnx import OnnxBackend
 from kelly_jack.backends.rtneural import RTNeuralBackend
+from kelly_jack.backends.tflite import TfliteBackend
+from kelly_jack.backends.tflite.writer import tflite_bytes
 from kelly_jack.rt.features import FeatureExtractor
 from kelly_jack.training import export
 from kelly_jack.training.gru import GruNetwork
@@ -65,7 +69,9 @@ def random_models(folder: Path) -> list[Path]:
     for name, net in nets.items():
         meta = export.metadata(net, layout_version=0, rate=SR, window=WINDOW, hop=HOP, training="random weights")
         export.save(net, meta, folder / f"{name}.onnx", folder / f"{name}.rtneural.json")
-        paths += [folder / f"{name}.onnx", folder / f"{name}.rtneural.json"]
+        doc = json.loads((folder / f"{name}.rtneural.json").read_text())
+        (folder / f"{name}.tflite").write_bytes(tflite_bytes(doc))
+        paths += [folder / f"{name}.onnx", folder / f"{name}.rtneural.json", folder / f"{name}.tflite"]
     return paths
 
 
@@ -83,7 +89,9 @@ def per_hop_us(fn, rows: np.ndarray) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs="*", type=Path, help=".onnx and .json model files (default: random MLP and GRUs)")
+    p.add_argument(
+        "models", nargs="*", type=Path, help=".onnx, .json and .tflite model files (default: random MLP and GRUs)"
+    )
     p.add_argument("--hops", type=int, default=2000)
     a = p.parse_args()
     x = chords((WINDOW + a.hops * HOP) / SR + 0.1)
@@ -101,6 +109,10 @@ def main() -> int:
         for path in a.models or random_models(Path(tmp)):
             if path.suffix == ".onnx":
                 backends = [("onnx", OnnxBackend({"model": str(path)}))]
+            elif path.suffix == ".tflite":
+                backends = [
+                    (f"tflite xnnpack={x}", TfliteBackend({"model": str(path), "xnnpack": x})) for x in (False, True)
+                ]
             else:
                 backends = [
                     (f"rtneural {prec}", RTNeuralBackend({"model": str(path), "precision": prec}))
