@@ -19,6 +19,7 @@ from typing import TextIO
 from .backends import Backend
 from .config import describe_source, input_names, output_names, plugin_limits
 from .inference import InferenceThreadManager
+from .inference.audio_input import ring_frames
 from .inference.mapping import emotion_mapping
 from .jack.client import KellyJackClient, ServerNotRunning
 from .latency import LatencyManager
@@ -71,7 +72,8 @@ class Session:
         )
         self.rate = self.client.samplerate
         self.latency = LatencyManager.from_config(cfg["latency"]).frames(self.rate)
-        self.state = SharedState(len(names), outputs=ports["outputs"], latency=self.latency)
+        frames = ring_frames(backend, self.rate, cfg["analysis"]["hop"])  # an audio-input backend's window fits
+        self.state = SharedState(len(names), audio_frames=frames, outputs=ports["outputs"], latency=self.latency)
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         configure_params(self.state, cfg, self.rate, self.latency, self.wake_fd)
         self.runner = self._generator_runner(generators or [])

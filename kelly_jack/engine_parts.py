@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from .backends import BackendError, create_backend
-from .backends.base import EMOTIONS, FEATURES, BackendBase, check_layout_version
+from .backends.base import BackendBase, check_layout_version, check_shape
 from .config import ConfigError, backend_options, generator_options, where
 from .inference.mapping import MappingError, emotion_mapping
 from .midi.factory import GeneratorError, create_generator
@@ -24,12 +24,10 @@ def build_backend(cfg: dict, plugins: Plugins) -> tuple[BackendBase, np.ndarray 
     """The loaded, checked backend and its learned mapping (None: grid centroid); raises ConfigError."""
     try:
         backend = create_backend(cfg["backend"]["name"], backend_options(cfg), plugins)
-        if (backend.input_size, backend.output_size) != (FEATURES, EMOTIONS):
-            raise BackendError(
-                f"backend {backend.name!r}: the model maps {backend.input_size} inputs to "
-                f"{backend.output_size} outputs; kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
-                "model" if "model" in cfg["backend"] else None,
-            )
+        try:
+            check_shape(backend)
+        except BackendError as e:
+            raise BackendError(str(e), e.key if e.key != "model" or "model" in cfg["backend"] else None) from None
         check_layout_version(backend, cfg["backend"].get("model"), LAYOUT_VERSION)
         mapping = emotion_mapping(cfg["emotion"]["mapping"], backend)
     except MappingError as e:

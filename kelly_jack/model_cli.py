@@ -41,12 +41,15 @@ class UsageError(Exception):
     """A mistake in the command line or its files: one line for the user."""
 
 
-def _backend_for(model: str, name: str | None, plugins):
+def _backend_for(model: str | None, name: str | None, plugins):
+    """The backend ``name`` (else the one the file suffix names) on ``model`` (None: a backend without a file)."""
+    if model is None and name is None:
+        raise UsageError("model run: give a model file, or --backend for a backend that needs none")
     name = name or BY_SUFFIX.get(Path(model).suffix.lower())
     if name is None:
         raise UsageError(f"{model}: cannot tell the backend from the file name; use --backend")
     try:
-        return create_backend(name, {"model": model}, plugins)
+        return create_backend(name, {} if model is None else {"model": model}, plugins)
     except BackendError as e:
         raise UsageError(str(e)) from None
 
@@ -131,11 +134,32 @@ def cmd_info(args, plugins) -> int:
 
 def cmd_run(args, plugins) -> int:
     backend = _backend_for(args.model, args.backend, plugins)
+    if getattr(backend, "input_kind", "features") == "audio":
+        return _run_over_audio(backend, args)
     x = _read_matrix(args.input, backend.input_size)
     backend.reset()
     y = np.asarray(backend.infer_block(x), dtype=np.float32)
     _write_matrix(args.output, y)
     print(f"{args.output}: {y.shape[0]} steps x {y.shape[1]} values", file=sys.stderr)
+    return 0
+
+
+def _run_over_audio(backend, args) -> int:
+    """An audio-input backend over the audio file ``--input``: one output row per window."""
+    from .offline.audio_file import AudioFileError
+    from .offline.audio_windows import audio_model_outputs
+
+    try:
+        ends, y = audio_model_outputs(backend, Path(args.input))
+    except AudioFileError as e:
+        raise UsageError(str(e)) from None
+    _write_matrix(args.output, y)
+    rate, window, hop = backend.audio_rate, backend.audio_window, backend.audio_hop
+    print(
+        f"{args.output}: {y.shape[0]} windows x {y.shape[1]} values ({window} samples at {rate} Hz every {hop}; "
+        f"the first ends at {ends[0]:.3f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -160,20 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("generators", help="list the MIDI generators every plugin provides")
     model = sub.add_parser("model", help="inspect or run a model file").add_subparsers(dest="action", required=True)
     info = model.add_parser("info", help="sizes, parameters and layout version of a model")
-    run = model.add_parser("run", help="run a model over the rows of a .npy/.csv file as consecutive steps")
+    run = model.add_parser(
+        "run", help="run a model over the rows of a .npy/.csv file as consecutive steps, or over an audio file"
+    )
     info.add_argument(
         "model",
         nargs="?",
-        help="model file (.onnx, .json); default: the model of the config in use ($KELLY_JACK_CONFIG, else "
+        help="model file (.onnx, .json, .tflite); default: the model of the config in use ($KELLY_JACK_CONFIG, else "
         "~/.config/kelly-jack/studio.yaml, else the shipped model)",
     )
-    run.add_argument("model", help="model file (.onnx, .json)")
+    run.add_argument("model", nargs="?", help="model file (.onnx, .json, .tflite); none for a --backend without one")
     for q in (info, run):
         q.add_argument("--backend", help="backend name (default: from the file suffix)")
     convert = model.add_parser("convert", help="convert an ONNX graph of RTNeural-shaped layers to RTNeural JSON")
     convert.add_argument("model", help="the .onnx file")
     convert.add_argument("-o", "--output", required=True, help="the .json file to write")
-    run.add_argument("--input", required=True, metavar="X", help="steps x inputs (.npy or .csv)")
+    run.add_argument(
+        "--input",
+        required=True,
+        metavar="X",
+        help="steps x inputs (.npy or .csv); for a backend that hears audio, an audio file (its windows, every hop)",
+    )
     run.add_argument("--output", required=True, metavar="Y", help="where to write steps x outputs (.npy or .csv)")
     return p
 

@@ -16,9 +16,7 @@ import sys
 import threading
 from typing import TextIO
 
-import numpy as np
-
-from .backends.base import FEATURES
+from .backends.base import silent_input
 from .config import ConfigError, backend_options, load_config
 from .engine_parts import build_backend
 from .plugins import load_plugins
@@ -63,13 +61,16 @@ class ModelReloader:
         try:
             cfg = self.cfg if path.startswith("<") else load_config(path)
             backend, mapping = build_backend(cfg, load_plugins(cfg["plugins"]["modules"]))
-            backend.infer(np.zeros(FEATURES, dtype=np.float32))  # compile or warm up here, not on the hop
+            backend.infer(silent_input(backend))  # compile or warm up here, not on the hop
             backend.reset()
         except ConfigError as e:
             return self._refuse(str(e))
         except Exception as e:  # a plugin's own bug must not take the client down
             return self._refuse(f"{type(e).__name__}: {e}")
-        self.inference.set_inference_function(backend, mapping)
+        try:
+            self.inference.set_inference_function(backend, mapping)
+        except ValueError as e:  # an audio window longer than the ring sized at start
+            return self._refuse(str(e))
         self.reloads += 1
         model = backend_options(cfg).get("model")  # the shipped model's path for `model: default`
         print(

@@ -19,29 +19,9 @@ from kelly_jack.rt.emotion import logits_for
 from kelly_jack.rt.layout import R_AROUSAL, R_FRAME, R_VALENCE
 from kelly_jack.state import SharedState
 
+from support.rings import audio_period, results
+
 WINDOW, HOP = 256, 64
-
-
-def audio_period(state: SharedState, frames: np.ndarray) -> bool:
-    """What the audio callback does with one period: all channels or none (counted)."""
-    n = frames.shape[-1]
-    hdr = state.audio_hdr
-    if ring.producer_space(hdr) < n:
-        hdr[ring.H_OVERFLOW] += n
-        return False
-    w = hdr[ring.H_WRITE]
-    for ch in range(state.channels):
-        ring.copy_in(state.audio[ch], w, frames[ch], n)
-    ring.producer_commit(hdr, n)
-    return True
-
-
-def results(state: SharedState) -> list[np.ndarray]:
-    out = []
-    while (row := ring.record_peek(state.result_hdr, state.results)) >= 0:
-        out.append(state.results[row].copy())
-        ring.record_pop(state.result_hdr)
-    return out
 
 
 def manager(state, backend, channel=-1):

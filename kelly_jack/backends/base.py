@@ -2,7 +2,15 @@
 
 A backend is what a backend factory returns (see ``kelly_jack.hookspecs``):
 
-* ``name``, ``input_size`` (128 features) and ``output_size`` (64 emotion values);
+* ``name``, ``input_size`` and ``output_size``;
+* what it hears, ``input_kind``: ``"features"`` (the default: the 128-float
+  feature vector of each hop, ``input_size`` 128) or ``"audio"``: mono float32
+  samples at ``audio_rate`` Hz, ``audio_window`` of them (``input_size``), a new
+  window every ``audio_hop`` samples (the inference thread resamples the server's
+  audio with soxr and rounds the hop to whole analysis hops: ``AudioInput``);
+* what it says, ``output_kind``: ``"grid"`` (the default: 64 values over the
+  8x8 valence/arousal grid) or ``"valence_arousal"``: 2 values, valence and
+  arousal in -1..1, or 3 with dominance;
 * ``infer(x) -> y``: one float32 vector in, ``output_size`` floats out;
 * ``infer_block(X) -> Y``: rows of X are consecutive steps; a streaming model
   processes them in order, carrying its state, as if ``infer`` were called per row;
@@ -25,6 +33,9 @@ import numpy as np
 
 FEATURES = 128
 EMOTIONS = 64
+FEATURES_INPUT, AUDIO_INPUT = "features", "audio"
+GRID_OUTPUT, VALENCE_AROUSAL_OUTPUT = "grid", "valence_arousal"
+MAX_AUDIO_SECONDS = 30.0  # an audio window longer than this is refused (the ring holds twice the window)
 
 
 class BackendError(Exception):
@@ -46,6 +57,11 @@ class BackendBase:
     input_size = FEATURES
     output_size = EMOTIONS
     layout_version: int | None = None
+    input_kind = FEATURES_INPUT
+    output_kind = GRID_OUTPUT
+    audio_rate = 0  # audio input: Hz
+    audio_window = 0  # audio input: samples at audio_rate per call
+    audio_hop = 0  # audio input: samples at audio_rate between two windows
 
     def infer(self, features: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -78,6 +94,55 @@ class FunctionBackend(BackendBase):
 
     def infer(self, features: np.ndarray) -> np.ndarray:
         return self._fn(features)
+
+
+def check_shape(backend: BackendBase) -> None:
+    """Raise BackendError unless what ``backend`` declares it hears and says is something kelly can run."""
+    name = getattr(backend, "name", "?")
+    kind_in = getattr(backend, "input_kind", FEATURES_INPUT)
+    kind_out = getattr(backend, "output_kind", GRID_OUTPUT)
+    if kind_in == FEATURES_INPUT:
+        if backend.input_size != FEATURES:
+            raise BackendError(
+                f"backend {name!r}: the model maps {backend.input_size} inputs to {backend.output_size} outputs; "
+                f"kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
+                "model",
+            )
+    elif kind_in == AUDIO_INPUT:
+        rate, window, hop = backend.audio_rate, backend.audio_window, backend.audio_hop
+        if not (isinstance(rate, int) and 1000 <= rate <= 384000):
+            raise BackendError(f"backend {name!r}: audio_rate {rate!r} Hz, expected an integer 1000..384000")
+        sizes_ok = isinstance(window, int) and isinstance(hop, int) and hop > 0
+        if not (sizes_ok and 0 < window <= MAX_AUDIO_SECONDS * rate):
+            raise BackendError(
+                f"backend {name!r}: audio_window {window!r} and audio_hop {hop!r} samples at {rate} Hz: expected "
+                f"integers, a window of at most {MAX_AUDIO_SECONDS:g} s and a hop above 0"
+            )
+        if backend.input_size != window:
+            raise BackendError(f"backend {name!r}: input_size {backend.input_size} is not its audio_window {window}")
+    else:
+        raise BackendError(f"backend {name!r}: input_kind {kind_in!r}, expected {FEATURES_INPUT!r} or {AUDIO_INPUT!r}")
+    sizes = {GRID_OUTPUT: (EMOTIONS,), VALENCE_AROUSAL_OUTPUT: (2, 3)}
+    if kind_out not in sizes:
+        raise BackendError(
+            f"backend {name!r}: output_kind {kind_out!r}, expected {GRID_OUTPUT!r} or {VALENCE_AROUSAL_OUTPUT!r}"
+        )
+    if backend.output_size not in sizes[kind_out]:
+        if kind_out == GRID_OUTPUT and kind_in == FEATURES_INPUT:
+            raise BackendError(
+                f"backend {name!r}: the model maps {backend.input_size} inputs to {backend.output_size} outputs; "
+                f"kelly needs {FEATURES} features -> {EMOTIONS} emotion values",
+                "model",
+            )
+        wanted = " or ".join(map(str, sizes[kind_out]))
+        raise BackendError(
+            f"backend {name!r}: the model gives {backend.output_size} values; {kind_out} output is {wanted}"
+        )
+
+
+def silent_input(backend: BackendBase) -> np.ndarray:
+    """Zeros of the length ``backend.infer`` takes: for a warm-up call that compiles before the first hop."""
+    return np.zeros(backend.input_size, dtype=np.float32)
 
 
 def check_layout_version(backend: BackendBase, model: str | None, expected: int) -> None:

@@ -165,15 +165,18 @@ class FailureReport:
 
 
 class HoldLastBackend(BackendBase):
-    """The stand-in for a backend that failed for good: its last good 64 outputs, for ever.
+    """The stand-in for a backend that failed for good: its last good outputs, for ever.
 
-    Neutral logits (all zero: the grid's centre, valence = arousal = 0) when it
-    never gave a good one.
+    Neutral (all zero: the grid's centre, or valence = arousal = 0) when it
+    never gave a good one. It takes features, whatever the backend it replaces heard.
     """
 
-    def __init__(self, replaced: str, last_good: np.ndarray | None):
+    def __init__(self, replaced: str, last_good: np.ndarray | None, output_kind: str = "grid"):
         self.name = f"hold-last (replacing {replaced})"
-        self._y = np.zeros(EMOTIONS) if last_good is None else np.array(last_good, dtype=np.float64)
+        self.output_kind = output_kind  # a valence/arousal backend's stand-in holds valence/arousal
+        neutral = np.zeros(2 if output_kind == "valence_arousal" else EMOTIONS)
+        self._y = neutral if last_good is None else np.array(last_good, dtype=np.float64)
+        self.output_size = self._y.shape[0]
 
     def infer(self, features: np.ndarray) -> np.ndarray:
         return self._y

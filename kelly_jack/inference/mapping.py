@@ -3,7 +3,8 @@
 ``emotion.mapping`` in the config: ``auto`` (the model's learned 3x64
 valence/arousal/dominance matrix when its metadata ships one, else the 8x8
 grid centroid), ``centroid``, or ``learned`` (an error when the model has
-none). Main thread, at start.
+none). A backend whose ``output_kind`` is ``valence_arousal`` says valence and
+arousal itself: no mapping (``learned`` is an error). Main thread, at start.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class MappingError(ValueError):
 
 def emotion_mapping(choice: str, backend) -> np.ndarray | None:
     """The 3x64 matrix to map with, or None for the grid centroid; raises MappingError."""
+    if getattr(backend, "output_kind", "grid") == "valence_arousal":
+        if choice == "learned":
+            name = getattr(backend, "name", "?")
+            raise MappingError(f"backend {name!r} gives valence and arousal, not a grid to map")
+        return None
     meta = getattr(backend, "metadata", None) or {}
     matrix = meta.get("emotion_mapping")
     if choice == "centroid" or (choice == "auto" and matrix is None):

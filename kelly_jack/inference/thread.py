@@ -31,6 +31,13 @@ dropped and counted; a message goes to stderr at most every 5 s. The backend
 runs on a worker with a deadline (``guard.py``): one that hangs past
 ``timeout_s``, or fails ``max_failures`` hops in a row, is replaced by a stub
 that holds its last good output until a reload brings a new model.
+
+A backend that hears audio (``input_kind == "audio"``, see ``audio_input.py``)
+runs every ``AudioInput.every`` hops on its own window, resampled to its rate;
+the hops between push its last result again, stamped with their own frame, so
+the generators and the CCs keep their cadence. A backend whose
+``output_kind`` is ``valence_arousal`` gives valence, arousal (and dominance)
+directly: no grid, confidence 1.
 """
 
 from __future__ import annotations
@@ -44,11 +51,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
+from ..backends.base import AUDIO_INPUT, EMOTIONS, VALENCE_AROUSAL_OUTPUT, BackendBase, FunctionBackend
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from ..state import SharedState
+from .audio_input import AudioInput
 from .guard import FailureReport, FailureTracker, HoldLastBackend, PluginCaller, PluginFailure
 from .resample import WindowResampler
 
@@ -66,9 +74,9 @@ I_REPLACED = 9  # backends replaced by the hold-last stub
 N_ICOUNTERS = 10
 
 
-def _logits(backend: BackendBase, features: np.ndarray) -> np.ndarray:
+def _logits(backend: BackendBase, x: np.ndarray) -> np.ndarray:
     """``backend.infer`` as a flat float64 array (on the plugin worker: a bad return type is the backend's failure)."""
-    return np.asarray(backend.infer(features), dtype=np.float64).reshape(-1)
+    return np.asarray(backend.infer(x), dtype=np.float64).reshape(-1)
 
 
 class InferenceThreadManager:
@@ -106,7 +114,7 @@ class InferenceThreadManager:
         self._caller = PluginCaller()
         self._failures = FailureTracker(max_failures)
         self._last_good: np.ndarray | None = None
-        self._model: tuple = (backend, None)  # (backend, learned mapping or None), swapped whole
+        self.rate = rate
         analysis_rate = rate if analysis_rate is None else analysis_rate
         self.resampler = None if analysis_rate == rate else WindowResampler(rate, analysis_rate, window)
         # frames of server audio read per hop
@@ -117,6 +125,12 @@ class InferenceThreadManager:
                 f"the audio ring holds {state.audio.shape[1]}"
             )
         self.hop = hop
+        # (backend, learned mapping or None, AudioInput or None), swapped whole
+        self._model: tuple = (backend, None, self._audio_input(backend))
+        self._audio_seen: AudioInput | None = None  # the audio plan the last hop ran with
+        self._audio_from = 0  # ring position from which an audio window is whole (a gap or a swap resets it)
+        self._next_audio_hop = 0  # the analysis hop (client frame // hop) an audio backend runs on next
+        self._held: tuple | None = None  # an audio backend's last result (va, dominance, y), pushed between its hops
         self.channel = channel
         self.wake_fd = wake_fd
         self.generators = generators  # a midi.runner.GeneratorRunner, or None
@@ -146,12 +160,26 @@ class InferenceThreadManager:
         """Swap the model: a backend object, or any callable ``features -> 64 logits``, and its
         learned 3x64 valence/arousal/dominance ``mapping`` (None: the grid centroid).
 
-        Takes effect from the next hop: the pair is one attribute store, safe from any thread.
+        Takes effect from the next hop: the pair is one attribute store, safe from any thread. Raises
+        ValueError for an audio-input backend whose window the audio ring (sized at start) cannot hold.
         """
         backend = fn if hasattr(fn, "infer") else FunctionBackend(fn)
         matrix = None if mapping is None else np.ascontiguousarray(mapping, dtype=np.float64).reshape(3, EMOTIONS)
-        self._model = (backend, matrix)
+        self._model = (backend, matrix, self._audio_input(backend))
         self._failures.ok()
+
+    def _audio_input(self, backend) -> AudioInput | None:
+        """The window plan of an audio-input backend (None for features); ValueError if the ring cannot hold it."""
+        if getattr(backend, "input_kind", "features") != AUDIO_INPUT:
+            return None
+        audio = AudioInput(backend, self.rate, self.hop)
+        if audio.source_frames > self.state.audio.shape[1] // 2:
+            raise ValueError(
+                f"backend {backend.name!r} hears {audio.window} samples at {audio.rate} Hz = {audio.source_frames} "
+                f"frames at {self.rate:g} Hz; the audio ring holds {self.state.audio.shape[1]} "
+                "(restart kelly to load it)"
+            )
+        return audio
 
     @property
     def backend(self) -> BackendBase:
@@ -160,6 +188,11 @@ class InferenceThreadManager:
     @property
     def mapping(self) -> np.ndarray | None:
         return self._model[1]
+
+    @property
+    def audio_input(self) -> AudioInput | None:
+        """The window plan of the current backend when it hears audio, else None."""
+        return self._model[2]
 
     def warm_up(self) -> None:
         """Compile (or load from Numba's cache) the kernels before the audio starts.
@@ -240,6 +273,7 @@ class InferenceThreadManager:
         self._offset = overflow
         # after an overflow, frames before w1 are on the other side of a gap in time
         base = w1 if overflow else int(hdr[ring.H_READ])
+        self._audio_seen, self._audio_from = self._model[2], base
         first = base + self.window
         self._next_end = first + (-(first + overflow)) % self.hop
         ring.consumer_release_to(hdr, base)
@@ -287,13 +321,33 @@ class InferenceThreadManager:
             self.counters[I_SKIPPED] += behind
             self._next_end += behind * self.hop
         end = self._next_end
+        model = self._model  # one read: a swap lands between hops, never inside one
+        audio = model[2]
+        if audio is not self._audio_seen:  # a swap: its first window starts here, not before frames released earlier
+            self._audio_seen, self._audio_from, self._held = audio, end, None
         mix_to_mono(self.state.audio, end - self.window, self.window, self.channel, self._buf)
+        hop_index = (end + self._offset) // self.hop
+        hears = (
+            audio is not None and hop_index >= self._next_audio_hop and end - audio.source_frames >= self._audio_from
+        )
+        if hears:
+            audio.fill(self.state.audio, end, self.channel)
+            self._next_audio_hop = (hop_index // audio.every + 1) * audio.every
         self._next_end = end + self.hop
-        ring.consumer_release_to(hdr, self._next_end - self.window)
+        keep = self.window if audio is None else max(self.window, audio.source_frames)
+        ring.consumer_release_to(hdr, self._next_end - keep)
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             return 0  # the window may span a drop: discard it, resync next time
         self.counters[I_BAD_SAMPLES] += self._analyse()
-        return self._infer_and_push(end - 1 + self._offset)
+        frame = end - 1 + self._offset
+        if audio is None:
+            return self._infer_and_push(model, frame, self._features)
+        if hears:
+            return self._infer_and_push(model, frame, audio.samples)
+        if self._held is None:
+            return 0  # no window heard yet
+        va, dominance, y = self._held
+        return self._push(frame, va, dominance, y, 0)
 
     def _analyse(self) -> int:
         """Features of the window in ``_buf`` (resampled first if needed); returns the bad-sample count."""
@@ -306,35 +360,45 @@ class InferenceThreadManager:
             return bad + self.extractor.compute(self._analysis, self._features)
         return self.extractor.compute(self._buf, self._features)
 
-    def _infer_and_push(self, frame: int) -> int:
-        model = self._model  # one read: a swap lands between hops, never inside one
-        backend, mapping = model
+    def _infer_and_push(self, model: tuple, frame: int, x: np.ndarray) -> int:
+        """Run ``model``'s backend on ``x`` (features or its audio window) and push the result stamped ``frame``."""
+        backend, mapping, audio = model
         name = getattr(backend, "name", "?")
-        y, failure = self._caller.try_call(
-            f"backend {name}", _logits, backend, self._features, timeout_s=self.timeout_s
-        )
+        y, failure = self._caller.try_call(f"backend {name}", _logits, backend, x, timeout_s=self.timeout_s)
         if failure is not None:
             self.counters[I_TIMEOUTS if failure.hung else I_ERRORS] += 1
             self._give_up(model, failure)
             return 0
         elapsed_us = self._caller.elapsed_us
-        if y.shape != (EMOTIONS,) or not np.isfinite(y).all():
+        direct = getattr(backend, "output_kind", "grid") == VALENCE_AROUSAL_OUTPUT
+        if y.shape not in (((2,), (3,)) if direct else ((EMOTIONS,),)) or not np.isfinite(y).all():
             self.counters[I_NONFINITE] += 1
             self._give_up(model, PluginFailure(f"backend {name} returned non-finite or shape {y.shape}", False))
             return 0
         self._failures.ok()
         self._last_good = y
-        grid_centroid(y, self._va)  # the confidence is the grid's spread either way
         dominance = None
-        if mapping is not None:
-            learned_mapping(y, mapping, self._vad)
-            self._va[0], self._va[1], dominance = self._vad
+        if direct:
+            self._va[0], self._va[1], self._va[2] = np.clip(y[0], -1, 1), np.clip(y[1], -1, 1), 1.0
+            dominance = float(np.clip(y[2], -1, 1)) if y.shape == (3,) else None
+            y = np.zeros(EMOTIONS)  # no grid to show
+        else:
+            grid_centroid(y, self._va)  # the confidence is the grid's spread either way
+            if mapping is not None:
+                learned_mapping(y, mapping, self._vad)
+                self._va[0], self._va[1], dominance = self._vad
+        if audio is not None:
+            self._held = (self._va.copy(), dominance, y)
+        return self._push(frame, self._va, dominance, y, elapsed_us)
+
+    def _push(self, frame: int, va: np.ndarray, dominance: float | None, y: np.ndarray, elapsed_us: int) -> int:
+        """Push one result record (valence, arousal, confidence ``va``; the grid ``y``); run the generators."""
         rec = self._record
         rec[layout.R_FRAME] = frame
         rec[layout.R_DOMINANCE] = 0.0 if dominance is None else dominance
-        rec[layout.R_VALENCE] = self._va[0]
-        rec[layout.R_AROUSAL] = self._va[1]
-        rec[layout.R_CONFIDENCE] = self._va[2]
+        rec[layout.R_VALENCE] = va[0]
+        rec[layout.R_AROUSAL] = va[1]
+        rec[layout.R_CONFIDENCE] = va[2]
         rec[layout.R_INFER_US] = elapsed_us
         rec[layout.R_EMOTION : layout.R_EMOTION + EMOTIONS] = y
         self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
@@ -344,7 +408,7 @@ class InferenceThreadManager:
         self.counters[I_RESULTS] += 1
         self.last_result = rec.copy()
         if self.generators is not None:
-            self.generators.after_result(frame, self._va[0], self._va[1], dominance, self._features)
+            self.generators.after_result(frame, va[0], va[1], dominance, self._features)
         return 1
 
     def _give_up(self, model: tuple, failure: PluginFailure) -> None:
@@ -352,8 +416,9 @@ class InferenceThreadManager:
         if not self._failures.failed(failure.hung) or self._model is not model:
             self._report(failure.message)
             return
-        backend, mapping = model
-        self._model = (HoldLastBackend(getattr(backend, "name", "?"), self._last_good), mapping)
+        backend, mapping, _ = model
+        kind = getattr(backend, "output_kind", "grid")
+        self._model = (HoldLastBackend(getattr(backend, "name", "?"), self._last_good, kind), mapping, None)
         self._failures.ok()
         self.counters[I_REPLACED] += 1
         print(

@@ -22,6 +22,7 @@ from ..app import configure_params
 from ..backends import Backend
 from ..config import plugin_limits
 from ..inference import InferenceThreadManager
+from ..inference.audio_input import ring_frames
 from ..inference.mapping import emotion_mapping
 from ..jack.process import process_period
 from ..latency import LatencyManager
@@ -80,7 +81,8 @@ class OfflineEngine:
             raise ValueError(f"block must be 1..{layout.OFFLINE_BLOCK} frames, got {block}")
         self.rate, self.block = rate, block
         self.latency = LatencyManager.from_config(cfg["latency"]).frames(rate)
-        self.state = SharedState(channels, outputs=False, latency=self.latency)
+        frames = ring_frames(backend, rate, cfg["analysis"]["hop"])  # an audio-input backend's window fits
+        self.state = SharedState(channels, audio_frames=frames, outputs=False, latency=self.latency)
         self.state.go_offline()
         configure_params(self.state, cfg, rate, self.latency, -1)
         self.timeline = Timeline()
