@@ -20,6 +20,7 @@ from .backends import Backend
 from .config import describe_source, input_names, output_names, plugin_limits
 from .inference import InferenceThreadManager
 from .inference.audio_input import ring_frames
+from .inference.budget import budget_warning
 from .inference.mapping import emotion_mapping
 from .jack.client import KellyJackClient, ServerNotRunning
 from .latency import LatencyManager
@@ -91,6 +92,8 @@ class Session:
         )
         self.inference.set_inference_function(backend, emotion_mapping(cfg["emotion"]["mapping"], backend))
         self.inference.warm_up()
+        budget = LatencyManager.from_config(cfg["latency"]).budget_frames(self.rate)
+        self.budget_warning = budget_warning(backend, budget, self.rate)  # said with the start line
         self.blocksize = self.client.blocksize
         self.connections: list[tuple[str, str]] = []  # as of the last look, to restore after a restart
         self.pending: list[tuple[str, str]] = []  # remembered connections not made again yet
@@ -129,7 +132,8 @@ class Session:
         """
         self.client.attach(self.state, self.latency, self.cfg["client"]["audio_thread"])
         self.inference.start()
-        return self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
+        warnings = self.client.activate(self.cfg["connect"], self.cfg["ports"]["pretty_names"])
+        return warnings + ([self.budget_warning] if self.budget_warning else [])
 
     def restore_pending(self) -> None:
         """Make the remembered connections whose ports exist now (peers come back after kelly, or never)."""

@@ -23,9 +23,7 @@ import os
 import pwd
 import re
 import resource
-import statistics
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,21 +414,6 @@ def check_model(cfg: dict) -> tuple[Result, object | None]:
     return Result("model", OK, found), backend
 
 
-def time_inference(backend, runs: int) -> float:
-    """Median seconds of one ``infer`` call over ``runs`` calls (after one warm-up call that compiles)."""
-    import numpy as np
-
-    x = np.random.default_rng(0).standard_normal(backend.input_size).astype(np.float32)
-    backend.reset()
-    backend.infer(x)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        backend.infer(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def check_inference(seconds: float, runs: int, info: ServerInfo | None, budget_frames: int) -> Result:
     """One inference's median time against the period (from the server, else 128 at 48 kHz) and the budget.
 
@@ -463,6 +446,7 @@ def check_inference(seconds: float, runs: int, info: ServerInfo | None, budget_f
 
 def run_checks(cfg: dict, cli_server: str | None, runs: int = 50) -> list[Result]:
     """Every check in order (the model and inference last: they may compile kernels)."""
+    from .inference.budget import time_inference
     from .latency import LatencyManager
 
     server, source = resolve_server(cli_server, cfg, dict(os.environ))

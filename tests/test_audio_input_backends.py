@@ -233,3 +233,24 @@ def test_model_run_runs_an_audio_backend_over_a_file_window_by_window(tmp_path, 
         env=env,
     )
     assert r.returncode == 2 and "shorter than one window (2 s)" in r.stderr and not (tmp_path / "z.csv").exists()
+
+
+@pytest.mark.jack
+def test_the_start_says_when_a_backend_is_slower_than_the_inference_budget(jack_server, tmp_path):
+    for delay, warned in ((40, True), (1, False)):
+        cfg = write_config(
+            tmp_path / f"k{delay}.yaml",
+            jack_server,
+            f"k-budget-{delay}",
+            f"ports: {{inputs: 1}}\nbackend: {{name: slow, delay_ms: {delay}}}\nlatency: {{inference_budget: 20ms}}\n",
+        )
+        kelly = Kelly(jack_server, cfg)
+        try:
+            kelly.wait_ready()
+            rc, out, err = kelly.stop()
+        finally:
+            kelly.stop()
+        assert rc == 0, err
+        assert ("more than the inference budget of 20.0 ms" in err) is warned, err
+        if warned:
+            assert "backend slow takes 4" in err and "set latency.inference_budget to at least" in err

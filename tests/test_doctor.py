@@ -13,6 +13,7 @@ import pytest
 from kelly_jack import doctor
 from kelly_jack.config import parse_config
 from kelly_jack.doctor import FAIL, INFO, OK, WARN, ServerInfo
+from kelly_jack.inference.budget import time_inference
 
 from support.jackd import ON_PIPEWIRE, ROOT, have_jackd, have_pipewire, new_server
 
@@ -215,7 +216,7 @@ def test_model_loads_and_a_bad_model_is_one_line(tmp_path):
     cfg = parse_config(f"backend: {{name: rtneural, model: {MODEL}}}\n")
     r, backend = doctor.check_model(cfg)
     assert r.status == OK and backend is not None and "'rtneural'" in r.found
-    assert doctor.time_inference(backend, 5) > 0
+    assert time_inference(backend, 5) > 0
     bad = tmp_path / "bad.json"
     bad.write_text('{"layers": [')
     path = tmp_path / "k.yaml"
