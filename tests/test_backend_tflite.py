@@ -166,3 +166,54 @@ def test_a_config_can_select_the_shipped_tflite_model(tmp_path):
     r = kelly("render", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.mid"), "--config", str(tmp_path / "k.yaml"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out.mid").stat().st_size > 0
+
+
+def test_a_tflite_model_that_hears_audio_runs_in_the_inference_thread(tmp_path):
+    """Metadata kelly_jack.input: audio (rate, window, hop) and output: valence_arousal; DC in, its mean out."""
+    from kelly_jack.inference import InferenceThreadManager
+    from kelly_jack.rt.layout import R_AROUSAL, R_VALENCE
+    from kelly_jack.state import SharedState
+
+    from support.rings import audio_period, results
+
+    w = np.zeros((1600, 2))
+    w[:, 0] = 1.0 / 1600  # valence: the window's mean
+    doc = {
+        "layers": [{"type": "dense", "activation": "", "weights": [w.tolist(), [0.0, 0.5]]}],
+        "kelly_jack.input": "audio",
+        "kelly_jack.output": "valence_arousal",
+        "kelly_jack.sample_rate": 16000,
+        "kelly_jack.window": 1600,
+        "kelly_jack.hop": 800,
+    }
+    (tmp_path / "a.tflite").write_bytes(tflite_bytes(doc))
+    backend = create_backend("tflite", {"model": str(tmp_path / "a.tflite")})
+    assert (backend.input_kind, backend.audio_rate, backend.audio_window, backend.audio_hop) == (
+        "audio",
+        16000,
+        1600,
+        800,
+    )
+    assert (backend.output_kind, backend.output_size) == ("valence_arousal", 2)
+    state = SharedState(1, audio_frames=1 << 14)
+    m = InferenceThreadManager(state, backend, 2048, 1024, -1, -1)
+    m._resync()
+    for _ in range(40):
+        audio_period(state, np.full((1, 256), 0.25, dtype=np.float32))
+        while m.process_available():
+            pass
+    rows = results(state)
+    assert rows and rows[-1][R_VALENCE] == pytest.approx(0.25, abs=1e-3) and rows[-1][R_AROUSAL] == pytest.approx(0.5)
+    doc["kelly_jack.hop"] = None
+    del doc["kelly_jack.hop"]
+    (tmp_path / "b.tflite").write_bytes(tflite_bytes(doc))
+    with pytest.raises(BackendError, match="needs kelly_jack.sample_rate, window and hop"):
+        create_backend("tflite", {"model": str(tmp_path / "b.tflite")})
+
+
+def test_feature_backends_refuse_a_model_that_declares_audio_input(tmp_path):
+    doc = json.loads((MODELS / "emotion.rtneural.json").read_text())
+    doc["kelly_jack.input"] = "audio"
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(BackendError, match="kelly_jack.input: 'audio': this backend runs features models"):
+        create_backend("rtneural", {"model": str(tmp_path / "m.json")})

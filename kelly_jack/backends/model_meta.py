@@ -11,7 +11,11 @@ with JSON values; both go through ``read``. Keys (all optional):
 ``kelly_jack.mapping``        what the 64 outputs mean (text)
 ``kelly_jack.emotion_mapping`` 3x64 valence/arousal/dominance matrix (JSON)
 ``kelly_jack.training_data``  what the model was trained on (text)
-``kelly_jack.state``          ONNX only: the recurrent state tensors, a JSON list of
+``kelly_jack.input``          TFLite: ``features`` (default) or ``audio``: the model hears
+                              mono audio; then sample_rate, window and hop are its
+                              audio rate, window and hop (samples at that rate)
+``kelly_jack.output``         TFLite: ``grid`` (default, 64 values) or ``valence_arousal``
+``kelly_jack.state``          ONNX, TFLite: the recurrent state tensors, a JSON list of
                               ``[input name, output name]`` pairs; the onnx backend
                               feeds each output back into its input on the next
                               call and zeroes them on reset (``state``: None when absent)
@@ -29,10 +33,15 @@ import numpy as np
 PREFIX = "kelly_jack."
 INTS = ("layout_version", "sample_rate", "window", "hop")
 TEXTS = ("mapping", "training_data")
+KINDS = {"input": ("features", "audio"), "output": ("grid", "valence_arousal")}
 
 
-def read(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The known keys of ``props`` without the prefix (None when absent); ValueError names a bad key."""
+def read(props: Mapping[str, Any], kinds: bool = False) -> dict[str, Any]:
+    """The known keys of ``props`` without the prefix (None when absent); ValueError names a bad key.
+
+    ``kinds``: the backend runs models that hear audio or say valence/arousal (``input_kind`` and
+    ``output_kind`` in the result); otherwise a file that declares either is refused.
+    """
     out: dict[str, Any] = {}
     for name in INTS:
         raw = props.get(PREFIX + name)
@@ -43,6 +52,15 @@ def read(props: Mapping[str, Any]) -> dict[str, Any]:
     for name in TEXTS:
         raw = props.get(PREFIX + name)
         out[name] = None if raw is None else str(raw)
+    for name, allowed in KINDS.items():
+        raw = props.get(PREFIX + name, allowed[0])
+        if raw not in allowed:
+            raise ValueError(f"metadata {PREFIX}{name}: {raw!r}, expected one of {', '.join(allowed)}")
+        if raw != allowed[0] and not kinds:
+            raise ValueError(
+                f"metadata {PREFIX}{name}: {raw!r}: this backend runs {allowed[0]} models (tflite runs both)"
+            )
+        out[f"{name}_kind"] = raw
     raw = props.get(PREFIX + "emotion_mapping")
     if raw is None:
         out["emotion_mapping"] = None

@@ -9,7 +9,12 @@ Options (the config's ``backend`` block):
   and print nothing at load; the delegate halves that and logs a line).
 
 The interpreter runs with one thread. Its input must take 128 float32 features
-(shape ``[128]`` or ``[1, 128]``) and its output give 64 float32 values.
+(shape ``[128]`` or ``[1, 128]``) and its output give 64 float32 values, unless
+its metadata says otherwise: ``kelly_jack.input: audio`` (with
+``kelly_jack.sample_rate``, ``window`` and ``hop``: the model hears that many
+samples of mono audio at that rate, shape ``[window]`` or ``[1, window]``; see
+"Backends that hear audio" in docs/plugins.md) and ``kelly_jack.output:
+valence_arousal`` (2 or 3 values instead of the grid).
 Metadata entries named ``kelly_jack.*`` (``model_meta``: layout version, rate,
 window, hop, mapping, emotion_mapping, training data) are read when present;
 ``kelly_jack.state`` names ``[input, output]`` pairs of recurrent state, each a
@@ -69,7 +74,7 @@ class TfliteBackend(BackendBase):
         except Exception as e:  # a truncated or foreign flatbuffer fails in the schema reader
             raise BackendError(f"{where}: not a TFLite model: {str(e).splitlines()[0]}", "model") from None
         try:
-            self._meta = model_meta.read(props)
+            self._meta = model_meta.read(props, kinds=True)
         except ValueError as e:
             raise BackendError(f"{where}: {e}") from None
         resolver = OpResolverType.AUTO if o["xnnpack"] else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -85,6 +90,7 @@ class TfliteBackend(BackendBase):
         self._input = self._pick([d for n, d in ins.items() if n not in dict(pairs)], o["input"], "input", where)
         state_outs = {out for _, out in pairs}
         self._output = self._pick([d for n, d in outs.items() if n not in state_outs], o["output"], "output", where)
+        self._declare_kinds(where)
         self._check(where)
         self.layout_version = self._meta["layout_version"]
         self._mapping = self._meta["emotion_mapping"]
@@ -105,15 +111,29 @@ class TfliteBackend(BackendBase):
             )
         return details[0]
 
+    def _declare_kinds(self, where: str) -> None:
+        """What the model hears and says, from its ``kelly_jack.input`` / ``kelly_jack.output`` metadata."""
+        self.input_kind, self.output_kind = self._meta["input_kind"], self._meta["output_kind"]
+        self.input_size = FEATURES
+        self.output_size = int(np.prod(self._output["shape"]))
+        if self.input_kind == "audio":
+            rate, window, hop = (self._meta[k] for k in ("sample_rate", "window", "hop"))
+            if None in (rate, window, hop):
+                raise BackendError(f"{where}: an audio-input model needs kelly_jack.sample_rate, window and hop")
+            self.audio_rate, self.audio_window, self.audio_hop = rate, window, hop
+            self.input_size = window
+
     def _check(self, where: str) -> None:
         i, o = self._input, self._output
         if i["dtype"] != np.float32:
             raise BackendError(f"{where}: input {i['name']!r} is {np.dtype(i['dtype']).name}, expected float32")
-        if _shape(i) not in ([FEATURES], [1, FEATURES]):
-            raise BackendError(f"{where}: input {i['name']!r} has shape {_shape(i)}, expected [128] or [1, 128]")
-        if o["dtype"] != np.float32 or int(np.prod(o["shape"])) != EMOTIONS:
+        n = self.input_size
+        if _shape(i) not in ([n], [1, n]):
+            raise BackendError(f"{where}: input {i['name']!r} has shape {_shape(i)}, expected [{n}] or [1, {n}]")
+        wanted = "64" if self.output_kind == "grid" else "2 or 3"
+        if o["dtype"] != np.float32 or self.output_size not in ((EMOTIONS,) if wanted == "64" else (2, 3)):
             raise BackendError(
-                f"{where}: output {o['name']!r} is {np.dtype(o['dtype']).name} {_shape(o)}, expected 64 float32"
+                f"{where}: output {o['name']!r} is {np.dtype(o['dtype']).name} {_shape(o)}, expected {wanted} float32"
             )
 
     @staticmethod
