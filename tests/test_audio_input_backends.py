@@ -254,3 +254,34 @@ def test_the_start_says_when_a_backend_is_slower_than_the_inference_budget(jack_
         assert ("more than the inference budget of 20.0 ms" in err) is warned, err
         if warned:
             assert "backend slow takes 4" in err and "set latency.inference_budget to at least" in err
+
+
+@pytest.mark.parametrize("period", [16, 64])
+def test_the_windows_heard_do_not_depend_on_the_period_size(period):
+    """Live (JACK periods) and render (offline blocks) feed the same thread in other chunks: the same windows.
+    (Periods up to a hop: with longer ones the thread takes the newest hop of each, as for any backend.)"""
+    heard = {}
+    for size in (32, period):
+        state = SharedState(1, audio_frames=8192)
+        backend = Heard(window=700, hop=200)
+        m = InferenceThreadManager(state, backend, WINDOW, HOP, -1, -1)
+        m._resync()
+        drive(m, state, np.arange(6000, dtype=np.float32), period=size)
+        heard[size] = [int(w[-1]) for w in backend.windows]
+    assert heard[32] == heard[period] and len(heard[32]) > 10
+
+
+def test_a_hot_swap_to_an_audio_backend_waits_for_a_whole_window_and_one_too_long_is_refused():
+    state = SharedState(1, audio_frames=4096)
+    m = InferenceThreadManager(state, Heard(window=500, hop=64), WINDOW, HOP, -1, -1)
+    m._resync()
+    drive(m, state, np.arange(1000, dtype=np.float32))
+    swapped = Heard(window=900, hop=64)
+    m.set_inference_function(swapped)
+    drive(m, state, np.arange(1000, 3000, dtype=np.float32))
+    first = int(swapped.windows[0][-1])
+    assert first >= 1024 + 900 - 1  # the swap lands on the hop ending at 1024: a whole window after it
+    assert np.array_equal(swapped.windows[0], np.arange(first - 899, first + 1, dtype=np.float32))
+    with pytest.raises(ValueError, match="the audio ring holds 4096"):
+        m.set_inference_function(Heard(window=3000, hop=64))
+    assert m.backend is swapped  # the refused one never ran
