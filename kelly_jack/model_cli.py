@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .backends import BackendError, create_backend
+from .errors import KellyError
 from .plugins import load_plugins
 
 BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural", ".yaml": "rtneural", ".yml": "rtneural"}  # .yaml: a description
 
 
-class UsageError(Exception):
+class UsageError(KellyError):
     """A mistake in the command line or its files: one line for the user."""
 
 

@@ -23,20 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import KellyError
+
 FEATURES = 128
 EMOTIONS = 64
 
 
-class BackendError(Exception):
+class BackendError(KellyError):
     """A backend could not be created or loaded; ``str()`` is one line for the user.
 
     ``key`` names the option of the backend block at fault ("name" for an
-    unknown backend, None when no single option is).
+    unknown backend, None when no single option is); ``KellyError`` carries it.
     """
-
-    def __init__(self, message: str, key: str | None = None):
-        super().__init__(message)
-        self.key = key
 
 
 class BackendBase:

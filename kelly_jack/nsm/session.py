@@ -33,7 +33,7 @@ CAPABILITIES = ":dirty:message:"
 ANNOUNCE_PATIENCE_S = 5.0  # no answer for this long: say once that kelly is still waiting
 
 
-class NsmExit(Exception):
+class NsmExit(Exception):  # not a KellyError: control flow that carries NSM's own exit code, never an error line
     """End kelly with exit ``code``; ``str()`` is the one line to print (may be empty)."""
 
     def __init__(self, code: int, line: str = ""):

@@ -6,8 +6,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..errors import KellyError
 
-class AudioFileError(Exception):
+
+class AudioFileError(KellyError):
     """An input or output file is unusable; ``str()`` is one line naming the file."""
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KellyError
 from .files import atomic_write
 
 
-class AudioError(Exception):
+class AudioError(KellyError):
     """An audio file could not be read or written; ``str()`` is one line naming it."""
 
 

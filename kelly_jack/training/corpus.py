@@ -40,6 +40,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from ..errors import KellyError
 from . import arrangement as A
 from . import cues as C
 from . import production as P
@@ -87,7 +88,7 @@ CONTRASTS = {
 DRUM_CONTRAST = {"drums": (0, 3)}
 
 
-class CorpusError(Exception):
+class CorpusError(KellyError):
     """The corpus cannot be made (missing tool or soundfont, bad option); one line for the user."""
 
 

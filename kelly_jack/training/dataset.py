@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KellyError
 from .audio import AudioError, read_audio
 from .features import ANALYSIS_RATE, clip_features
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 
 
-class DatasetError(Exception):
+class DatasetError(KellyError):
     """Unreadable annotations or audio; ``str()`` is one line naming the file (and row or column)."""
 
 

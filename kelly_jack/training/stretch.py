@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KellyError
 from . import cues as C
 from .audio import AudioError, read_audio, write_wav
 from .files import atomic_write
@@ -37,7 +38,7 @@ from .files import atomic_write
 FAST, SLOW = 1.25, 0.8  # speed multipliers (rubberband -T), those of the checks on recorded music
 
 
-class StretchError(Exception):
+class StretchError(KellyError):
     """The stretched corpus cannot be made (missing rubberband, unreadable corpus); one line for the user."""
 
 
