@@ -13,7 +13,7 @@ import sys
 
 from . import __version__
 from .config import ConfigError, load_found_config
-from .engine_parts import build_engine_parts
+from .engine.parts import build_engine_parts
 from .nsm.protocol import ERR_BAD_PROJECT, ERR_GENERAL
 
 EXIT_OK = 0
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             nsm.close()
         return EXIT_USAGE
 
-    from .app import run  # imports JACK and the compiled kernels
+    from .engine.live import run  # imports JACK and the compiled kernels
     from .jack.client import ServerNotRunning
 
     try:

@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
         return 2
-    from .doctor import FAIL, run_checks
+    from .engine.checks import FAIL, run_checks
 
     failed = False
     for result in run_checks(cfg, args.server, args.runs):

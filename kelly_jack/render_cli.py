@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from .engine_parts import build_engine_parts
+    from .engine.parts import build_engine_parts
     from .warm import announce_compiles
 
     announce_compiles()  # a render with an empty Numba cache says what it waits for

@@ -131,10 +131,10 @@ def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> Compil
     numba_event.register("numba:compile", listener)
     try:
         with progress:
-            from .engine_parts import build_engine_parts
+            from .engine.parts import build_engine_parts
 
             backend, generators = build_engine_parts(cfg)
-            from . import app  # noqa: F401 - the live client's callbacks (cfuncs compile at import)
+            from .engine import live  # noqa: F401 - the live client's callbacks (cfuncs compile at import)
             from .offline.render import render
 
             with tempfile.TemporaryDirectory(prefix="kelly-warm-") as tmp:

@@ -45,10 +45,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ..backends.base import EMOTIONS, BackendBase, FunctionBackend
+from ..engine.state import SharedState
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
-from ..state import SharedState
 from .guard import FailureReport, FailureTracker, HoldLastBackend, PluginCaller, PluginFailure
 from .resample import WindowResampler
 

@@ -15,9 +15,9 @@ import threading
 
 import jack
 
+from ..engine.state import SharedState
 from ..errors import EXIT_NO_SERVER, KellyError
 from ..rt import layout
-from ..state import SharedState
 from .port_latency import PortLatency
 from .process import freewheel_callback, process_callback, process_period, xrun_callback
 

@@ -14,7 +14,7 @@ import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from ..report import figures
+from ..engine.report import figures
 from ..rt import layout
 from .addresses import EMOTION, OUT, STATUS, status_address
 
@@ -22,7 +22,7 @@ INT32 = 2**31 - 1
 
 
 def collect(session, reloader=None, bad_messages: int = 0) -> dict:
-    """Figures of ``session`` (an ``app.Session``) now; any thread but the audio thread."""
+    """Figures of ``session`` (an ``engine.live.Session``) now; any thread but the audio thread."""
     f: dict = figures(session.state, session.inference)
     s = session.state.state
     rec = session.inference.last_result  # one reference read: a whole record or None
