@@ -24,3 +24,7 @@ class KellyError(Exception):
     def __init__(self, message: str = "", key: str | None = None):
         super().__init__(message)
         self.key = key
+
+
+class UsageError(KellyError):
+    """A mistake in the command line or in the files it names: one line for the user."""

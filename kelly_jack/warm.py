@@ -19,7 +19,6 @@ machine. pip cannot run code at install time, so:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -28,8 +27,6 @@ from typing import TextIO
 
 import numpy as np
 from numba.core import event as numba_event
-
-from .config import ConfigError, load_found_config
 
 HINT = "not in Numba's cache yet: the first start after install or update; `kelly-jack warm` compiles ahead"
 
@@ -84,23 +81,6 @@ def announce_compiles(out: TextIO | None = None) -> CompileAnnouncer | None:
     listener = CompileAnnouncer(out)
     numba_event.register("numba:compile", listener)
     return listener
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kelly-jack warm",
-        description=(
-            "Compile the Numba kernels the config needs into Numba's cache now, so that the next start "
-            "and render load them in about a second instead of compiling them (tens of seconds on a small "
-            "machine). Run once after install or update; scripts/setup runs it."
-        ),
-    )
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (default: $KELLY_JACK_CONFIG, else the user config, else the built-in defaults)",
-    )
-    return p
 
 
 def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> CompileAnnouncer:
@@ -160,27 +140,3 @@ class _Null:
 
     def flush(self) -> None:
         pass
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        cfg = load_found_config(args.config)
-    except ConfigError as e:
-        print(f"kelly-jack: {e}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    try:
-        listener = warm(cfg)
-    except ConfigError as e:
-        print(f"kelly-jack: {e}", file=sys.stderr)
-        return 2
-    import numba
-
-    where = numba.config.CACHE_DIR or "the package's __pycache__ folders"
-    print(
-        f"kelly-jack warm: {listener.count} kernels compiled in {listener.seconds:.1f} s, the rest were cached "
-        f"({time.perf_counter() - t0:.1f} s in all); cache: {where}",
-        file=sys.stderr,
-    )
-    return 0
