@@ -29,6 +29,12 @@ FEATURES = 128
 EMOTIONS = 64
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """The probabilities of the emotion grid's cells from a backend's logits, along the last axis."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 class BackendError(KellyError):
     """A backend could not be created or loaded; ``str()`` is one line for the user.
 

@@ -16,24 +16,22 @@ temporary file first and renamed, so a failed run leaves nothing half-written.
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..backends import BackendError, create_backend
 from ..errors import UsageError
-from ..plugins import load_plugins
-
-BY_SUFFIX = {".onnx": "onnx", ".json": "rtneural", ".yaml": "rtneural", ".yml": "rtneural"}  # .yaml: a description
+from ..io import atomic_write
+from ..plugins import backend_for_file, load_plugins
 
 GROUP = "tools for model and plugin authors"
 
 
 def _backend_for(model: str, name: str | None, plugins):
-    name = name or BY_SUFFIX.get(Path(model).suffix.lower())
+    name = name or backend_for_file(model, plugins)
     if name is None:
         raise UsageError(f"{model}: cannot tell the backend from the file name; use --backend")
     try:
@@ -57,18 +55,12 @@ def _read_matrix(path: str, columns: int) -> np.ndarray:
 
 
 def _write_matrix(path: str, data: np.ndarray) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=p.suffix)
-    os.close(fd)
-    try:
-        if p.suffix == ".npy":
-            np.save(tmp, data)
-        else:
-            np.savetxt(tmp, data, delimiter=",", fmt="%.9g")
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    if Path(path).suffix == ".npy":
+        np.save(buf, data)
+    else:
+        np.savetxt(buf, data, delimiter=",", fmt="%.9g")
+    atomic_write(path, buf.getvalue())
 
 
 def _configured_backend(args):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from ..backends.base import softmax
 from ..engine.report import figures
 from ..rt import layout
 from .addresses import EMOTION, OUT, STATUS, status_address
@@ -44,14 +44,9 @@ def collect(session, reloader=None, bad_messages: int = 0) -> dict:
         reloads=reloader.reloads if reloader is not None else 0,
         reload_refused=reloader.refused if reloader is not None else 0,
         osc_bad=bad_messages,
-        emotion=None if rec is None else softmax(rec[layout.R_EMOTION : layout.R_EMOTION + 64]),
+        emotion=None if rec is None else softmax(rec[layout.R_EMOTION : layout.R_EMOTION + 64]).tolist(),
     )
     return f
-
-
-def softmax(logits: np.ndarray) -> list[float]:
-    z = np.exp(logits - np.max(logits))
-    return (z / z.sum()).tolist()
 
 
 def _value(kind: str, x) -> int | float:

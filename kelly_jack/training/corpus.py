@@ -41,11 +41,11 @@ import mido
 import numpy as np
 
 from ..errors import KellyError
+from ..io import atomic_write
 from . import arrangement as A
 from . import cues as C
 from . import production as P
 from .audio import write_wav
-from .files import atomic_write
 from .music import Note, midi_bytes, notes, timed_messages
 
 SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
