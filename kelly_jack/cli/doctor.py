@@ -1,7 +1,7 @@
 """``kelly-jack doctor [--config FILE] [--server NAME] [--runs N]``: check the audio setup.
 
-Prints one OK/INFO/WARN/FAIL line per check (``kelly_jack.doctor``), with what
-to do under each one that is not OK (the checks are ``kelly_jack.engine.checks``).
+Prints one OK/INFO/WARN/FAIL line per check (``kelly_jack.engine.checks``), with what
+to do under each one that is not OK.
 Exit code 0 when nothing FAILs, 1 when something does, 2 for a config file
 that does not parse.
 """
