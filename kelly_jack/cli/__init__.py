@@ -20,7 +20,16 @@ from importlib import import_module
 
 from ..errors import EXIT_FAILURE, EXIT_NO_SERVER, EXIT_OK, EXIT_USAGE, KellyError
 
-__all__ = ["EXIT_FAILURE", "EXIT_NO_SERVER", "EXIT_OK", "EXIT_USAGE", "build_parser", "fail", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_NO_SERVER",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_config_option",
+    "build_parser",
+    "fail",
+    "main",
+]
 
 # the subcommand modules, in the order --help lists them
 COMMANDS = ("backends", "generators", "model", "render", "features", "warm", "monitor", "init", "doctor")
@@ -54,6 +63,17 @@ class Parser(argparse.ArgumentParser):
         if self.strict and extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+
+CONFIG_SEARCH = "$KELLY_JACK_CONFIG, else ~/.config/kelly-jack/studio.yaml, else the built-in defaults"
+
+
+def add_config_option(p: argparse.ArgumentParser, what: str = "", after: str = "") -> None:
+    """``--config FILE``, saying where the config is found without it (one text for every command that finds it).
+
+    ``what``: the keys the command reads; ``after``: a remark after the search order."""
+    uses = f" ({what})" if what else ""
+    p.add_argument("--config", metavar="FILE", help=f"YAML configuration{uses}; default: {CONFIG_SEARCH}{after}")
 
 
 def fail(error: KellyError, prefix: str = "kelly-jack") -> int:

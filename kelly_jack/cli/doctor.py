@@ -12,6 +12,7 @@ import argparse
 
 from ..config import load_found_config
 from ..errors import EXIT_FAILURE, EXIT_OK, UsageError
+from . import add_config_option
 
 GROUP = "checking the setup"
 
@@ -29,12 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "Exit code 0 when nothing FAILs, 1 otherwise."
         ),
     )
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (default: $KELLY_JACK_CONFIG, else ~/.config/kelly-jack/studio.yaml, else the "
-        "built-in defaults); the first line says which one",
-    )
+    add_config_option(p, after="; the first line says which one")
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
     p.add_argument("--runs", metavar="N", type=int, default=50, help="inference calls to time (default 50)")
     p.set_defaults(func=main)

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ..config import describe_source, load_found_config
+from . import add_config_option
 
 GROUP = "tools for model and plugin authors"
 
@@ -29,12 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="IN", help="audio file")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npy", help="where to write the rows")
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (analysis.rate, window, hop, channel); default: $KELLY_JACK_CONFIG, else "
-        "~/.config/kelly-jack/studio.yaml, else the built-in defaults",
-    )
+    add_config_option(p, "analysis.rate, window, hop, channel")
     p.set_defaults(func=main)
     return p
 

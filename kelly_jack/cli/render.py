@@ -12,6 +12,7 @@ import sys
 
 from ..config import describe_source, load_found_config
 from ..errors import UsageError
+from . import add_config_option
 
 GROUP = "tools for model and plugin authors"
 
@@ -30,12 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="IN", help="audio file: mono (fed to every input) or one channel per input")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="the Standard MIDI File to write")
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (backend, generators, analysis, latency); default: $KELLY_JACK_CONFIG, else "
-        "~/.config/kelly-jack/studio.yaml, else the built-in defaults (the shipped model, the harmony generator)",
-    )
+    add_config_option(p, "backend, generators, analysis, latency", " (the shipped model, the harmony generator)")
     p.add_argument("--csv", metavar="TIMELINE.csv", help="also write valence/arousal of every hop")
     p.add_argument("--plot", metavar="TIMELINE.png", help="also plot the timeline and the notes (matplotlib)")
     p.add_argument("--features", metavar="F.npy", help="also write the 128 features of every hop")

@@ -17,7 +17,7 @@ from ..config import ConfigError, load_found_config
 from ..engine.parts import build_engine_parts
 from ..errors import UsageError
 from ..nsm.protocol import ERR_BAD_PROJECT, ERR_GENERAL
-from . import fail
+from . import add_config_option, fail
 
 DESCRIPTION = (
     "A JACK/PipeWire client that listens to audio, infers its emotion with a pluggable model "
@@ -28,12 +28,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The live client's options, on the top-level parser."""
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (default: $KELLY_JACK_CONFIG, else ~/.config/kelly-jack/studio.yaml, else the "
-        "built-in defaults)",
-    )
+    add_config_option(p)
     p.add_argument("--server", metavar="NAME", help="JACK server name (overrides client.server)")
     p.add_argument("--name", metavar="NAME", help="JACK client name (overrides client.name)")
     p.add_argument("--duration", metavar="SECONDS", type=float, help="stop after this many seconds")

@@ -10,6 +10,7 @@ import sys
 import time
 
 from ..config import load_found_config
+from . import add_config_option
 
 GROUP = "tools for model and plugin authors"
 
@@ -25,11 +26,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "machine). Run once after install or update; scripts/setup runs it."
         ),
     )
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (default: $KELLY_JACK_CONFIG, else the user config, else the built-in defaults)",
-    )
+    add_config_option(p)
     p.set_defaults(func=main)
     return p
 
