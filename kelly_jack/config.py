@@ -25,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from .errors import KellyError
 
-class ConfigError(Exception):
+
+class ConfigError(KellyError):
     """A configuration mistake; ``str()`` is the one-line message for the user."""
 
 

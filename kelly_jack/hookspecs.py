@@ -40,12 +40,16 @@ class BackendFactory:
     ``options`` is the config's ``backend`` block without ``name`` (a relative
     ``model`` path is already resolved against the config file's folder). The
     factory raises ``kelly_jack.backends.BackendError`` with one line naming
-    the file and what is wrong.
+    the file and what is wrong. ``suffixes`` are the model file suffixes it
+    opens (lower case, with the dot): a model file named without a backend
+    (``kelly-jack model info FILE``, the training tools) goes to the first
+    backend that declares its suffix (``kelly_jack.plugins.backend_for_file``).
     """
 
     name: str
     factory: Callable[[dict[str, Any]], Any]
     description: str = ""
+    suffixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import importlib
 import os
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
 import pluggy
 
@@ -95,6 +96,16 @@ def load_plugins(modules: list[str] = ()) -> Plugins:
                     continue
                 found[spec.name] = BackendEntry(spec, impl.plugin_name, dist, version)
     return plugins
+
+
+def backend_for_file(model: str | Path, plugins: Plugins) -> str | None:
+    """The backend that opens the model file ``model``: the first (built-ins first) whose factory declares its
+    suffix in ``BackendFactory.suffixes``; None when none does."""
+    suffix = Path(model).suffix.lower()
+    for name, entry in plugins.backends.items():
+        if suffix and suffix in getattr(entry.spec, "suffixes", ()):
+            return name
+    return None
 
 
 def _version(dist: str) -> str:

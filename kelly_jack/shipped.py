@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import KellyError
+
 PACKAGE = Path(__file__).resolve().parent
 DATA_MODELS = PACKAGE / "data" / "models"  # in a built wheel or a `pip install .`
 CHECKOUT_MODELS = PACKAGE.parent / "models"  # a checkout, an editable install
@@ -22,7 +24,7 @@ SHIPPED_MODELS = {
 }  # backend -> file in models/
 
 
-class ShippedFileMissing(Exception):
+class ShippedFileMissing(KellyError):
     """The package has no shipped model (a broken install); ``str()`` is one line saying where it looked."""
 
 

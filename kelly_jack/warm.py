@@ -19,7 +19,6 @@ machine. pip cannot run code at install time, so:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -28,8 +27,6 @@ from typing import TextIO
 
 import numpy as np
 from numba.core import event as numba_event
-
-from .config import ConfigError, load_found_config
 
 HINT = "not in Numba's cache yet: the first start after install or update; `kelly-jack warm` compiles ahead"
 
@@ -86,23 +83,6 @@ def announce_compiles(out: TextIO | None = None) -> CompileAnnouncer | None:
     return listener
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kelly-jack warm",
-        description=(
-            "Compile the Numba kernels the config needs into Numba's cache now, so that the next start "
-            "and render load them in about a second instead of compiling them (tens of seconds on a small "
-            "machine). Run once after install or update; scripts/setup runs it."
-        ),
-    )
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML configuration (default: $KELLY_JACK_CONFIG, else the user config, else the built-in defaults)",
-    )
-    return p
-
-
 def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> CompileAnnouncer:
     """Compile (or load) every kernel a render and the live client of ``cfg`` run; returns the listener.
 
@@ -131,10 +111,10 @@ def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> Compil
     numba_event.register("numba:compile", listener)
     try:
         with progress:
-            from .engine_parts import build_engine_parts
+            from .engine.parts import build_engine_parts
 
             backend, generators = build_engine_parts(cfg)
-            from . import app  # noqa: F401 - the live client's callbacks (cfuncs compile at import)
+            from .engine import live  # noqa: F401 - the live client's callbacks (cfuncs compile at import)
             from .offline.render import render
 
             with tempfile.TemporaryDirectory(prefix="kelly-warm-") as tmp:
@@ -160,27 +140,3 @@ class _Null:
 
     def flush(self) -> None:
         pass
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        cfg = load_found_config(args.config)
-    except ConfigError as e:
-        print(f"kelly-jack: {e}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    try:
-        listener = warm(cfg)
-    except ConfigError as e:
-        print(f"kelly-jack: {e}", file=sys.stderr)
-        return 2
-    import numba
-
-    where = numba.config.CACHE_DIR or "the package's __pycache__ folders"
-    print(
-        f"kelly-jack warm: {listener.count} kernels compiled in {listener.seconds:.1f} s, the rest were cached "
-        f"({time.perf_counter() - t0:.1f} s in all); cache: {where}",
-        file=sys.stderr,
-    )
-    return 0

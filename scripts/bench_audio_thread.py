@@ -68,9 +68,9 @@ def count_xruns(log: Path, client: str) -> tuple[int, int]:
 
 def child(server: str, mode: str, seconds: float, hog: bool) -> None:
     """Run one kelly session in this process and print its figures as JSON."""
-    from kelly_jack.app import Session
     from kelly_jack.backends import create_backend
     from kelly_jack.config import parse_config
+    from kelly_jack.engine.live import Session
 
     cfg = parse_config(f"client: {{name: kelly, server: {server}, audio_thread: {mode}}}\n")
     session = Session(cfg, create_backend("slow", {"delay_ms": 5 * 1000 * 1024 / 48000}))

@@ -43,10 +43,9 @@ import sys
 import time
 from pathlib import Path
 
-from kelly_jack.training.audio import AudioError
+from kelly_jack.io import AudioFileError, atomic_write
 from kelly_jack.training.compositions import CompositionError
 from kelly_jack.training.compositions_check import LABELS, MIN_MARGIN, run, table
-from kelly_jack.training.files import atomic_write
 from kelly_jack.training.recorded import RecordedError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda s: print(f"eval_compositions: {s}", file=sys.stderr, flush=True)  # noqa: E731
     try:
         report = run(models, a.cache, a.seconds, a.offset, a.rms_db, a.min_margin, a.label, log=log)
-    except (CompositionError, RecordedError, AudioError, OSError) as e:
+    except (CompositionError, RecordedError, AudioFileError, OSError) as e:
         print(f"eval_compositions: {e}", file=sys.stderr)
         return 2
     report["seconds_taken"] = round(time.monotonic() - t0, 1)

@@ -25,11 +25,10 @@ import sys
 from pathlib import Path
 
 from kelly_jack.backends.base import BackendError
-from kelly_jack.training.audio import AudioError
+from kelly_jack.io import AudioFileError, atomic_write
 from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError
 from kelly_jack.training.evaluate import evaluate, table
-from kelly_jack.training.files import atomic_write
 
 GOALS = {"arousal_r": 0.8, "valence_r": 0.6, "pairwise": 0.9}
 
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         report = evaluate(a.model, a.corpus, ClipFeatures(a.cache))
-    except (BackendError, DatasetError, AudioError, OSError, KeyError) as e:
+    except (BackendError, DatasetError, AudioFileError, OSError, KeyError) as e:
         print(f"eval_emotion: {e}", file=sys.stderr)
         return 2
     print(f"{a.model} on {a.corpus}: {report['clips']} clips, {report['pairs']} contrast pairs\n")

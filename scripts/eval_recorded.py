@@ -51,7 +51,7 @@ import sys
 import time
 from pathlib import Path
 
-from kelly_jack.training.files import atomic_write
+from kelly_jack.io import atomic_write
 from kelly_jack.training.recorded import RecordedError
 from kelly_jack.training.recorded_checks import run, table
 from kelly_jack.training.recorded_measure import VibeNetPeer

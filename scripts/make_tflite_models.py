@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kelly_jack.backends.tflite.writer import tflite_bytes
-from kelly_jack.training.files import atomic_write
+from kelly_jack.io import atomic_write
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -49,13 +49,12 @@ from pathlib import Path
 
 import numpy as np
 
+from kelly_jack.io import AudioFileError, atomic_write
 from kelly_jack.training import pipeline
-from kelly_jack.training.audio import AudioError
 from kelly_jack.training.augment import Augment
 from kelly_jack.training.cache import ClipFeatures
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_annotations
 from kelly_jack.training.evaluate import evaluate, read_pairs, table
-from kelly_jack.training.files import atomic_write
 from kelly_jack.training.gru import GruConfig
 from kelly_jack.training.mlp import TrainConfig
 
@@ -196,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             dev_features = ClipFeatures(a.cache)
             dev_features.prepare(corpus_items(a.dev), a.jobs, log)
             dev = {**evaluate(a.rtneural, a.dev, dev_features), "seconds": round(time.perf_counter() - t1, 1)}
-    except (DatasetError, AudioError, ValueError, OSError) as e:
+    except (DatasetError, AudioFileError, ValueError, OSError) as e:
         print(f"train_emotion: {e}", file=sys.stderr)
         return 2
     summary = {**pipeline.summary(result), "total_seconds": round(time.perf_counter() - t0, 1)}

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kelly_jack.config import SCHEMA, ConfigError, parse_config
-from kelly_jack.engine_parts import build_engine_parts
+from kelly_jack.engine.parts import build_engine_parts
 
 from support.jackd import ROOT
 

@@ -11,9 +11,9 @@ import mido
 import numpy as np
 import pytest
 
+from kelly_jack.io import read_audio
 from kelly_jack.training import arrangement, corpus, drums, instruments, production
 from kelly_jack.training import cues as C
-from kelly_jack.training.audio import read_audio
 from kelly_jack.training.dataset import DatasetError, corpus_items, read_segments
 from kelly_jack.training.features import ANALYSIS_RATE
 

@@ -10,7 +10,7 @@ import pytest
 
 from kelly_jack import demo
 from kelly_jack.config import load_config
-from kelly_jack.engine_parts import build_engine_parts
+from kelly_jack.engine.parts import build_engine_parts
 from kelly_jack.midi.generators.harmony import MODES
 from kelly_jack.offline.engine import OfflineEngine
 

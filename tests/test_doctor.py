@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from kelly_jack import doctor
 from kelly_jack.config import parse_config
-from kelly_jack.doctor import FAIL, INFO, OK, WARN, ServerInfo
+from kelly_jack.engine import checks as doctor
+from kelly_jack.engine.checks import FAIL, INFO, OK, WARN, ServerInfo
 from kelly_jack.inference.budget import time_inference
 
 from support.jackd import ON_PIPEWIRE, ROOT, have_jackd, have_pipewire, new_server

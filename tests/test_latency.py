@@ -1,5 +1,5 @@
 from kelly_jack.config import parse_config
-from kelly_jack.latency import LatencyManager
+from kelly_jack.engine.latency import LatencyManager
 
 
 def test_defaults_are_the_seeds_20_ms_plus_1024_samples():

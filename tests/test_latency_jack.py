@@ -17,8 +17,8 @@ from collections import Counter
 import jack
 import pytest
 
+from kelly_jack.engine.latency import LatencyManager
 from kelly_jack.jack import latency_api
-from kelly_jack.latency import LatencyManager
 
 from support.jackd import ON_PIPEWIRE, JackServer, Kelly, new_server, wait_until, write_config
 from support.probe import Probe

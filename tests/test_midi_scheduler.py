@@ -110,7 +110,7 @@ def test_bad_messages_are_refused():
 
 
 def test_the_ring_is_the_shared_state_ring():
-    from kelly_jack.state import SharedState
+    from kelly_jack.engine.state import SharedState
 
     st = SharedState(1)
     s = EventScheduler(st.event_hdr, st.events)

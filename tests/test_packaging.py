@@ -204,7 +204,7 @@ def test_wheel_renders_like_a_checkout_with_no_config(installed, tmp_path):
     checkout's timeline and MIDI exactly; doctor and init work there too."""
     from kelly_jack import demo
     from kelly_jack.config import load_found_config
-    from kelly_jack.engine_parts import build_engine_parts
+    from kelly_jack.engine.parts import build_engine_parts
     from kelly_jack.offline.render import render
 
     run = installed.scratch / "run"

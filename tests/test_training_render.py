@@ -12,9 +12,9 @@ import pytest
 
 from kelly_jack.backends import create_backend
 from kelly_jack.config import backend_options, load_config
+from kelly_jack.io import read_audio
 from kelly_jack.rt import features as extractor
 from kelly_jack.training import corpus, instruments, pipeline
-from kelly_jack.training.audio import read_audio
 from kelly_jack.training.dataset import corpus_items, item_features
 from kelly_jack.training.evaluate import evaluate, load_backend
 from kelly_jack.training.features import ANALYSIS_RATE, HOP, WINDOW

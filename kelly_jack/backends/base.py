@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import KellyError
+
 FEATURES = 128
 EMOTIONS = 64
 FEATURES_INPUT, AUDIO_INPUT = "features", "audio"
@@ -38,16 +40,18 @@ GRID_OUTPUT, VALENCE_AROUSAL_OUTPUT = "grid", "valence_arousal"
 MAX_AUDIO_SECONDS = 30.0  # an audio window longer than this is refused (the ring holds twice the window)
 
 
-class BackendError(Exception):
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """The probabilities of the emotion grid's cells from a backend's logits, along the last axis."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class BackendError(KellyError):
     """A backend could not be created or loaded; ``str()`` is one line for the user.
 
     ``key`` names the option of the backend block at fault ("name" for an
-    unknown backend, None when no single option is).
+    unknown backend, None when no single option is); ``KellyError`` carries it.
     """
-
-    def __init__(self, message: str, key: str | None = None):
-        super().__init__(message)
-        self.key = key
 
 
 class BackendBase:

@@ -18,12 +18,14 @@ from typing import Any
 
 import yaml
 
+from ..errors import KellyError
+
 MAX_MODEL_BYTES = 64 * 2**20  # a JSON model or a JSON state_dict (the shipped model is ~0.2 MB)
 MAX_DESCRIPTION_BYTES = 2**20  # a YAML architecture description: layers and file names only
 MAX_ONNX_BYTES = 2**30  # onnxruntime reads the file itself; it is only checked
 
 
-class FileTooLarge(ValueError):
+class FileTooLarge(KellyError, ValueError):
     """The file is over its limit; ``str()`` says how large it is and the limit."""
 
 

@@ -192,4 +192,4 @@ class OnnxBackend(BackendBase):
 
 @hookimpl
 def kelly_jack_backends() -> list[BackendFactory]:
-    return [BackendFactory(NAME, OnnxBackend, "an ONNX model run by onnxruntime (1 thread)")]
+    return [BackendFactory(NAME, OnnxBackend, "an ONNX model run by onnxruntime (1 thread)", (".onnx",))]

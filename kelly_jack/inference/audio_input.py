@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.state import AUDIO_RING_FRAMES
 from ..rt.features import mix_to_mono
-from ..state import AUDIO_RING_FRAMES
 from .resample import WindowResampler
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..backends.base import EMOTIONS, BackendBase
 
 
-class PluginTimeout(Exception):
+class PluginTimeout(Exception):  # not a KellyError: the guard's own signal, always caught and counted
     """A plugin call did not return within its deadline (the call is abandoned)."""
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import KellyError
 
-class MappingError(ValueError):
+
+class MappingError(KellyError, ValueError):
     """``learned`` was asked of a model that ships no mapping."""
 
 

@@ -52,10 +52,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ..backends.base import AUDIO_INPUT, EMOTIONS, VALENCE_AROUSAL_OUTPUT, BackendBase, FunctionBackend
+from ..engine.state import SharedState
 from ..rt import layout, ring
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
-from ..state import SharedState
 from .audio_input import AudioInput
 from .guard import FailureReport, FailureTracker, HoldLastBackend, PluginCaller, PluginFailure
 from .resample import WindowResampler

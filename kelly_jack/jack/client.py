@@ -15,14 +15,17 @@ import threading
 
 import jack
 
+from ..engine.state import SharedState
+from ..errors import EXIT_NO_SERVER, KellyError
 from ..rt import layout
-from ..state import SharedState
 from .port_latency import PortLatency
 from .process import freewheel_callback, process_callback, process_period, xrun_callback
 
 
-class ServerNotRunning(Exception):
+class ServerNotRunning(KellyError):
     """No JACK server answered; ``str()`` is one line for the user."""
+
+    exit_code = EXIT_NO_SERVER
 
 
 def pointer_value(cdata) -> int:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import KellyError
 
-class GeneratorError(Exception):
+
+class GeneratorError(KellyError):
     """A generator block that cannot be built; ``key`` is the option at fault (for file:line)."""
-
-    def __init__(self, message: str, key: str | None = None):
-        super().__init__(message)
-        self.key = key
 
 
 def create_generator(kind: str, options: dict[str, Any], plugins) -> Any:

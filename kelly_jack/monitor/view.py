@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..report import status_line
+from ..engine.report import status_line
 
 HISTORY_S = 60.0
 COLUMNS = 60  # one sparkline column per second

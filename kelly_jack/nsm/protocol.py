@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pythonosc.osc_message import OscMessage, ParseError
 from pythonosc.osc_message_builder import BuildError, OscMessageBuilder
 
+from ..errors import KellyError
+
 API_MAJOR = 1
 API_MINOR = 1
 
@@ -40,7 +42,7 @@ ERR_CREATE_FAILED = -10
 ERROR_NAMES = {v: k for k, v in globals().items() if k.startswith("ERR_") and isinstance(v, int)}
 
 
-class ProtocolError(Exception):
+class ProtocolError(KellyError):
     """A message or URL that does not follow the API; ``str()`` is one line."""
 
 

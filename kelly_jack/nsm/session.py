@@ -5,7 +5,7 @@ exists: it announces kelly, waits for ``/nsm/client/open`` (SIGINT/SIGTERM end
 the wait at once), creates or loads ``<path>/kelly.yaml`` and returns the
 session's config with the client id as the JACK client name and no
 auto-connect patterns (the session manager and its patchbay restore
-connections). ``app.run`` then calls ``started`` (the reply to ``open``),
+connections). ``engine.live.run`` then calls ``started`` (the reply to ``open``),
 ``tick`` every quarter second (dirty/clean, status messages) and
 ``server_lost``. ``save`` is answered on the receiver thread. Capabilities:
 ``:dirty:message:`` (no ``:switch:``: a second ``open`` is refused with
@@ -33,7 +33,7 @@ CAPABILITIES = ":dirty:message:"
 ANNOUNCE_PATIENCE_S = 5.0  # no answer for this long: say once that kelly is still waiting
 
 
-class NsmExit(Exception):
+class NsmExit(Exception):  # not a KellyError: control flow that carries NSM's own exit code, never an error line
     """End kelly with exit ``code``; ``str()`` is the one line to print (may be empty)."""
 
     def __init__(self, code: int, line: str = ""):
@@ -60,7 +60,7 @@ class NsmSession:
         self._answered = threading.Event()  # announce replied to (or refused)
         self._opened = threading.Event()
         self._lock = threading.Lock()  # save (receiver thread) against tick (main thread)
-        self._session = None  # app.Session once running
+        self._session = None  # engine.live.Session once running
         self._saved: tuple | None = None  # user values as in the state file
         self._dirty = False
         self._seen = None  # the Session the last tick saw (a new one: the server came back)

@@ -12,12 +12,12 @@ old one: a crash never leaves a half-written state. Main or NSM thread.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
 from ..config import load_config
+from ..io import atomic_write
 from ..shipped import DEFAULT
 
 STATE_FILE = "kelly.yaml"
@@ -35,20 +35,6 @@ def source_mapping(cfg: dict) -> dict:
     if isinstance(model, str) and model != DEFAULT and not Path(model).is_absolute():  # default: the shipped model
         backend["model"] = str((Path(path).parent / backend["model"]).resolve())
     return raw
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` all at once (temp file in the same folder, fsync, rename); raises OSError."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class SessionState:
@@ -70,7 +56,7 @@ class SessionState:
             if not raw["client"]:
                 del raw["client"]
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.file, self._text(raw, client_id))
+        atomic_write(self.file, self._text(raw, client_id), durable=True)
 
     def load(self) -> dict:
         """The session's config, validated (``ConfigError`` names kelly.yaml, line and key)."""
@@ -92,7 +78,7 @@ class SessionState:
         v, a, b, ml = user
         v, a, b = (round(float(x), 6) for x in (v, a, b))  # plain floats: numpy scalars are not YAML
         emotion.update(user_valence=v, user_arousal=a, blend=b, ml_enabled=bool(ml))
-        write_atomic(self.file, self._text(raw, client_id))
+        atomic_write(self.file, self._text(raw, client_id), durable=True)
 
     @staticmethod
     def _text(raw: dict, client_id: str) -> str:

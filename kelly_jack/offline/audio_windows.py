@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio_file import AudioFileError, open_audio
+from ..io import AudioFileError, open_audio
 
 
 def audio_model_outputs(backend, src: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """The live engine driven by audio blocks instead of JACK (what ``kelly-jack render`` runs).
 
-``OfflineEngine`` builds exactly what ``app.Session`` builds (shared state,
+``OfflineEngine`` builds exactly what ``engine.live.Session`` builds (shared state,
 parameters, inference manager, generator runner) and turns the audio kernel
 (``jack.process.process_period``) to its offline mode: each block is the
 input of one period of ``block`` frames, midi_out goes to a sink instead of a
@@ -18,19 +18,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..app import configure_params
 from ..backends import Backend
 from ..config import plugin_limits
+from ..engine.latency import LatencyManager
+from ..engine.state import SharedState, configure_params
 from ..inference import InferenceThreadManager
 from ..inference.audio_input import ring_frames
 from ..inference.mapping import emotion_mapping
 from ..jack.process import process_period
-from ..latency import LatencyManager
 from ..midi.runner import GeneratorRunner
 from ..midi.scheduler import EventScheduler
 from ..midi.tempo import InternalClock
 from ..rt import layout, midi_events
-from ..state import SharedState
 
 
 @dataclass

@@ -8,14 +8,14 @@ first multiple of ``hop`` not below ``window`` (the inference thread's grid),
 and the features come from the same ``FeatureExtractor``. The file is read
 block by block, so memory holds one block plus the output rows.
 
-Errors are ``DumpError`` (one line naming the file); both outputs are written
+Errors are ``kelly_jack.io.AudioFileError`` (one line naming the file); both outputs are written
 to temporary files and renamed, so a failed run leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +23,11 @@ from typing import TextIO
 
 import numpy as np
 
+from ..io import AudioFileError, atomic_write_all, open_audio
 from ..rt.features import FEATURE_SIZE, LAYOUT_VERSION, NAMES, FeatureExtractor
-from .audio_file import AudioFileError, atomic_write, file_progress, open_audio
+from .progress import file_progress
 
 BLOCK_S = 2.0  # seconds of input read at a time
-
-
-# one line naming the file (the name the features tool has always used)
-DumpError = AudioFileError
 
 
 @dataclass(frozen=True)
@@ -69,18 +66,18 @@ def dump_features(
     ``channel`` is the 0-based channel analysed, -1 for the mean of all.
     ``progress`` None shows a bar for long files when stderr is a terminal.
     Notes (resampling, short files) go to ``notes`` (default stderr). Raises
-    DumpError.
+    AudioFileError.
     """
     src, output = Path(src), Path(output)
     notes = notes or sys.stderr
     if output.suffix != ".npy":
-        raise DumpError(f"{output}: the output must be a .npy file")
+        raise AudioFileError(f"{output}: the output must be a .npy file")
     if not output.parent.is_dir():
-        raise DumpError(f"{output}: directory {output.parent} does not exist")
+        raise AudioFileError(f"{output}: directory {output.parent} does not exist")
     with open_audio(src) as f:
         source_rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
         if channel >= channels:
-            raise DumpError(f"{src}: has {channels} channel(s); analysis.channel is {channel + 1}")
+            raise AudioFileError(f"{src}: has {channels} channel(s); analysis.channel is {channel + 1}")
         resampler = None
         if source_rate != sample_rate:
             import soxr
@@ -105,14 +102,9 @@ def dump_features(
         "bad_samples": bad,
     }
     sidecar = sidecar_path(output)
-    tmp_npy = atomic_write(output, lambda fh: np.save(fh, rows))
-    try:
-        tmp_json = atomic_write(sidecar, lambda fh: fh.write((json.dumps(meta, indent=1) + "\n").encode()))
-    except BaseException:
-        os.unlink(tmp_npy)
-        raise
-    os.replace(tmp_npy, output)
-    os.replace(tmp_json, sidecar)
+    npy = io.BytesIO()
+    np.save(npy, rows)
+    atomic_write_all([(output, npy.getvalue()), (sidecar, json.dumps(meta, indent=1) + "\n")])
     return DumpResult(rows.shape[0], sample_rate, source_rate, resampler is not None, bad, output, sidecar)
 
 

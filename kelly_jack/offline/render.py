@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,9 @@ from typing import TextIO
 
 import numpy as np
 
-from .audio_file import AudioFileError, atomic_write, file_progress, open_audio
+from ..io import AudioFileError, atomic_write_all, open_audio
 from .engine import OfflineEngine
+from .progress import file_progress
 
 TICKS_PER_BEAT = 960
 READ_S = 2.0  # seconds read at a time
@@ -152,16 +152,7 @@ def render(
         buf = io.BytesIO()
         np.save(buf, rows)
         blobs.append((Path(features_path), buf.getvalue()))
-    temps = []
-    try:
-        for path, data in blobs:
-            temps.append((atomic_write(path, lambda fh, d=data: fh.write(d)), path))
-    except BaseException:
-        for tmp, _ in temps:
-            os.unlink(tmp)
-        raise
-    for tmp, path in temps:
-        os.replace(tmp, path)
+    atomic_write_all(blobs)
     return RenderResult(events, len(engine.timeline.frames), rate, engine.latency, engine.clock / rate)
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from pythonosc.osc_message import OscMessage
 
+from ..errors import KellyError
 from ..rt import layout
 
 MAX_BUNDLE_DEPTH = 8
 
 
-class BadMessage(Exception):
+class BadMessage(KellyError):
     """An OSC message kelly does not take; ``str()`` is the one-line reason."""
 
 

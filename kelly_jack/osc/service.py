@@ -50,7 +50,7 @@ class OscService:
         # targets get the stream from an unbound socket: a loopback-bound one cannot reach other hosts
         self._senders: dict[int, socket.socket] = {}
         self.subscribers: dict[tuple, float] = {}  # sockaddr -> monotonic expiry
-        self.session = None  # the app.Session being watched (replaced after a server restart)
+        self.session = None  # the engine.live.Session being watched (replaced after a server restart)
         self.reloader = None
         self.bad = 0  # bad packets and messages since start
         self.sent = 0  # status bundles sent (all destinations)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from ..report import figures
+from ..backends.base import softmax
+from ..engine.report import figures
 from ..rt import layout
 from .addresses import EMOTION, OUT, STATUS, status_address
 
@@ -22,7 +22,7 @@ INT32 = 2**31 - 1
 
 
 def collect(session, reloader=None, bad_messages: int = 0) -> dict:
-    """Figures of ``session`` (an ``app.Session``) now; any thread but the audio thread."""
+    """Figures of ``session`` (an ``engine.live.Session``) now; any thread but the audio thread."""
     f: dict = figures(session.state, session.inference)
     s = session.state.state
     rec = session.inference.last_result  # one reference read: a whole record or None
@@ -44,14 +44,9 @@ def collect(session, reloader=None, bad_messages: int = 0) -> dict:
         reloads=reloader.reloads if reloader is not None else 0,
         reload_refused=reloader.refused if reloader is not None else 0,
         osc_bad=bad_messages,
-        emotion=None if rec is None else softmax(rec[layout.R_EMOTION : layout.R_EMOTION + 64]),
+        emotion=None if rec is None else softmax(rec[layout.R_EMOTION : layout.R_EMOTION + 64]).tolist(),
     )
     return f
-
-
-def softmax(logits: np.ndarray) -> list[float]:
-    z = np.exp(logits - np.max(logits))
-    return (z / z.sum()).tolist()
 
 
 def _value(kind: str, x) -> int | float:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write
 from .augment import Augment, equalise
 from .dataset import Item, item_audio
 from .features import HOP, WINDOW, clip_features, layout_version
-from .files import atomic_write
 
 
 def cache_key(item: Item, augment: Augment | None) -> str:

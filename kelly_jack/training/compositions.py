@@ -38,6 +38,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from ..errors import KellyError
 from .audio import write_wav
 from .compositions_key import notes
 from .corpus import PEAK_LIMIT, CorpusError, fluidsynth_path, soundfont_path
@@ -50,7 +51,7 @@ RENDER_TIMEOUT = 300  # s; an excerpt renders in a few
 MIN_SECONDS = 16.0  # shorter excerpts leave too few hops after the 8 s warm-up
 
 
-class CompositionError(Exception):
+class CompositionError(KellyError):
     """A package, MIDI file or rendering problem; ``str()`` is one line naming it."""
 
 

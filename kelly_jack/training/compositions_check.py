@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends.base import BackendError, check_layout_version
-from .audio import read_audio
+from ..io import read_audio
 from .compositions import MIN_SECONDS, SOURCES, CompositionError, Source, excerpt, pieces, render, render_folder
 from .compositions_key import NAMES, clear, estimate, histogram, key_signature
 from .evaluate import load_backend

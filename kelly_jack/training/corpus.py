@@ -40,11 +40,12 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from ..errors import KellyError
+from ..io import atomic_write
 from . import arrangement as A
 from . import cues as C
 from . import production as P
 from .audio import write_wav
-from .files import atomic_write
 from .music import Note, midi_bytes, notes, timed_messages
 
 SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
@@ -87,7 +88,7 @@ CONTRASTS = {
 DRUM_CONTRAST = {"drums": (0, 3)}
 
 
-class CorpusError(Exception):
+class CorpusError(KellyError):
     """The corpus cannot be made (missing tool or soundfont, bad option); one line for the user."""
 
 

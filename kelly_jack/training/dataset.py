@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, read_audio
+from ..errors import KellyError
+from ..io import AudioFileError, read_audio
 from .features import ANALYSIS_RATE, clip_features
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 
 
-class DatasetError(Exception):
+class DatasetError(KellyError):
     """Unreadable annotations or audio; ``str()`` is one line naming the file (and row or column)."""
 
 
@@ -171,7 +172,7 @@ def item_audio(item: Item) -> tuple[np.ndarray, int]:
     """One clip's mono samples and their rate (``read_audio`` at ANALYSIS_RATE); raises DatasetError."""
     try:
         return read_audio(item.audio, ANALYSIS_RATE)
-    except AudioError as e:
+    except AudioFileError as e:
         raise DatasetError(str(e)) from None
 
 

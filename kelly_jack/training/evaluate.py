@@ -18,12 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import create_backend
-from ..backends.base import BackendBase
-from ..backends.onnx import OnnxBackend
-from ..backends.rtneural import RTNeuralBackend
+from ..backends import BackendError, create_backend
+from ..backends.base import BackendBase, softmax
 from .dataset import Item, corpus_items, item_features
-from .mlp import centroid, softmax
+from .mlp import centroid
 from .pipeline import pearson, r2
 
 MIN_STEP = 0.1
@@ -31,13 +29,18 @@ DIMS = ("valence", "arousal")
 
 
 def load_backend(model: str | Path) -> BackendBase:
-    """A model file (.onnx: ``onnx``, else ``rtneural``), or a backend that needs no options by name (``heuristic``)."""
+    """A model file, by the backend that declares its suffix (.onnx: ``onnx``, .json: ``rtneural``), or a backend
+    that needs no options by name (``heuristic``); raises BackendError."""
+    from ..plugins import backend_for_file, load_plugins
+
     p = str(model)
-    if p.endswith(".onnx"):
-        return OnnxBackend({"model": p})
+    plugins = load_plugins()
+    name = backend_for_file(p, plugins)
+    if name is not None:
+        return create_backend(name, {"model": p}, plugins)
     if Path(p).suffix or Path(p).exists():
-        return RTNeuralBackend({"model": p})
-    return create_backend(p, {})
+        raise BackendError(f"{p}: no backend opens {Path(p).suffix or 'suffix-less'} model files", "model")
+    return create_backend(p, {}, plugins)
 
 
 def predict_clips(

@@ -28,8 +28,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..io import atomic_write
 from . import export_gru
-from .files import atomic_write
 from .gru import GruNetwork
 from .mlp import Network
 

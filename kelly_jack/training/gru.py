@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mlp import CELL_A, CELL_V, GRID, softmax, targets
+from ..backends.base import softmax
+from .mlp import CELL_A, CELL_V, GRID, targets
 
 N_OUT = GRID * GRID
 DECAYED = (0, 2, 3, 6)  # indices in the parameter list of the matrices weight decay applies to

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.base import softmax
+
 GRID = 8
 AXIS = np.linspace(-1.0, 1.0, GRID)
 CELL_V = np.tile(AXIS, GRID)  # valence of cell row * 8 + col
@@ -50,11 +52,6 @@ class Network:
     def logits(self, x: np.ndarray) -> np.ndarray:
         h = np.tanh(np.asarray(x, dtype=np.float64) @ self.w1.T + self.b1)
         return h @ self.w2.T + self.b2
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def centroid(logits: np.ndarray) -> np.ndarray:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.base import softmax
 from . import export, gru
 from .dataset import Item, item_features
 from .features import ANALYSIS_RATE, HOP, WINDOW, layout_version
-from .mlp import Network, TrainConfig, centroid, softmax, train
+from .mlp import Network, TrainConfig, centroid, train
 
 
 @dataclass

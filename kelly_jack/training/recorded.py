@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KellyError
 from .features import ANALYSIS_RATE, resample
 
 EXCERPT_SECONDS = 24.0
@@ -47,7 +48,7 @@ TEMPI = (1.25, 0.8)  # speed multipliers for rubberband -T
 MUSIC_SUFFIXES = (".ogg", ".opus", ".flac", ".wav", ".mp3")
 
 
-class RecordedError(Exception):
+class RecordedError(KellyError):
     """A package, track or tool problem; ``str()`` is one line naming the package, file or tool."""
 
 

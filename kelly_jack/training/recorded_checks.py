@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from ..io import atomic_write
 from .recorded import PACKAGES, Package, RecordedError, make_variants, packages_of, tracks
 from .recorded_measure import WARMUP_SECONDS, KellyMeasure, VibeNetPeer
 

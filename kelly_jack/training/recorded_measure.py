@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from ..backends.base import BackendError
+from ..io import atomic_write
 from .evaluate import load_backend
 from .features import ANALYSIS_RATE, HOP, WINDOW, clip_features, layout_version
-from .files import atomic_write
 from .mlp import centroid
 from .recorded import EXCERPT_VERSION, RecordedError
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write
 from . import cues as C
 from .audio import write_wav
 from .features import ANALYSIS_RATE
-from .files import atomic_write
 from .recorded import Track, excerpt, packages_of, tracks
 from .stretch import FAST, SLOW, StretchError, stretch_file, write_pairs
 

@@ -30,14 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KellyError
+from ..io import AudioFileError, atomic_write, read_audio
 from . import cues as C
-from .audio import AudioError, read_audio, write_wav
-from .files import atomic_write
+from .audio import write_wav
 
 FAST, SLOW = 1.25, 0.8  # speed multipliers (rubberband -T), those of the checks on recorded music
 
 
-class StretchError(Exception):
+class StretchError(KellyError):
     """The stretched corpus cannot be made (missing rubberband, unreadable corpus); one line for the user."""
 
 
@@ -81,7 +82,7 @@ def stretch_file(src: Path, speed: float, rate: int) -> np.ndarray:
             raise StretchError(f"{src}: rubberband failed ({last})")
         try:
             y, _ = read_audio(out, rate)
-        except AudioError as e:
+        except AudioFileError as e:
             raise StretchError(str(e)) from None
     return y
 

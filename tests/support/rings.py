@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kelly_jack.engine.state import SharedState
 from kelly_jack.rt import ring
-from kelly_jack.state import SharedState
 
 
 def audio_period(state: SharedState, frames: np.ndarray) -> bool:

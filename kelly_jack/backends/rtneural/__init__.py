@@ -103,4 +103,6 @@ class RTNeuralBackend(BackendBase):
 
 @hookimpl
 def kelly_jack_backends() -> list[BackendFactory]:
-    return [BackendFactory(NAME, RTNeuralBackend, "an RTNeural JSON model run by Numba kernels")]
+    # .yaml, .yml: a description of a PyTorch state_dict (backends/rtneural/describe.py)
+    suffixes = (".json", ".yaml", ".yml")
+    return [BackendFactory(NAME, RTNeuralBackend, "an RTNeural JSON model run by Numba kernels", suffixes)]

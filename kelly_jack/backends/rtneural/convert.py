@@ -36,6 +36,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ...errors import KellyError
 from .. import model_meta
 
 ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Softmax": "softmax", "Elu": "elu"}
@@ -44,7 +45,7 @@ LAYOUT = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity", "Transpose"}
 FLOAT_CASTS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE}
 
 
-class ConversionError(Exception):
+class ConversionError(KellyError):
     """The graph cannot be expressed as an RTNeural model; one line naming the node."""
 
 

@@ -190,4 +190,6 @@ class TfliteBackend(BackendBase):
 
 @hookimpl
 def kelly_jack_backends() -> list[BackendFactory]:
-    return [BackendFactory(NAME, TfliteBackend, "a TFLite model run by LiteRT (ai-edge-litert, 1 thread)")]
+    return [
+        BackendFactory(NAME, TfliteBackend, "a TFLite model run by LiteRT (ai-edge-litert, 1 thread)", (".tflite",))
+    ]

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import KellyError
 from ...rt.emotion import cc_value
 from ..generator import Moment
 from ..scheduler import EventScheduler
 
 
-class CCError(ValueError):
+class CCError(KellyError, ValueError):
     """A bad option; the message names it."""
 
 

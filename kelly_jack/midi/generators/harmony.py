@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...errors import KellyError
 from ..generator import Moment
 from ..scheduler import EventScheduler
 
@@ -54,7 +55,7 @@ PROGRESSIONS = {  # scale degrees (0 = tonic), one chord a bar
 PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
-class HarmonyError(ValueError):
+class HarmonyError(KellyError, ValueError):
     """A bad option; the message names it."""
 
 

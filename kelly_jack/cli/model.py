@@ -1,51 +1,42 @@
-"""``kelly-jack backends`` and ``kelly-jack model ...``: tools for model and plugin authors.
+"""``kelly-jack model ...``: what a model file is, running it, converting it.
 
-* ``backends``, ``generators``: every discovered backend (generator), with its
-  plugin, distribution and version;
 * ``model info [MODEL]``: what a model file is (sizes, parameters, layout version); with no MODEL, the
   model of the config every command finds (``--config`` aside: ``$KELLY_JACK_CONFIG``, the user config,
   else the built-in defaults, i.e. the shipped model);
 * ``model run MODEL --input X --output Y``: the rows of X (.npy or .csv) as
   consecutive steps from a reset state, written to Y (.npy or .csv), so an
-  export can be checked against its training framework;
+  export can be checked against its training framework; for a backend that
+  hears audio (``--backend NAME``, no MODEL when it needs no file), X is an audio
+  file and Y has one row per window;
 * ``model convert MODEL.onnx -o MODEL.json``: an ONNX graph of the ops
   RTNeural's layers cover, as RTNeural JSON (anything else refused by op name).
 
-Errors are one line on stderr and exit code 2; outputs are written to a
+Errors are UsageErrors (one line on stderr and exit code 2); outputs are written to a
 temporary file first and renamed, so a failed run leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .backends import BackendError, create_backend
-from .plugins import load_plugins
+from ..backends import BackendError, create_backend
+from ..errors import UsageError
+from ..io import atomic_write
+from ..plugins import backend_for_file, load_plugins
 
-BY_SUFFIX = {
-    ".onnx": "onnx",
-    ".tflite": "tflite",
-    ".json": "rtneural",
-    ".yaml": "rtneural",
-    ".yml": "rtneural",
-}  # .yaml: a description
-
-
-class UsageError(Exception):
-    """A mistake in the command line or its files: one line for the user."""
+GROUP = "tools for model and plugin authors"
 
 
 def _backend_for(model: str | None, name: str | None, plugins):
     """The backend ``name`` (else the one the file suffix names) on ``model`` (None: a backend without a file)."""
     if model is None and name is None:
         raise UsageError("model run: give a model file, or --backend for a backend that needs none")
-    name = name or BY_SUFFIX.get(Path(model).suffix.lower())
+    name = name or backend_for_file(model, plugins)
     if name is None:
         raise UsageError(f"{model}: cannot tell the backend from the file name; use --backend")
     try:
@@ -69,42 +60,17 @@ def _read_matrix(path: str, columns: int) -> np.ndarray:
 
 
 def _write_matrix(path: str, data: np.ndarray) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=p.suffix)
-    os.close(fd)
-    try:
-        if p.suffix == ".npy":
-            np.save(tmp, data)
-        else:
-            np.savetxt(tmp, data, delimiter=",", fmt="%.9g")
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _print_table(found: dict, what: str) -> None:
-    rows = [(n, e.plugin, e.distribution, e.version, e.spec.description) for n, e in sorted(found.items())]
-    header = (what, "plugin", "distribution", "version")
-    widths = [max(len(r[i]) for r in [*rows, (*header, "")]) for i in range(4)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + f"  {r[4]}")
-
-
-def cmd_backends(args, plugins) -> int:
-    _print_table(plugins.backends, "backend")
-    return 0
-
-
-def cmd_generators(args, plugins) -> int:
-    _print_table(plugins.generators, "generator")
-    return 0
+    buf = io.BytesIO()
+    if Path(path).suffix == ".npy":
+        np.save(buf, data)
+    else:
+        np.savetxt(buf, data, delimiter=",", fmt="%.9g")
+    atomic_write(path, buf.getvalue())
 
 
 def _configured_backend(args):
     """The backend of the config the commands find (the shipped model under the built-in defaults)."""
-    from .config import ConfigError, backend_options, describe_source, load_found_config
+    from ..config import ConfigError, backend_options, describe_source, load_found_config
 
     try:
         cfg = load_found_config(None)
@@ -146,8 +112,8 @@ def cmd_run(args, plugins) -> int:
 
 def _run_over_audio(backend, args) -> int:
     """An audio-input backend over the audio file ``--input``: one output row per window."""
-    from .offline.audio_file import AudioFileError
-    from .offline.audio_windows import audio_model_outputs
+    from ..io import AudioFileError
+    from ..offline.audio_windows import audio_model_outputs
 
     try:
         ends, y = audio_model_outputs(backend, Path(args.input))
@@ -164,7 +130,7 @@ def _run_over_audio(backend, args) -> int:
 
 
 def cmd_convert(args, plugins) -> int:
-    from .backends.rtneural.convert import ConversionError, convert_file
+    from ..backends.rtneural.convert import ConversionError, convert_file
 
     if not args.model.lower().endswith(".onnx"):
         raise UsageError(f"{args.model}: expected an .onnx file")
@@ -177,15 +143,26 @@ def cmd_convert(args, plugins) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kelly-jack", description="kelly-jack's tools for model and plugin authors.")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("backends", help="list the backends every plugin provides")
-    sub.add_parser("generators", help="list the MIDI generators every plugin provides")
-    model = sub.add_parser("model", help="inspect or run a model file").add_subparsers(dest="action", required=True)
-    info = model.add_parser("info", help="sizes, parameters and layout version of a model")
+def plugins_found():
+    """Every plugin, its problems printed as warnings (one line each)."""
+    plugins = load_plugins()
+    for problem in plugins.errors:
+        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
+    return plugins
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "model", help="inspect, run or convert a model file", description="Inspect, run or convert a model."
+    )
+    model = p.add_subparsers(dest="action", required=True)
+    info = model.add_parser(
+        "info",
+        help="sizes, parameters and layout version of a model file "
+        "(default: the configured model, else the shipped one)",
+    )
     run = model.add_parser(
-        "run", help="run a model over the rows of a .npy/.csv file as consecutive steps, or over an audio file"
+        "run", help="run a model over the rows of X (.npy/.csv) as consecutive steps, or over an audio file"
     )
     info.add_argument(
         "model",
@@ -206,23 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps x inputs (.npy or .csv); for a backend that hears audio, an audio file (its windows, every hop)",
     )
     run.add_argument("--output", required=True, metavar="Y", help="where to write steps x outputs (.npy or .csv)")
+    info.set_defaults(func=lambda args: cmd_info(args, plugins_found()))
+    run.set_defaults(func=lambda args: cmd_run(args, plugins_found()))
+    convert.set_defaults(func=lambda args: cmd_convert(args, plugins_found()))
     return p
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    plugins = load_plugins()
-    for problem in plugins.errors:
-        print(f"kelly-jack: warning: {problem}", file=sys.stderr)
-    command = {
-        "backends": cmd_backends,
-        "generators": cmd_generators,
-        "info": cmd_info,
-        "run": cmd_run,
-        "convert": cmd_convert,
-    }[getattr(args, "action", args.command)]
-    try:
-        return command(args, plugins)
-    except UsageError as e:
-        print(f"kelly-jack: {e}", file=sys.stderr)
-        return 2

@@ -16,44 +16,21 @@ import threading
 import time
 from typing import TextIO
 
-from .backends import Backend
-from .config import describe_source, input_names, output_names, plugin_limits
-from .inference import InferenceThreadManager
-from .inference.audio_input import ring_frames
-from .inference.budget import budget_warning
-from .inference.mapping import emotion_mapping
-from .jack.client import KellyJackClient, ServerNotRunning
+from ..backends import Backend
+from ..config import describe_source, input_names, output_names, plugin_limits
+from ..inference import InferenceThreadManager
+from ..inference.audio_input import ring_frames
+from ..inference.budget import budget_warning
+from ..inference.mapping import emotion_mapping
+from ..jack.client import KellyJackClient, ServerNotRunning
+from ..midi.runner import GeneratorRunner
+from ..midi.scheduler import EventScheduler
+from ..midi.tempo import InternalClock
+from ..rt import layout
 from .latency import LatencyManager
-from .midi.runner import GeneratorRunner
-from .midi.scheduler import EventScheduler
-from .midi.tempo import InternalClock
 from .reload import ModelReloader
 from .report import figures, status_line, summary
-from .rt import layout
-from .state import SharedState
-
-
-def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wake_fd: int) -> None:
-    """Write the audio thread's parameters for sample rate ``rate`` (before activation)."""
-    p = state.params
-    ms = rate / 1000.0
-    midi = cfg["midi"]
-    p[layout.P_LATENCY] = latency
-    p[layout.P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
-    p[layout.P_HOP] = cfg["analysis"]["hop"]
-    p[layout.P_EVENTFD] = wake_fd
-    p[layout.P_OUT_CHANNEL] = midi["out_channel"] - 1
-    p[layout.P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
-    p[layout.P_CC_VALENCE] = midi["cc_valence"]
-    p[layout.P_CC_AROUSAL] = midi["cc_arousal"]
-    p[layout.P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
-    p[layout.P_IN_CHANNEL] = midi["in_channel"]
-    p[layout.P_IN_CC_VALENCE] = midi["in_cc_valence"]
-    p[layout.P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
-    p[layout.P_IN_CC_BLEND] = midi["in_cc_blend"]
-    p[layout.P_IN_CC_ML] = midi["in_cc_ml"]
-    e = cfg["emotion"]
-    state.set_user(e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"])
+from .state import SharedState, configure_params
 
 
 class Session:
@@ -102,7 +79,7 @@ class Session:
     def _generator_runner(self, generators: list) -> GeneratorRunner | None:
         if not generators:
             return None
-        from .jack.transport import TransportClock
+        from ..jack.transport import TransportClock
 
         t = self.cfg["tempo"]
         tempo = InternalClock(t["bpm"], t["beats_per_bar"], t["nudge"])
@@ -235,13 +212,13 @@ def _start_extras(session: Session, reloader: ModelReloader, control, monitor: b
         print(f"kelly-jack: {control.describe()}", file=out, flush=True)
     if not monitor:
         return None
-    from .monitor.live import LiveMonitor
+    from ..monitor.live import LiveMonitor
 
     return LiveMonitor(f"client {session.client.name!r} (this process)", out)
 
 
 def _monitor_figures(session: Session, reloader: ModelReloader, control) -> dict:
-    from .osc.snapshot import collect
+    from ..osc.snapshot import collect
 
     return collect(session, reloader, control.bad if control is not None else 0)
 

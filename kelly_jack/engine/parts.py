@@ -11,13 +11,13 @@ import sys
 
 import numpy as np
 
-from .backends import BackendError, create_backend
-from .backends.base import BackendBase, check_layout_version, check_shape
-from .config import ConfigError, backend_options, generator_options, where
-from .inference.mapping import MappingError, emotion_mapping
-from .midi.factory import GeneratorError, create_generator
-from .plugins import Plugins, load_plugins
-from .rt.features.layout import LAYOUT_VERSION
+from ..backends import BackendError, create_backend
+from ..backends.base import BackendBase, check_layout_version, check_shape
+from ..config import ConfigError, backend_options, generator_options, where
+from ..inference.mapping import MappingError, emotion_mapping
+from ..midi.factory import GeneratorError, create_generator
+from ..plugins import Plugins, load_plugins
+from ..rt.features.layout import LAYOUT_VERSION
 
 
 def build_backend(cfg: dict, plugins: Plugins) -> tuple[BackendBase, np.ndarray | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inference.thread import (
+from ..inference.thread import (
     I_ERRORS,
     I_INFER_MAX_US,
     I_INFER_TOTAL_US,
@@ -20,8 +20,8 @@ from .inference.thread import (
     I_TIMEOUTS,
     InferenceThreadManager,
 )
-from .rt import layout, ring
-from .rt.histogram import hist_percentile
+from ..rt import layout, ring
+from ..rt.histogram import hist_percentile
 from .state import SharedState
 
 

@@ -10,12 +10,24 @@ import argparse
 import sys
 import time
 
-from .config import ConfigError, load_config, where
+from ..config import ConfigError, load_config, where
+from ..errors import EXIT_FAILURE, KellyError, UsageError
+
+GROUP = "watching a running kelly (needs osc.enabled: true in its config)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kelly-jack monitor",
+class NoStatus(KellyError):
+    """``--once``: no status arrived in time."""
+
+    exit_code = EXIT_FAILURE
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "monitor",
+        strict=True,
+        help="valence/arousal over the last minute, emotion grid, latency, audio-thread and inference time, xruns, "
+        "late results",
         description=(
             "Show a running kelly live: valence/arousal over the last minute, the 8x8 emotion grid, latency, "
             "audio-thread time, xruns, late results and inference time. kelly must run with osc.enabled: true; "
@@ -28,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="print one frame as plain text and exit")
     p.add_argument("--seconds", type=float, default=2.0, help="--once: collect this long before printing (2)")
     p.add_argument("--timeout", type=float, default=3.0, help="--once: give up when no status came this long (3)")
+    p.set_defaults(func=main, error_prefix="kelly-jack monitor")
     return p
 
 
@@ -48,22 +61,16 @@ def _endpoint(args) -> tuple[str, int]:
     return host, port
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        host, port = _endpoint(args)
-    except ConfigError as e:
-        print(f"kelly-jack monitor: {e}", file=sys.stderr)
-        return 2
-    from .monitor.feed import StatusFeed
-    from .monitor.live import LiveMonitor
-    from .monitor.view import History, frame, plain_text
+def main(args: argparse.Namespace) -> int:
+    host, port = _endpoint(args)
+    from ..monitor.feed import StatusFeed
+    from ..monitor.live import LiveMonitor
+    from ..monitor.view import History, frame, plain_text
 
     try:
         feed = StatusFeed(host, port)
     except OSError as e:
-        print(f"kelly-jack monitor: cannot reach {host}:{port}: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot reach {host}:{port}: {e}") from None
     source = f"kelly at {host}:{port}"
     try:
         if args.once:
@@ -72,12 +79,10 @@ def main(argv: list[str]) -> int:
             while True:
                 now = time.monotonic()
                 if latest is None and now - start > args.timeout:
-                    print(
-                        f"kelly-jack monitor: no status from {host}:{port} within {args.timeout:g} s "
-                        "(is kelly running with osc.enabled: true and this port?)",
-                        file=sys.stderr,
+                    raise NoStatus(
+                        f"no status from {host}:{port} within {args.timeout:g} s "
+                        "(is kelly running with osc.enabled: true and this port?)"
                     )
-                    return 1
                 if latest is not None and now - start >= args.seconds:
                     break
                 f = feed.poll(0.1)

@@ -14,13 +14,19 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .config import CONFIG_ENV, starter_config, user_config_path
+from .. import __version__
+from ..config import CONFIG_ENV, starter_config, user_config_path
+from ..errors import UsageError
+
+GROUP = "configuration"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kelly-jack init",
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "init",
+        strict=True,
+        help="write a commented starter config with every key at its default (default PATH: "
+        "~/.config/kelly-jack/studio.yaml); never overwrites",
         description=(
             "Write a commented starter config: every key at its default (the shipped model through the rtneural "
             "backend, the harmony generator), each with what it does. Edit it, then check it with "
@@ -34,27 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write it (default: $XDG_CONFIG_HOME/kelly-jack/studio.yaml, ~/.config/kelly-jack/studio.yaml: "
         "the file every command reads when there is no --config and no $KELLY_JACK_CONFIG)",
     )
+    p.set_defaults(func=main)
     return p
 
 
-def main(argv: list[str]) -> int:
-    """Write the starter config to PATH; 0 when written, 2 (one line naming the file) when it exists or fails."""
-    args = build_parser().parse_args(argv)
+def main(args: argparse.Namespace) -> int:
+    """Write the starter config to PATH; 0 when written, UsageError (exit 2, one line) when it exists or fails."""
     path = Path(args.path) if args.path else user_config_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        print(f"kelly-jack: {path}: cannot make its folder {path.parent}: {e.strerror or e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{path}: cannot make its folder {path.parent}: {e.strerror or e}") from None
     try:
         with open(path, "x", encoding="utf-8") as f:  # "x": fails on an existing file, never truncates it
             f.write(starter_config(__version__))
     except FileExistsError:
-        print(f"kelly-jack: {path}: exists already; not overwritten (remove it or give another PATH)", file=sys.stderr)
-        return 2
+        raise UsageError(f"{path}: exists already; not overwritten (remove it or give another PATH)") from None
     except OSError as e:
-        print(f"kelly-jack: {path}: cannot write: {e.strerror or e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{path}: cannot write: {e.strerror or e}") from None
     if os.path.abspath(path) != os.path.abspath(user_config_path()):
         how = f"use it with --config {path} or KELLY_JACK_CONFIG={path}"
     elif os.environ.get(CONFIG_ENV):

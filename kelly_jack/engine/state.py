@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rt import layout, midi_events, ring
-from .rt.delay import delay_capacity
-from .rt.histogram import HIST_BINS, new_histogram
+from ..rt import layout, midi_events, ring
+from ..rt.delay import delay_capacity
+from ..rt.histogram import HIST_BINS, new_histogram
 
 AUDIO_RING_FRAMES = 1 << 17  # 2.7 s at 48 kHz: room for a stalled inference thread
 RESULT_RING_RECORDS = 256
@@ -115,3 +115,26 @@ class SharedState:
         self.state[layout.S_USER_A] = arousal
         self.state[layout.S_BLEND] = blend
         self.state[layout.S_ML_ON] = 1.0 if ml_on else 0.0
+
+
+def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wake_fd: int) -> None:
+    """Write the audio thread's parameters for sample rate ``rate`` (before activation)."""
+    p = state.params
+    ms = rate / 1000.0
+    midi = cfg["midi"]
+    p[layout.P_LATENCY] = latency
+    p[layout.P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
+    p[layout.P_HOP] = cfg["analysis"]["hop"]
+    p[layout.P_EVENTFD] = wake_fd
+    p[layout.P_OUT_CHANNEL] = midi["out_channel"] - 1
+    p[layout.P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
+    p[layout.P_CC_VALENCE] = midi["cc_valence"]
+    p[layout.P_CC_AROUSAL] = midi["cc_arousal"]
+    p[layout.P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
+    p[layout.P_IN_CHANNEL] = midi["in_channel"]
+    p[layout.P_IN_CC_VALENCE] = midi["in_cc_valence"]
+    p[layout.P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
+    p[layout.P_IN_CC_BLEND] = midi["in_cc_blend"]
+    p[layout.P_IN_CC_ML] = midi["in_cc_ml"]
+    e = cfg["emotion"]
+    state.set_user(e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"])

@@ -2,7 +2,7 @@
 
 ``ModelReloader.request()`` (safe from a signal handler: it only sets an
 event) wakes the reloader thread, which reads the config file again, builds
-the backend and its mapping exactly as at start (``engine_parts``), runs it
+the backend and its mapping exactly as at start (``engine.parts``), runs it
 once on silence so nothing is compiled on the inference thread, and hands the
 pair to ``InferenceThreadManager.set_inference_function``: one attribute
 store, taken at the next hop. A model that fails to load is refused with one
@@ -16,10 +16,10 @@ import sys
 import threading
 from typing import TextIO
 
-from .backends.base import silent_input
-from .config import ConfigError, backend_options, load_config
-from .engine_parts import build_backend
-from .plugins import load_plugins
+from ..backends.base import silent_input
+from ..config import ConfigError, backend_options, load_config
+from ..plugins import load_plugins
+from .parts import build_backend
 
 
 class ModelReloader:

@@ -361,7 +361,7 @@ def check_numba_cache(
     env: dict[str, str] | None = None, package_dir: Path | None = None, redirected: bool | None = None
 ) -> Result:
     """Can Numba write its cache? If not (WARN), every start compiles the kernels again: slow, but it runs."""
-    from . import numba_cache_redirected
+    from .. import numba_cache_redirected
 
     env = dict(os.environ) if env is None else env
     package_dir = Path(__file__).resolve().parent if package_dir is None else package_dir
@@ -390,16 +390,16 @@ def check_numba_cache(
 
 def check_config(cfg: dict) -> Result:
     """Which config is in use (--config, $KELLY_JACK_CONFIG, the user config or the built-in defaults): INFO."""
-    from .config import describe_source
+    from ..config import describe_source
 
     return Result("config", INFO, describe_source(cfg))
 
 
 def check_model(cfg: dict) -> tuple[Result, object | None]:
     """Does the configured backend load? The ConfigError's one line when not."""
-    from .config import ConfigError, backend_options
-    from .engine_parts import build_backend
-    from .plugins import load_plugins
+    from ..config import ConfigError, backend_options
+    from ..plugins import load_plugins
+    from .parts import build_backend
 
     plugins = load_plugins(cfg["plugins"]["modules"])
     try:
@@ -446,7 +446,7 @@ def check_inference(seconds: float, runs: int, info: ServerInfo | None, budget_f
 
 def run_checks(cfg: dict, cli_server: str | None, runs: int = 50) -> list[Result]:
     """Every check in order (the model and inference last: they may compile kernels)."""
-    from .inference.budget import time_inference
+    from ..inference.budget import time_inference
     from .latency import LatencyManager
 
     server, source = resolve_server(cli_server, cfg, dict(os.environ))
