@@ -27,7 +27,7 @@ from .midi.scheduler import EventScheduler
 from .midi.tempo import InternalClock
 from .reload import ModelReloader
 from .report import figures, status_line, summary
-from .rt import layout
+from .rt import shared_state as layout  # rt/shared_state.py (was rt/layout.py)
 from .state import SharedState
 
 

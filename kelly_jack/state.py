@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rt import layout, midi_events, ring
+from .rt import midi_events, ring
+from .rt import shared_state as layout  # rt/shared_state.py (was rt/layout.py)
 from .rt.delay import delay_capacity
 from .rt.histogram import HIST_BINS, new_histogram
 

@@ -13,13 +13,12 @@ from test_inference_thread import HOP, WINDOW, audio_period, results
 from kelly_jack.backends import FunctionBackend, create_backend
 from kelly_jack.inference import InferenceThreadManager
 from kelly_jack.inference.guard import FailureTracker, PluginCaller, PluginTimeout
-from kelly_jack.inference.thread import I_ERRORS, I_REPLACED, I_TIMEOUTS
 from kelly_jack.midi.batch import MAX_EVENTS, EventBatch
 from kelly_jack.midi.runner import GeneratorRunner
 from kelly_jack.midi.scheduler import EventScheduler
 from kelly_jack.rt import midi_events
 from kelly_jack.rt.emotion import logits_for
-from kelly_jack.rt.layout import R_VALENCE
+from kelly_jack.rt.shared_state import I_ERRORS, I_REPLACED, I_TIMEOUTS, R_VALENCE
 from kelly_jack.state import SharedState
 
 RELEASE = threading.Event()  # set at the end of the module so no abandoned worker outlives the tests
