@@ -17,8 +17,17 @@ from kelly_jack.backends.base import BackendBase, check_shape
 from kelly_jack.engine.state import AUDIO_RING_FRAMES, SharedState
 from kelly_jack.inference import InferenceThreadManager
 from kelly_jack.inference.audio_input import AudioInput, ring_frames
-from kelly_jack.inference.thread import I_NONFINITE, I_RESULTS
-from kelly_jack.rt.layout import R_AROUSAL, R_CONFIDENCE, R_DOMINANCE, R_EMOTION, R_FRAME, R_INFER_US, R_VALENCE
+from kelly_jack.rt.shared_state import (
+    I_NONFINITE,
+    I_RESULTS,
+    R_AROUSAL,
+    R_CONFIDENCE,
+    R_DOMINANCE,
+    R_EMOTION,
+    R_FRAME,
+    R_INFER_US,
+    R_VALENCE,
+)
 
 from support import recordings as rec
 from support.cfunc_clients import MidiRecorder, Player

@@ -172,7 +172,7 @@ def test_a_tflite_model_that_hears_audio_runs_in_the_inference_thread(tmp_path):
     """Metadata kelly_jack.input: audio (rate, window, hop) and output: valence_arousal; DC in, its mean out."""
     from kelly_jack.engine.state import SharedState
     from kelly_jack.inference import InferenceThreadManager
-    from kelly_jack.rt.layout import R_AROUSAL, R_VALENCE
+    from kelly_jack.rt.shared_state import R_AROUSAL, R_VALENCE
 
     from support.rings import audio_period, results
 

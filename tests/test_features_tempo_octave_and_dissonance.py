@@ -12,8 +12,7 @@ import soundfile as sf
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor, tables
 from kelly_jack.rt.features import layout as L
 from kelly_jack.rt.features.consonance import dissonance
-from kelly_jack.rt.features.extractor import TEMPO_S
-from kelly_jack.rt.features.rhythm import compress, tempo
+from kelly_jack.rt.features.rhythm import TEMPO_S, compress, tempo
 
 from support import recordings as rec
 

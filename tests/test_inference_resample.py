@@ -8,10 +8,10 @@ import pytest
 from kelly_jack.backends import FunctionBackend
 from kelly_jack.engine.state import SharedState
 from kelly_jack.inference import InferenceThreadManager
-from kelly_jack.inference.thread import I_BAD_SAMPLES, I_RESULTS
 from kelly_jack.rt import ring
 from kelly_jack.rt.features import FEATURE_SIZE, FeatureExtractor
 from kelly_jack.rt.features import layout as L
+from kelly_jack.rt.shared_state import I_BAD_SAMPLES, I_RESULTS
 
 from support import recordings as rec
 

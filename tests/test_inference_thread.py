@@ -14,10 +14,18 @@ import pytest
 from kelly_jack.backends import FunctionBackend, create_backend
 from kelly_jack.engine.state import SharedState
 from kelly_jack.inference import InferenceThreadManager
-from kelly_jack.inference.thread import I_ERRORS, I_NONFINITE, I_RESULTS, I_RESYNCS, I_SKIPPED
 from kelly_jack.rt import ring
 from kelly_jack.rt.emotion import logits_for
-from kelly_jack.rt.layout import R_AROUSAL, R_FRAME, R_VALENCE
+from kelly_jack.rt.shared_state import (
+    I_ERRORS,
+    I_NONFINITE,
+    I_RESULTS,
+    I_RESYNCS,
+    I_SKIPPED,
+    R_AROUSAL,
+    R_FRAME,
+    R_VALENCE,
+)
 
 from support.rings import audio_period, results
 

@@ -18,7 +18,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from kelly_jack.config import ConfigError, parse_config
 from kelly_jack.osc import control, open_osc, snapshot
 from kelly_jack.osc.addresses import OUT, STATUS
-from kelly_jack.rt import layout
+from kelly_jack.rt import shared_state
 
 from support.jackd import ROOT
 
@@ -32,11 +32,11 @@ def kelly(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("address", "params", "slot", "value"),
     [
-        ("/kelly/user/valence", [-0.5], layout.S_USER_V, -0.5),
-        ("/kelly/user/arousal", [1], layout.S_USER_A, 1.0),  # an int is a number too
-        ("/kelly/blend", [0.0], layout.S_BLEND, 0.0),
-        ("/kelly/ml", [False], layout.S_ML_ON, 0.0),
-        ("/kelly/ml", [1], layout.S_ML_ON, 1.0),
+        ("/kelly/user/valence", [-0.5], shared_state.S_USER_V, -0.5),
+        ("/kelly/user/arousal", [1], shared_state.S_USER_A, 1.0),  # an int is a number too
+        ("/kelly/blend", [0.0], shared_state.S_BLEND, 0.0),
+        ("/kelly/ml", [False], shared_state.S_ML_ON, 0.0),
+        ("/kelly/ml", [1], shared_state.S_ML_ON, 1.0),
     ],
 )
 def test_control_messages_set_their_slot(address, params, slot, value):

@@ -8,19 +8,21 @@ import time
 
 import numpy as np
 import pytest
-from test_inference_thread import HOP, WINDOW, audio_period, results
 
 from kelly_jack.backends import FunctionBackend, create_backend
 from kelly_jack.engine.state import SharedState
 from kelly_jack.inference import InferenceThreadManager
 from kelly_jack.inference.guard import FailureTracker, PluginCaller, PluginTimeout
-from kelly_jack.inference.thread import I_ERRORS, I_REPLACED, I_TIMEOUTS
 from kelly_jack.midi.batch import MAX_EVENTS, EventBatch
 from kelly_jack.midi.runner import GeneratorRunner
 from kelly_jack.midi.scheduler import EventScheduler
 from kelly_jack.rt import midi_events
 from kelly_jack.rt.emotion import logits_for
-from kelly_jack.rt.layout import R_VALENCE
+from kelly_jack.rt.shared_state import I_ERRORS, I_REPLACED, I_TIMEOUTS, R_VALENCE
+
+from support.rings import audio_period, results
+
+WINDOW, HOP = 256, 64  # analysis window and hop in frames, small enough for quick tests
 
 RELEASE = threading.Event()  # set at the end of the module so no abandoned worker outlives the tests
 

@@ -26,7 +26,7 @@ from ..jack.client import KellyJackClient, ServerNotRunning
 from ..midi.runner import GeneratorRunner
 from ..midi.scheduler import EventScheduler
 from ..midi.tempo import InternalClock
-from ..rt import layout
+from ..rt import shared_state
 from .latency import LatencyManager
 from .reload import ModelReloader
 from .report import figures, status_line, summary
@@ -88,7 +88,12 @@ class Session:
         s = self.state.state
 
         def user():  # what the audio thread last took from midi_in (plain float reads)
-            return (s[layout.S_USER_V], s[layout.S_USER_A], s[layout.S_BLEND], s[layout.S_ML_ON] > 0.5)
+            return (
+                s[shared_state.S_USER_V],
+                s[shared_state.S_USER_A],
+                s[shared_state.S_BLEND],
+                s[shared_state.S_ML_ON] > 0.5,
+            )
 
         return GeneratorRunner(
             generators,
@@ -148,7 +153,7 @@ class Session:
             # GIL or the scheduler, and note-offs stamped for the next period then arrived late (the
             # harmony test saw 3 late in xrun-free runs); wait (bounded) until the audio thread took them
             margin = int(SHUTDOWN_MARGIN_S * self.rate)
-            self.runner.stop(int(self.state.counters[layout.C_CLOCK]) + self.blocksize + margin)
+            self.runner.stop(int(self.state.counters[shared_state.C_CLOCK]) + self.blocksize + margin)
             deadline = time.monotonic() + 0.5
             while self.runner.scheduler.in_ring and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -272,7 +277,7 @@ def run(
             ticks += 1
             if nsm is not None:  # NSM: dirty/clean and status messages
                 nsm.tick(session, reloader)
-            now_periods = int(session.state.counters[layout.C_PERIODS])
+            now_periods = int(session.state.counters[shared_state.C_PERIODS])
             if now_periods != periods:
                 periods, moved = now_periods, time.monotonic()
             if session.pending:

@@ -8,57 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..inference.thread import (
-    I_ERRORS,
-    I_INFER_MAX_US,
-    I_INFER_TOTAL_US,
-    I_NONFINITE,
-    I_REPLACED,
-    I_RESULTS,
-    I_RESYNCS,
-    I_SKIPPED,
-    I_TIMEOUTS,
-    InferenceThreadManager,
-)
-from ..rt import layout, ring
-from ..rt.histogram import hist_percentile
+from ..inference.thread import InferenceThreadManager
+from . import status
 from .state import SharedState
 
 
 def figures(state: SharedState, inference: InferenceThreadManager) -> dict[str, float]:
-    """Every counter worth reporting, by name (a snapshot)."""
-    c = state.counters.copy()
-    i = inference.counters.copy()
-    hist = state.hist.copy()
-    results = int(i[I_RESULTS])
-    return {
-        "periods": int(c[layout.C_PERIODS]),
-        "xruns": int(c[layout.C_XRUNS]),
-        "time_p50_us": hist_percentile(hist, 50),
-        "time_p999_us": hist_percentile(hist, 99.9),
-        "time_max_us": int(c[layout.C_TIME_MAX_US]),
-        "results": results,
-        "applied": int(c[layout.C_APPLIED]),
-        "late": int(c[layout.C_LATE]),
-        "backend_errors": int(i[I_ERRORS]),
-        "nonfinite": int(i[I_NONFINITE]),
-        "backend_timeouts": int(i[I_TIMEOUTS]),
-        "backend_replaced": int(i[I_REPLACED]),
-        "skipped_hops": int(i[I_SKIPPED]),
-        "audio_overflow_frames": int(state.audio_hdr[ring.H_OVERFLOW]),
-        "audio_resyncs": int(i[I_RESYNCS]),
-        "result_overflow": int(state.result_hdr[ring.H_OVERFLOW]),
-        "midi_sent": int(c[layout.C_MIDI_SENT]),
-        "midi_dropped": int(c[layout.C_MIDI_DROPPED]),
-        "midi_in": int(c[layout.C_MIDI_IN]),
-        "events_sent": int(c[layout.C_EVENTS_SENT]),
-        "events_late": int(c[layout.C_EVENTS_LATE]),
-        "origin": int(c[layout.C_ORIGIN]),
-        "infer_mean_us": float(i[I_INFER_TOTAL_US]) / results if results else float("nan"),
-        "infer_max_us": int(i[I_INFER_MAX_US]),
-        "valence": float(state.state[layout.S_OUT_V]),
-        "arousal": float(state.state[layout.S_OUT_A]),
-    }
+    """Every counter worth reporting, by name (a snapshot; the fields are declared in ``status.py``)."""
+    return status.read(state, inference)
 
 
 def summary(f: dict[str, float], rate: int, blocksize: int, latency: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rt import layout, midi_events, ring
+from ..rt import midi_events, ring, shared_state
 from ..rt.delay import delay_capacity
 from ..rt.histogram import HIST_BINS, new_histogram
 
@@ -46,62 +46,62 @@ class SharedState:
         self.audio_hdr = ring.new_header(audio_frames)
         self.audio = np.zeros((channels, audio_frames), dtype=np.float32)
         self.result_hdr = ring.new_header(results)
-        self.results = np.zeros((results, layout.RECORD_WIDTH), dtype=np.float64)
+        self.results = np.zeros((results, shared_state.RECORD_WIDTH), dtype=np.float64)
         self.event_hdr, self.events = midi_events.new_events(events)
-        self.params = np.zeros(layout.N_PARAMS, dtype=np.float64)
-        self.state = np.zeros(layout.N_STATE, dtype=np.float64)
-        self.counters = np.zeros(layout.N_COUNTERS, dtype=np.int64)
+        self.params = np.zeros(shared_state.N_PARAMS, dtype=np.float64)
+        self.state = np.zeros(shared_state.N_STATE, dtype=np.float64)
+        self.counters = np.zeros(shared_state.N_COUNTERS, dtype=np.int64)
         self.hist = new_histogram()
         self.scratch = np.zeros(4, dtype=np.int64)
         self.scratch[3] = 1  # the value written to the eventfd
-        self.counters[layout.C_ORIGIN] = -1
-        self.state[layout.S_SENT_V] = -1.0
-        self.state[layout.S_SENT_A] = -1.0
-        self.sync = np.zeros(layout.SYNC_SIZE, dtype=np.int64)
-        self.sync[layout.Y_NEXT_END] = 1 << 62  # nothing to wait for until the inference thread says
-        self.table = np.zeros(layout.TABLE_SIZE, dtype=np.int64)
+        self.counters[shared_state.C_ORIGIN] = -1
+        self.state[shared_state.S_SENT_V] = -1.0
+        self.state[shared_state.S_SENT_A] = -1.0
+        self.sync = np.zeros(shared_state.SYNC_SIZE, dtype=np.int64)
+        self.sync[shared_state.Y_NEXT_END] = 1 << 62  # nothing to wait for until the inference thread says
+        self.table = np.zeros(shared_state.TABLE_SIZE, dtype=np.int64)
         for array in (self.audio, self.results, self.hist, self.delay, self.events):
             array.fill(0)  # fault every page in now, not in the audio thread (calloc maps lazily)
         t = self.table
-        t[layout.T_PORTS] = _address(self.ports)
-        t[layout.T_AUDIO_HDR] = _address(self.audio_hdr)
-        t[layout.T_AUDIO_DATA] = _address(self.audio)
-        t[layout.T_RESULT_HDR] = _address(self.result_hdr)
-        t[layout.T_RESULT_DATA] = _address(self.results)
-        t[layout.T_PARAMS] = _address(self.params)
-        t[layout.T_STATE] = _address(self.state)
-        t[layout.T_COUNTERS] = _address(self.counters)
-        t[layout.T_HIST] = _address(self.hist)
-        t[layout.T_SCRATCH] = _address(self.scratch)
-        t[layout.T_CHANNELS] = channels
-        t[layout.T_AUDIO_CAPACITY] = audio_frames
-        t[layout.T_RESULT_CAPACITY] = results
-        t[layout.T_HIST_BINS] = HIST_BINS
-        t[layout.T_OUTPUTS] = 1 if outputs else 0
-        t[layout.T_DELAY] = _address(self.delay)
-        t[layout.T_DELAY_CAPACITY] = self.delay.shape[1]
-        t[layout.T_EVENT_HDR] = _address(self.event_hdr)
-        t[layout.T_EVENT_DATA] = _address(self.events)
-        t[layout.T_EVENT_CAPACITY] = events
-        t[layout.T_SYNC] = _address(self.sync)
+        t[shared_state.T_PORTS] = _address(self.ports)
+        t[shared_state.T_AUDIO_HDR] = _address(self.audio_hdr)
+        t[shared_state.T_AUDIO_DATA] = _address(self.audio)
+        t[shared_state.T_RESULT_HDR] = _address(self.result_hdr)
+        t[shared_state.T_RESULT_DATA] = _address(self.results)
+        t[shared_state.T_PARAMS] = _address(self.params)
+        t[shared_state.T_STATE] = _address(self.state)
+        t[shared_state.T_COUNTERS] = _address(self.counters)
+        t[shared_state.T_HIST] = _address(self.hist)
+        t[shared_state.T_SCRATCH] = _address(self.scratch)
+        t[shared_state.T_CHANNELS] = channels
+        t[shared_state.T_AUDIO_CAPACITY] = audio_frames
+        t[shared_state.T_RESULT_CAPACITY] = results
+        t[shared_state.T_HIST_BINS] = HIST_BINS
+        t[shared_state.T_OUTPUTS] = 1 if outputs else 0
+        t[shared_state.T_DELAY] = _address(self.delay)
+        t[shared_state.T_DELAY_CAPACITY] = self.delay.shape[1]
+        t[shared_state.T_EVENT_HDR] = _address(self.event_hdr)
+        t[shared_state.T_EVENT_DATA] = _address(self.events)
+        t[shared_state.T_EVENT_CAPACITY] = events
+        t[shared_state.T_SYNC] = _address(self.sync)
 
     def go_offline(self, midi_capacity: int = 1 << 14) -> None:
         """Make the audio kernel read its input from ``offline_in`` and write midi_out to ``offline_midi``.
 
         For the offline renderer: no ports, no libjack; call before the first period.
         """
-        self.offline_in = np.zeros((self.channels, layout.OFFLINE_BLOCK), dtype=np.float32)
+        self.offline_in = np.zeros((self.channels, shared_state.OFFLINE_BLOCK), dtype=np.float32)
         self.offline_midi = np.zeros((midi_capacity, 2), dtype=np.int64)
-        self.table[layout.T_OFFLINE_IN] = _address(self.offline_in)
-        self.table[layout.T_OFFLINE_MIDI] = _address(self.offline_midi)
-        self.table[layout.T_OFFLINE_MIDI_CAPACITY] = midi_capacity
-        self.table[layout.T_OUTPUTS] = 0
+        self.table[shared_state.T_OFFLINE_IN] = _address(self.offline_in)
+        self.table[shared_state.T_OFFLINE_MIDI] = _address(self.offline_midi)
+        self.table[shared_state.T_OFFLINE_MIDI_CAPACITY] = midi_capacity
+        self.table[shared_state.T_OUTPUTS] = 0
 
     def take_offline_midi(self) -> np.ndarray:
         """The (frame, packed message) rows written since the last call (offline only; one thread)."""
-        n = int(self.counters[layout.C_OFFLINE_MIDI])
+        n = int(self.counters[shared_state.C_OFFLINE_MIDI])
         rows = self.offline_midi[:n].copy()
-        self.counters[layout.C_OFFLINE_MIDI] = 0
+        self.counters[shared_state.C_OFFLINE_MIDI] = 0
         return rows
 
     @property
@@ -111,10 +111,10 @@ class SharedState:
 
     def set_user(self, valence: float, arousal: float, blend: float, ml_on: bool) -> None:
         """Initial user valence/arousal, blend and ML switch (before activation)."""
-        self.state[layout.S_USER_V] = valence
-        self.state[layout.S_USER_A] = arousal
-        self.state[layout.S_BLEND] = blend
-        self.state[layout.S_ML_ON] = 1.0 if ml_on else 0.0
+        self.state[shared_state.S_USER_V] = valence
+        self.state[shared_state.S_USER_A] = arousal
+        self.state[shared_state.S_BLEND] = blend
+        self.state[shared_state.S_ML_ON] = 1.0 if ml_on else 0.0
 
 
 def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wake_fd: int) -> None:
@@ -122,19 +122,19 @@ def configure_params(state: SharedState, cfg: dict, rate: int, latency: int, wak
     p = state.params
     ms = rate / 1000.0
     midi = cfg["midi"]
-    p[layout.P_LATENCY] = latency
-    p[layout.P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
-    p[layout.P_HOP] = cfg["analysis"]["hop"]
-    p[layout.P_EVENTFD] = wake_fd
-    p[layout.P_OUT_CHANNEL] = midi["out_channel"] - 1
-    p[layout.P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
-    p[layout.P_CC_VALENCE] = midi["cc_valence"]
-    p[layout.P_CC_AROUSAL] = midi["cc_arousal"]
-    p[layout.P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
-    p[layout.P_IN_CHANNEL] = midi["in_channel"]
-    p[layout.P_IN_CC_VALENCE] = midi["in_cc_valence"]
-    p[layout.P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
-    p[layout.P_IN_CC_BLEND] = midi["in_cc_blend"]
-    p[layout.P_IN_CC_ML] = midi["in_cc_ml"]
+    p[shared_state.P_LATENCY] = latency
+    p[shared_state.P_TAU] = cfg["emotion"]["smoothing_ms"] * ms
+    p[shared_state.P_HOP] = cfg["analysis"]["hop"]
+    p[shared_state.P_EVENTFD] = wake_fd
+    p[shared_state.P_OUT_CHANNEL] = midi["out_channel"] - 1
+    p[shared_state.P_SEND_CC] = 1.0 if midi["send_cc"] else 0.0
+    p[shared_state.P_CC_VALENCE] = midi["cc_valence"]
+    p[shared_state.P_CC_AROUSAL] = midi["cc_arousal"]
+    p[shared_state.P_CC_MIN_INTERVAL] = midi["cc_min_interval_ms"] * ms
+    p[shared_state.P_IN_CHANNEL] = midi["in_channel"]
+    p[shared_state.P_IN_CC_VALENCE] = midi["in_cc_valence"]
+    p[shared_state.P_IN_CC_AROUSAL] = midi["in_cc_arousal"]
+    p[shared_state.P_IN_CC_BLEND] = midi["in_cc_blend"]
+    p[shared_state.P_IN_CC_ML] = midi["in_cc_ml"]
     e = cfg["emotion"]
     state.set_user(e["user_valence"], e["user_arousal"], e["blend"], e["ml_enabled"])

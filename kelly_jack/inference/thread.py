@@ -53,25 +53,12 @@ import numpy as np
 
 from ..backends.base import AUDIO_INPUT, EMOTIONS, VALENCE_AROUSAL_OUTPUT, BackendBase, FunctionBackend
 from ..engine.state import SharedState
-from ..rt import layout, ring
+from ..rt import ring, shared_state
 from ..rt.emotion import grid_centroid, learned_mapping
 from ..rt.features import FEATURE_SIZE, FeatureExtractor, mix_to_mono
 from .audio_input import AudioInput
 from .guard import FailureReport, FailureTracker, HoldLastBackend, PluginCaller, PluginFailure
 from .resample import WindowResampler
-
-# indices of InferenceThreadManager.counters
-I_RESULTS = 0  # results pushed
-I_ERRORS = 1  # backend raised
-I_NONFINITE = 2  # backend returned NaN/Inf or the wrong shape
-I_SKIPPED = 3  # hops skipped because inference fell behind
-I_RESYNCS = 4  # audio-ring overflows the thread re-synchronised after
-I_BAD_SAMPLES = 5  # non-finite input samples replaced by 0
-I_INFER_MAX_US = 6
-I_INFER_TOTAL_US = 7
-I_TIMEOUTS = 8  # backend calls abandoned at the deadline
-I_REPLACED = 9  # backends replaced by the hold-last stub
-N_ICOUNTERS = 10
 
 
 def _logits(backend: BackendBase, x: np.ndarray) -> np.ndarray:
@@ -134,14 +121,14 @@ class InferenceThreadManager:
         self.channel = channel
         self.wake_fd = wake_fd
         self.generators = generators  # a midi.runner.GeneratorRunner, or None
-        self.counters = np.zeros(N_ICOUNTERS, dtype=np.int64)
+        self.counters = np.zeros(shared_state.N_INFERENCE_COUNTERS, dtype=np.int64)  # shared_state.I_*
         self._buf = np.zeros(self.window, dtype=np.float32)
         self._analysis = self._buf if self.resampler is None else np.zeros(window, dtype=np.float32)
         self._features = np.zeros(FEATURE_SIZE, dtype=np.float32)
         self.extractor = FeatureExtractor(analysis_rate, window, hop * analysis_rate / rate)
         self._va = np.zeros(3, dtype=np.float64)
         self._vad = np.zeros(3, dtype=np.float64)
-        self._record = np.zeros(layout.RECORD_WIDTH, dtype=np.float64)
+        self._record = np.zeros(shared_state.RECORD_WIDTH, dtype=np.float64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._report = FailureReport("(dropped; counted)")
@@ -207,7 +194,7 @@ class InferenceThreadManager:
         ring.consumer_write_position(self.state.audio_hdr)
         ring.consumer_release_to(self.state.audio_hdr, 0)
         hdr = ring.new_header(2)
-        ring.record_push(hdr, np.zeros((2, layout.RECORD_WIDTH)), self._record)
+        ring.record_push(hdr, np.zeros((2, shared_state.RECORD_WIDTH)), self._record)
 
     def begin(self) -> None:
         """Take the audio ring's current position as the start (``start`` does it; the offline engine calls it)."""
@@ -232,7 +219,7 @@ class InferenceThreadManager:
         if self._thread is not None:
             self._thread.join(timeout)
         self._caller.close()
-        self.state.sync[layout.Y_NEXT_END] = 1 << 62  # a freewheeling audio thread must not wait for us now
+        self.state.sync[shared_state.Y_NEXT_END] = 1 << 62  # a freewheeling audio thread must not wait for us now
 
     @property
     def alive(self) -> bool:
@@ -258,7 +245,7 @@ class InferenceThreadManager:
             if self._stop.is_set():
                 break
             if self.generators is not None:
-                self.generators.tick(int(self.state.counters[layout.C_CLOCK]))
+                self.generators.tick(int(self.state.counters[shared_state.C_CLOCK]))
 
     def _resync(self) -> None:
         """Read (write position, overflow) consistently and restart windowing there."""
@@ -290,7 +277,7 @@ class InferenceThreadManager:
             f"backend {getattr(backend, 'name', '?')}", backend.reset, timeout_s=self.timeout_s, step="reset"
         )[1]
         if failure is not None:
-            self.counters[I_TIMEOUTS if failure.hung else I_ERRORS] += 1
+            self.counters[shared_state.I_TIMEOUTS if failure.hung else shared_state.I_ERRORS] += 1
             self._give_up(model, failure)
 
     def process_available(self) -> int:
@@ -305,12 +292,12 @@ class InferenceThreadManager:
     def _publish(self) -> None:
         # after the result (and its generator events) is in its ring: x86-64 and aarch64 keep this order
         # for an aligned 8-byte store following the ring's release fence
-        self.state.sync[layout.Y_NEXT_END] = self._next_end
+        self.state.sync[shared_state.Y_NEXT_END] = self._next_end
 
     def _process_newest(self) -> int:
         hdr = self.state.audio_hdr
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
-            self.counters[I_RESYNCS] += 1
+            self.counters[shared_state.I_RESYNCS] += 1
             self._resync()
             return 0
         w = ring.consumer_write_position(hdr)
@@ -318,7 +305,7 @@ class InferenceThreadManager:
             return 0
         behind = (w - self._next_end) // self.hop
         if behind > 0:
-            self.counters[I_SKIPPED] += behind
+            self.counters[shared_state.I_SKIPPED] += behind
             self._next_end += behind * self.hop
         end = self._next_end
         model = self._model  # one read: a swap lands between hops, never inside one
@@ -338,7 +325,7 @@ class InferenceThreadManager:
         ring.consumer_release_to(hdr, self._next_end - keep)
         if int(hdr[ring.H_OVERFLOW]) != self._seen_overflow:
             return 0  # the window may span a drop: discard it, resync next time
-        self.counters[I_BAD_SAMPLES] += self._analyse()
+        self.counters[shared_state.I_BAD_SAMPLES] += self._analyse()
         frame = end - 1 + self._offset
         if audio is None:
             return self._infer_and_push(model, frame, self._features)
@@ -366,13 +353,13 @@ class InferenceThreadManager:
         name = getattr(backend, "name", "?")
         y, failure = self._caller.try_call(f"backend {name}", _logits, backend, x, timeout_s=self.timeout_s)
         if failure is not None:
-            self.counters[I_TIMEOUTS if failure.hung else I_ERRORS] += 1
+            self.counters[shared_state.I_TIMEOUTS if failure.hung else shared_state.I_ERRORS] += 1
             self._give_up(model, failure)
             return 0
         elapsed_us = self._caller.elapsed_us
         direct = getattr(backend, "output_kind", "grid") == VALENCE_AROUSAL_OUTPUT
         if y.shape not in (((2,), (3,)) if direct else ((EMOTIONS,),)) or not np.isfinite(y).all():
-            self.counters[I_NONFINITE] += 1
+            self.counters[shared_state.I_NONFINITE] += 1
             self._give_up(model, PluginFailure(f"backend {name} returned non-finite or shape {y.shape}", False))
             return 0
         self._failures.ok()
@@ -394,18 +381,18 @@ class InferenceThreadManager:
     def _push(self, frame: int, va: np.ndarray, dominance: float | None, y: np.ndarray, elapsed_us: int) -> int:
         """Push one result record (valence, arousal, confidence ``va``; the grid ``y``); run the generators."""
         rec = self._record
-        rec[layout.R_FRAME] = frame
-        rec[layout.R_DOMINANCE] = 0.0 if dominance is None else dominance
-        rec[layout.R_VALENCE] = va[0]
-        rec[layout.R_AROUSAL] = va[1]
-        rec[layout.R_CONFIDENCE] = va[2]
-        rec[layout.R_INFER_US] = elapsed_us
-        rec[layout.R_EMOTION : layout.R_EMOTION + EMOTIONS] = y
-        self.counters[I_INFER_MAX_US] = max(int(self.counters[I_INFER_MAX_US]), elapsed_us)
-        self.counters[I_INFER_TOTAL_US] += elapsed_us
+        rec[shared_state.R_FRAME] = frame
+        rec[shared_state.R_DOMINANCE] = 0.0 if dominance is None else dominance
+        rec[shared_state.R_VALENCE] = va[0]
+        rec[shared_state.R_AROUSAL] = va[1]
+        rec[shared_state.R_CONFIDENCE] = va[2]
+        rec[shared_state.R_INFER_US] = elapsed_us
+        rec[shared_state.R_EMOTION : shared_state.R_EMOTION + EMOTIONS] = y
+        self.counters[shared_state.I_INFER_MAX_US] = max(int(self.counters[shared_state.I_INFER_MAX_US]), elapsed_us)
+        self.counters[shared_state.I_INFER_TOTAL_US] += elapsed_us
         if not ring.record_push(self.state.result_hdr, self.state.results, rec):
             return 0
-        self.counters[I_RESULTS] += 1
+        self.counters[shared_state.I_RESULTS] += 1
         self.last_result = rec.copy()
         if self.generators is not None:
             self.generators.after_result(frame, va[0], va[1], dominance, self._features)
@@ -420,7 +407,7 @@ class InferenceThreadManager:
         kind = getattr(backend, "output_kind", "grid")
         self._model = (HoldLastBackend(getattr(backend, "name", "?"), self._last_good, kind), mapping, None)
         self._failures.ok()
-        self.counters[I_REPLACED] += 1
+        self.counters[shared_state.I_REPLACED] += 1
         print(
             f"kelly-jack: {failure.message}; backend replaced by one that holds its last good output "
             "(reload the model with SIGHUP to try again)",

@@ -17,7 +17,7 @@ import jack
 
 from ..engine.state import SharedState
 from ..errors import EXIT_NO_SERVER, KellyError
-from ..rt import layout
+from ..rt import shared_state
 from .port_latency import PortLatency
 from .process import freewheel_callback, process_callback, process_period, xrun_callback
 
@@ -100,7 +100,7 @@ class KellyJackClient:
         for i, port in enumerate(self.ports()):
             state.ports[i] = pointer_value(port._ptr)
         self._state = state
-        state.table[layout.T_CLIENT] = pointer_value(self.client._ptr)
+        state.table[shared_state.T_CLIENT] = pointer_value(self.client._ptr)
         self.latency = PortLatency(self.client, [*self.inputs, self.midi_in], [*self.outputs, self.midi_out], latency)
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr

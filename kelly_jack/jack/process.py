@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from numba import types
 
-from ..rt import layout, midi_events, ring
+from ..rt import midi_events, ring, shared_state
 from ..rt.atomics import (
     address_as_voidptr,
     fence_acquire,
@@ -65,53 +65,53 @@ _jit = numba.njit(nogil=True, cache=True)
 
 @_jit
 def _inputs_to_ring(nframes, table, ports, counters, params):
-    channels = table[layout.T_CHANNELS]
-    hdr = view_i64(table[layout.T_AUDIO_HDR], ring.HEADER_SIZE)
-    data = view_f32_2d(table[layout.T_AUDIO_DATA], channels, table[layout.T_AUDIO_CAPACITY])
+    channels = table[shared_state.T_CHANNELS]
+    hdr = view_i64(table[shared_state.T_AUDIO_HDR], ring.HEADER_SIZE)
+    data = view_f32_2d(table[shared_state.T_AUDIO_DATA], channels, table[shared_state.T_AUDIO_CAPACITY])
     if ring.producer_space(hdr) < nframes:
         hdr[ring.H_OVERFLOW] += nframes
         return
     w = hdr[ring.H_WRITE]
-    offline = table[layout.T_OFFLINE_IN]
+    offline = table[shared_state.T_OFFLINE_IN]
     for ch in range(channels):
         if offline != 0:
-            src = view_f32_2d(offline, channels, layout.OFFLINE_BLOCK)[ch]
+            src = view_f32_2d(offline, channels, shared_state.OFFLINE_BLOCK)[ch]
         else:
             src = numba.carray(jack_port_get_buffer(address_as_voidptr(ports[ch]), nframes), (nframes,), np.float32)
         ring.copy_in(data[ch], w, src, nframes)
     ring.producer_commit(hdr, nframes)
-    hop = np.int64(params[layout.P_HOP])
-    efd = np.int64(params[layout.P_EVENTFD])
+    hop = np.int64(params[shared_state.P_HOP])
+    efd = np.int64(params[shared_state.P_EVENTFD])
     if efd >= 0 and hop > 0 and (w + nframes) // hop != w // hop:
         # scratch[3] holds the eventfd increment (1), set at allocation
-        libc_write(efd, address_as_voidptr(table[layout.T_SCRATCH] + 24), 8)
-        counters[layout.C_WAKES] += 1
+        libc_write(efd, address_as_voidptr(table[shared_state.T_SCRATCH] + 24), 8)
+        counters[shared_state.C_WAKES] += 1
 
 
 @_jit
 def _wait_for_inference(table, counters):
     """Freewheel only (no deadline then): spin until the inference thread has analysed every complete
     window, so each result is in the result ring before its period, as in the offline render."""
-    hdr = view_i64(table[layout.T_AUDIO_HDR], ring.HEADER_SIZE)
-    sync = view_i64(table[layout.T_SYNC], layout.SYNC_SIZE)
+    hdr = view_i64(table[shared_state.T_AUDIO_HDR], ring.HEADER_SIZE)
+    sync = view_i64(table[shared_state.T_SYNC], shared_state.SYNC_SIZE)
     w = hdr[ring.H_WRITE]
-    if sync[layout.Y_NEXT_END] > w:
+    if sync[shared_state.Y_NEXT_END] > w:
         return
-    counters[layout.C_FREEWHEEL_WAITS] += 1
+    counters[shared_state.C_FREEWHEEL_WAITS] += 1
     t0 = jack_get_time()
     while True:
-        next_end = sync[layout.Y_NEXT_END]
+        next_end = sync[shared_state.Y_NEXT_END]
         fence_acquire()
-        if next_end > w or np.int64(jack_get_time() - t0) > layout.FREEWHEEL_WAIT_US:
+        if next_end > w or np.int64(jack_get_time() - t0) > shared_state.FREEWHEEL_WAIT_US:
             return
         libc_sched_yield()
 
 
 @_jit
 def _delay_outputs(nframes, clock, table, ports, params):
-    channels = table[layout.T_CHANNELS]
-    line = view_f32_2d(table[layout.T_DELAY], channels, table[layout.T_DELAY_CAPACITY])
-    latency = np.int64(params[layout.P_LATENCY])
+    channels = table[shared_state.T_CHANNELS]
+    line = view_f32_2d(table[shared_state.T_DELAY], channels, table[shared_state.T_DELAY_CAPACITY])
+    latency = np.int64(params[shared_state.P_LATENCY])
     for ch in range(channels):
         src = numba.carray(jack_port_get_buffer(address_as_voidptr(ports[ch]), nframes), (nframes,), np.float32)
         out = jack_port_get_buffer(address_as_voidptr(ports[channels + 2 + ch]), nframes)
@@ -120,15 +120,15 @@ def _delay_outputs(nframes, clock, table, ports, params):
 
 @_jit
 def _midi_in(nframes, table, ports, params, state, counters):
-    channels = table[layout.T_CHANNELS]
+    channels = table[shared_state.T_CHANNELS]
     buf = jack_port_get_buffer(address_as_voidptr(ports[channels + 1]), nframes)
     count = jack_midi_get_event_count(buf)
     if count == 0:
         return
-    event = view_i64(table[layout.T_SCRATCH], 3)  # jack_midi_event_t: time, size, buffer
-    want_channel = np.int64(params[layout.P_IN_CHANNEL])
+    event = view_i64(table[shared_state.T_SCRATCH], 3)  # jack_midi_event_t: time, size, buffer
+    want_channel = np.int64(params[shared_state.P_IN_CHANNEL])
     for i in range(count):
-        if jack_midi_event_get(address_as_voidptr(table[layout.T_SCRATCH]), buf, i) != 0:
+        if jack_midi_event_get(address_as_voidptr(table[shared_state.T_SCRATCH]), buf, i) != 0:
             continue
         if event[1] != 3:  # a CC is exactly 3 bytes; JACK events are single messages (no running status)
             continue
@@ -140,17 +140,17 @@ def _midi_in(nframes, table, ports, params, state, counters):
             continue
         cc = np.int64(msg[1])
         value = np.int64(msg[2]) / 127.0
-        if cc == np.int64(params[layout.P_IN_CC_VALENCE]):
-            state[layout.S_USER_V] = 2.0 * value - 1.0
-        elif cc == np.int64(params[layout.P_IN_CC_AROUSAL]):
-            state[layout.S_USER_A] = 2.0 * value - 1.0
-        elif cc == np.int64(params[layout.P_IN_CC_BLEND]):
-            state[layout.S_BLEND] = value
-        elif cc == np.int64(params[layout.P_IN_CC_ML]):
-            state[layout.S_ML_ON] = 1.0 if msg[2] >= 64 else 0.0
+        if cc == np.int64(params[shared_state.P_IN_CC_VALENCE]):
+            state[shared_state.S_USER_V] = 2.0 * value - 1.0
+        elif cc == np.int64(params[shared_state.P_IN_CC_AROUSAL]):
+            state[shared_state.S_USER_A] = 2.0 * value - 1.0
+        elif cc == np.int64(params[shared_state.P_IN_CC_BLEND]):
+            state[shared_state.S_BLEND] = value
+        elif cc == np.int64(params[shared_state.P_IN_CC_ML]):
+            state[shared_state.S_ML_ON] = 1.0 if msg[2] >= 64 else 0.0
         else:
             continue
-        counters[layout.C_MIDI_IN] += 1
+        counters[shared_state.C_MIDI_IN] += 1
 
 
 @_jit
@@ -158,27 +158,27 @@ def _advance_smoothing(state, frames, tau):
     if frames <= 0:
         return
     k = smoothing_alpha(frames, tau)
-    state[layout.S_ML_V] += k * (state[layout.S_TARGET_V] - state[layout.S_ML_V])
-    state[layout.S_ML_A] += k * (state[layout.S_TARGET_A] - state[layout.S_ML_A])
+    state[shared_state.S_ML_V] += k * (state[shared_state.S_TARGET_V] - state[shared_state.S_ML_V])
+    state[shared_state.S_ML_A] += k * (state[shared_state.S_TARGET_A] - state[shared_state.S_ML_A])
 
 
 @_jit
 def _put(out_buf, offset, packed, clock, table, counters):
     """Write one packed message at ``offset`` on midi_out (or, offline, into the sink); False if refused."""
     size = midi_events.message_size(packed)
-    if table[layout.T_OFFLINE_IN] != 0:
-        n = counters[layout.C_OFFLINE_MIDI]
-        if n >= table[layout.T_OFFLINE_MIDI_CAPACITY]:
-            counters[layout.C_MIDI_DROPPED] += 1
+    if table[shared_state.T_OFFLINE_IN] != 0:
+        n = counters[shared_state.C_OFFLINE_MIDI]
+        if n >= table[shared_state.T_OFFLINE_MIDI_CAPACITY]:
+            counters[shared_state.C_MIDI_DROPPED] += 1
             return False
-        sink = view_i64_2d(table[layout.T_OFFLINE_MIDI], table[layout.T_OFFLINE_MIDI_CAPACITY], 2)
+        sink = view_i64_2d(table[shared_state.T_OFFLINE_MIDI], table[shared_state.T_OFFLINE_MIDI_CAPACITY], 2)
         sink[n, 0] = clock + offset
         sink[n, 1] = packed
-        counters[layout.C_OFFLINE_MIDI] = n + 1
+        counters[shared_state.C_OFFLINE_MIDI] = n + 1
         return True
     buf = jack_midi_event_reserve(out_buf, offset, size)
     if voidptr_as_address(buf) == 0:
-        counters[layout.C_MIDI_DROPPED] += 1
+        counters[shared_state.C_MIDI_DROPPED] += 1
         return False
     msg = numba.carray(buf, (size,), np.uint8)
     for i in range(size):
@@ -193,81 +193,117 @@ def _send_cc(out_buf, offset, clock, which_sent, which_at, cc, value, state, par
     q = cc_value(value)
     if q == np.int64(state[which_sent]):
         return
-    if state[which_sent] >= 0 and frame - state[which_at] < params[layout.P_CC_MIN_INTERVAL]:
+    if state[which_sent] >= 0 and frame - state[which_at] < params[shared_state.P_CC_MIN_INTERVAL]:
         return
-    packed = midi_events.pack(0xB0 | np.int64(params[layout.P_OUT_CHANNEL]), cc, q, 3)
+    packed = midi_events.pack(0xB0 | np.int64(params[shared_state.P_OUT_CHANNEL]), cc, q, 3)
     if not _put(out_buf, offset, packed, clock, table, counters):
         return
     state[which_sent] = q
     state[which_at] = frame
-    counters[layout.C_MIDI_SENT] += 1
+    counters[shared_state.C_MIDI_SENT] += 1
 
 
 @_jit
 def _emit(out_buf, offset, clock, state, params, counters, table):
-    if state[layout.S_HAVE_RESULT] > 0.5:
-        v = blend(state[layout.S_ML_V], state[layout.S_USER_V], state[layout.S_BLEND], state[layout.S_ML_ON])
-        a = blend(state[layout.S_ML_A], state[layout.S_USER_A], state[layout.S_BLEND], state[layout.S_ML_ON])
+    if state[shared_state.S_HAVE_RESULT] > 0.5:
+        v = blend(
+            state[shared_state.S_ML_V],
+            state[shared_state.S_USER_V],
+            state[shared_state.S_BLEND],
+            state[shared_state.S_ML_ON],
+        )
+        a = blend(
+            state[shared_state.S_ML_A],
+            state[shared_state.S_USER_A],
+            state[shared_state.S_BLEND],
+            state[shared_state.S_ML_ON],
+        )
     else:
-        v = state[layout.S_USER_V]
-        a = state[layout.S_USER_A]
-    state[layout.S_OUT_V] = v
-    state[layout.S_OUT_A] = a
-    if params[layout.P_SEND_CC] < 0.5:
+        v = state[shared_state.S_USER_V]
+        a = state[shared_state.S_USER_A]
+    state[shared_state.S_OUT_V] = v
+    state[shared_state.S_OUT_A] = a
+    if params[shared_state.P_SEND_CC] < 0.5:
         return
-    cc_v = np.int64(params[layout.P_CC_VALENCE])
-    cc_a = np.int64(params[layout.P_CC_AROUSAL])
+    cc_v = np.int64(params[shared_state.P_CC_VALENCE])
+    cc_a = np.int64(params[shared_state.P_CC_AROUSAL])
     if cc_v >= 0:
-        _send_cc(out_buf, offset, clock, layout.S_SENT_V, layout.S_SENT_AT_V, cc_v, v, state, params, counters, table)
+        _send_cc(
+            out_buf,
+            offset,
+            clock,
+            shared_state.S_SENT_V,
+            shared_state.S_SENT_AT_V,
+            cc_v,
+            v,
+            state,
+            params,
+            counters,
+            table,
+        )
     if cc_a >= 0:
-        _send_cc(out_buf, offset, clock, layout.S_SENT_A, layout.S_SENT_AT_A, cc_a, a, state, params, counters, table)
+        _send_cc(
+            out_buf,
+            offset,
+            clock,
+            shared_state.S_SENT_A,
+            shared_state.S_SENT_AT_A,
+            cc_a,
+            a,
+            state,
+            params,
+            counters,
+            table,
+        )
 
 
 @_jit
 def _write_events(out_buf, clock, upto, last, table, counters):
     """Write the generators' events due before offset ``upto``, in order; return the last offset used."""
-    hdr = view_i64(table[layout.T_EVENT_HDR], ring.HEADER_SIZE)
-    data = view_i64_2d(table[layout.T_EVENT_DATA], table[layout.T_EVENT_CAPACITY], midi_events.EVENT_WIDTH)
+    hdr = view_i64(table[shared_state.T_EVENT_HDR], ring.HEADER_SIZE)
+    data = view_i64_2d(table[shared_state.T_EVENT_DATA], table[shared_state.T_EVENT_CAPACITY], midi_events.EVENT_WIDTH)
     while True:
         offset, packed, late = midi_events.take_due(hdr, data, clock, upto, last)
         if offset < 0:
             return last
         if late:
-            counters[layout.C_EVENTS_LATE] += 1
+            counters[shared_state.C_EVENTS_LATE] += 1
         if not _put(out_buf, offset, packed, clock, table, counters):
             continue
-        counters[layout.C_EVENTS_SENT] += 1
+        counters[shared_state.C_EVENTS_SENT] += 1
         last = offset
 
 
 @_jit
 def _apply_results(nframes, out_buf, clock, table, params, state, counters, last):
-    hdr = view_i64(table[layout.T_RESULT_HDR], ring.HEADER_SIZE)
-    data = view_f64_2d(table[layout.T_RESULT_DATA], table[layout.T_RESULT_CAPACITY], layout.RECORD_WIDTH)
-    latency = np.int64(params[layout.P_LATENCY])
-    tau = params[layout.P_TAU]
+    hdr = view_i64(table[shared_state.T_RESULT_HDR], ring.HEADER_SIZE)
+    data = view_f64_2d(
+        table[shared_state.T_RESULT_DATA], table[shared_state.T_RESULT_CAPACITY], shared_state.RECORD_WIDTH
+    )
+    latency = np.int64(params[shared_state.P_LATENCY])
+    tau = params[shared_state.P_TAU]
     cursor = 0
     while True:
         row = ring.record_peek(hdr, data)
         if row < 0:
             break
-        due = np.int64(data[row, layout.R_FRAME]) + latency - clock
+        due = np.int64(data[row, shared_state.R_FRAME]) + latency - clock
         if due >= nframes:
             break
         if due < 0:
-            counters[layout.C_LATE] += 1
+            counters[shared_state.C_LATE] += 1
         else:
-            counters[layout.C_APPLIED] += 1
+            counters[shared_state.C_APPLIED] += 1
         due = max(due, cursor)
         last = _write_events(out_buf, clock, due, last, table, counters)  # JACK wants time order
         _advance_smoothing(state, due - cursor, tau)
         cursor = due
-        state[layout.S_TARGET_V] = data[row, layout.R_VALENCE]
-        state[layout.S_TARGET_A] = data[row, layout.R_AROUSAL]
-        if state[layout.S_HAVE_RESULT] < 0.5 or tau <= 0.0:
-            state[layout.S_ML_V] = state[layout.S_TARGET_V]
-            state[layout.S_ML_A] = state[layout.S_TARGET_A]
-        state[layout.S_HAVE_RESULT] = 1.0
+        state[shared_state.S_TARGET_V] = data[row, shared_state.R_VALENCE]
+        state[shared_state.S_TARGET_A] = data[row, shared_state.R_AROUSAL]
+        if state[shared_state.S_HAVE_RESULT] < 0.5 or tau <= 0.0:
+            state[shared_state.S_ML_V] = state[shared_state.S_TARGET_V]
+            state[shared_state.S_ML_A] = state[shared_state.S_TARGET_A]
+        state[shared_state.S_HAVE_RESULT] = 1.0
         ring.record_pop(hdr)
         _emit(out_buf, due, clock, state, params, counters, table)
         last = max(last, due)
@@ -284,25 +320,25 @@ def process_period(nframes, table):
     its input from that block and writes midi_out into the offline sink; no
     libjack call is made then.
     """
-    offline = table[layout.T_OFFLINE_IN] != 0
+    offline = table[shared_state.T_OFFLINE_IN] != 0
     t0 = np.uint64(0) if offline else jack_get_time()
-    counters = view_i64(table[layout.T_COUNTERS], layout.N_COUNTERS)
-    params = view_f64(table[layout.T_PARAMS], layout.N_PARAMS)
-    state = view_f64(table[layout.T_STATE], layout.N_STATE)
-    channels = table[layout.T_CHANNELS]
-    ports = view_i64(table[layout.T_PORTS], 2 * channels + 2)
-    clock = counters[layout.C_CLOCK]
-    if table[layout.T_CLIENT] != 0:  # JACK's frame time minus kelly's (it grows by a period per skipped cycle)
-        now = np.int64(jack_last_frame_time(address_as_voidptr(table[layout.T_CLIENT])))
-        counters[layout.C_ORIGIN] = now - clock
+    counters = view_i64(table[shared_state.T_COUNTERS], shared_state.N_COUNTERS)
+    params = view_f64(table[shared_state.T_PARAMS], shared_state.N_PARAMS)
+    state = view_f64(table[shared_state.T_STATE], shared_state.N_STATE)
+    channels = table[shared_state.T_CHANNELS]
+    ports = view_i64(table[shared_state.T_PORTS], 2 * channels + 2)
+    clock = counters[shared_state.C_CLOCK]
+    if table[shared_state.T_CLIENT] != 0:  # JACK's frame time minus kelly's (it grows by a period per skipped cycle)
+        now = np.int64(jack_last_frame_time(address_as_voidptr(table[shared_state.T_CLIENT])))
+        counters[shared_state.C_ORIGIN] = now - clock
 
     _inputs_to_ring(nframes, table, ports, counters, params)
-    if state[layout.S_FREEWHEEL] > 0.5 and not offline:
+    if state[shared_state.S_FREEWHEEL] > 0.5 and not offline:
         _wait_for_inference(table, counters)
     if offline:
         out_buf = address_as_voidptr(0)
     else:
-        if table[layout.T_OUTPUTS] != 0:
+        if table[shared_state.T_OUTPUTS] != 0:
             _delay_outputs(nframes, clock, table, ports, params)
         _midi_in(nframes, table, ports, params, state, counters)
         out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
@@ -310,37 +346,37 @@ def process_period(nframes, table):
     _emit(out_buf, 0, clock, state, params, counters, table)  # smoothing moved since last period
     _apply_results(nframes, out_buf, clock, table, params, state, counters, 0)
 
-    counters[layout.C_CLOCK] = clock + nframes
-    counters[layout.C_PERIODS] += 1
-    if nframes > counters[layout.C_MAX_NFRAMES]:
-        counters[layout.C_MAX_NFRAMES] = nframes
+    counters[shared_state.C_CLOCK] = clock + nframes
+    counters[shared_state.C_PERIODS] += 1
+    if nframes > counters[shared_state.C_MAX_NFRAMES]:
+        counters[shared_state.C_MAX_NFRAMES] = nframes
     if offline:
         return 0
     elapsed = np.int64(jack_get_time() - t0)
-    hist_add(view_i64(table[layout.T_HIST], table[layout.T_HIST_BINS]), elapsed)
-    if elapsed > counters[layout.C_TIME_MAX_US]:
-        counters[layout.C_TIME_MAX_US] = elapsed
+    hist_add(view_i64(table[shared_state.T_HIST], table[shared_state.T_HIST_BINS]), elapsed)
+    if elapsed > counters[shared_state.C_TIME_MAX_US]:
+        counters[shared_state.C_TIME_MAX_US] = elapsed
     return 0
 
 
 @numba.cfunc(types.int32(types.uint32, types.voidptr), nopython=True, cache=True)
 def process_callback(nframes, arg):
     """JackProcessCallback: ``arg`` is the address of the int64 state table."""
-    return process_period(np.int64(nframes), numba.carray(arg, (layout.TABLE_SIZE,), np.int64))
+    return process_period(np.int64(nframes), numba.carray(arg, (shared_state.TABLE_SIZE,), np.int64))
 
 
 @numba.cfunc(types.void(types.int32, types.voidptr), nopython=True, cache=True)
 def freewheel_callback(starting, arg):
     """JackFreewheelCallback: while JACK freewheels, each period waits for its inference."""
-    table = numba.carray(arg, (layout.TABLE_SIZE,), np.int64)
-    state = view_f64(table[layout.T_STATE], layout.N_STATE)
-    state[layout.S_FREEWHEEL] = 1.0 if starting != 0 else 0.0
+    table = numba.carray(arg, (shared_state.TABLE_SIZE,), np.int64)
+    state = view_f64(table[shared_state.T_STATE], shared_state.N_STATE)
+    state[shared_state.S_FREEWHEEL] = 1.0 if starting != 0 else 0.0
 
 
 @numba.cfunc(types.int32(types.voidptr), nopython=True, cache=True)
 def xrun_callback(arg):
     """JackXRunCallback: counts the xrun in the state table's counters."""
-    table = numba.carray(arg, (layout.TABLE_SIZE,), np.int64)
-    counters = view_i64(table[layout.T_COUNTERS], layout.N_COUNTERS)
-    counters[layout.C_XRUNS] += 1
+    table = numba.carray(arg, (shared_state.TABLE_SIZE,), np.int64)
+    counters = view_i64(table[shared_state.T_COUNTERS], shared_state.N_COUNTERS)
+    counters[shared_state.C_XRUNS] += 1
     return 0

@@ -19,7 +19,7 @@ import jack
 import numpy as np
 
 from ..midi.tempo import InternalClock, Position
-from ..rt import layout
+from ..rt import shared_state
 
 
 class TransportClock:
@@ -36,6 +36,6 @@ class TransportClock:
         if state != jack.ROLLING:
             return Position(bpm, 0.0, per_bar, False)
         beat_now = (pos["bar"] - 1) * per_bar + (pos["beat"] - 1) + pos["tick"] / pos["ticks_per_beat"]
-        now = int(self.counters[layout.C_CLOCK])  # kelly's frame count, read without a lock (int64)
+        now = int(self.counters[shared_state.C_CLOCK])  # kelly's frame count, read without a lock (int64)
         beat = beat_now + (frame - self.latency - now) * bpm / (60.0 * rate)
         return Position(bpm, beat, per_bar, True)

@@ -24,7 +24,7 @@ from typing import TextIO
 import yaml
 
 from ..config import ConfigError
-from ..rt import layout
+from ..rt import shared_state
 from . import protocol as p
 from .client import NsmEndpoint, executable_name
 from .state import USER_KEYS, SessionState
@@ -226,8 +226,8 @@ class NsmSession:
         if self._session is None:
             return None
         s = self._session.state.state  # plain float reads of what the audio thread took from midi_in
-        v, a, b = (float(s[i]) for i in (layout.S_USER_V, layout.S_USER_A, layout.S_BLEND))
-        return (v, a, b, bool(s[layout.S_ML_ON] > 0.5))
+        v, a, b = (float(s[i]) for i in (shared_state.S_USER_V, shared_state.S_USER_A, shared_state.S_BLEND))
+        return (v, a, b, bool(s[shared_state.S_ML_ON] > 0.5))
 
 
 def join_session(url: str, cfg: dict, out: TextIO = sys.stderr) -> tuple[NsmSession | None, dict]:

@@ -29,7 +29,7 @@ from ..jack.process import process_period
 from ..midi.runner import GeneratorRunner
 from ..midi.scheduler import EventScheduler
 from ..midi.tempo import InternalClock
-from ..rt import layout, midi_events
+from ..rt import midi_events, shared_state
 
 
 @dataclass
@@ -76,8 +76,8 @@ class OfflineEngine:
         block: int = 128,
         keep_features: bool = False,
     ):
-        if not 1 <= block <= layout.OFFLINE_BLOCK:
-            raise ValueError(f"block must be 1..{layout.OFFLINE_BLOCK} frames, got {block}")
+        if not 1 <= block <= shared_state.OFFLINE_BLOCK:
+            raise ValueError(f"block must be 1..{shared_state.OFFLINE_BLOCK} frames, got {block}")
         self.rate, self.block = rate, block
         self.latency = LatencyManager.from_config(cfg["latency"]).frames(rate)
         frames = ring_frames(backend, rate, cfg["analysis"]["hop"])  # an audio-input backend's window fits
@@ -123,7 +123,7 @@ class OfflineEngine:
     @property
     def clock(self) -> int:
         """Client frames processed so far."""
-        return int(self.state.counters[layout.C_CLOCK])
+        return int(self.state.counters[shared_state.C_CLOCK])
 
     def _period(self, chunk: np.ndarray) -> None:
         n = chunk.shape[0]

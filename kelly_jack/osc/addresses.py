@@ -7,6 +7,8 @@ Integers are OSC int32 (clamped), floats are OSC float32.
 
 from __future__ import annotations
 
+from ..engine.status import FIELDS
+
 PREFIX = "/kelly"
 
 # (address, figure names, OSC type tags, meaning) sent every tick
@@ -21,29 +23,8 @@ OUT: list[tuple[str, tuple[str, ...], str, str]] = [
     ("/kelly/server", ("rate", "blocksize", "hop"), "iii", "sample rate (Hz), frames per period, hop (frames)"),
 ]
 # /kelly/status/<name>: one value each (counters since start; times in microseconds)
-STATUS: list[tuple[str, str, str]] = [
-    ("periods", "i", "periods processed"),
-    ("xruns", "i", "xruns reported by the server"),
-    ("applied", "i", "results applied on time"),
-    ("late", "i", "results applied after their frame"),
-    ("results", "i", "results the model produced"),
-    ("skipped_hops", "i", "hops skipped because inference fell behind"),
-    ("backend_errors", "i", "results dropped: the backend raised"),
-    ("nonfinite", "i", "results dropped: NaN/Inf or the wrong shape"),
-    ("midi_sent", "i", "emotion CCs sent"),
-    ("events_sent", "i", "generator events sent"),
-    ("midi_dropped", "i", "MIDI events the port refused"),
-    ("midi_in", "i", "CCs taken from midi_in"),
-    ("time_max_us", "i", "longest audio-thread callback"),
-    ("time_p50_us", "f", "median audio-thread callback"),
-    ("time_p999_us", "f", "99.9th percentile audio-thread callback"),
-    ("infer_last_us", "f", "the last inference (backend call)"),
-    ("infer_mean_us", "f", "mean inference time"),
-    ("infer_max_us", "i", "longest inference"),
-    ("reloads", "i", "model reloads (SIGHUP or /kelly/reload)"),
-    ("reload_refused", "i", "reloads refused (the old model kept running)"),
-    ("osc_bad", "i", "bad OSC messages ignored"),
-]
+# (name, OSC type tag, meaning): the status fields declared in kelly_jack/engine/status.py that go out on OSC
+STATUS: list[tuple[str, str, str]] = [(f.name, f.kind, f.meaning) for f in FIELDS if f.osc]
 EMOTION = "/kelly/emotion"  # 64 floats: softmax of the last result's logits, index row * 8 + col
 EMOTION_DOC = (
     "softmax of the last result's 64 logits, index `row * 8 + col` (valence along columns, arousal along rows); "

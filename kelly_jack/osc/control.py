@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pythonosc.osc_message import OscMessage
 
 from ..errors import KellyError
-from ..rt import layout
+from ..rt import shared_state
 
 MAX_BUNDLE_DEPTH = 8
 
@@ -29,15 +29,15 @@ class BadMessage(KellyError):
 @dataclass(frozen=True)
 class Command:
     kind: str  # "set" (slot, value), "reload", "subscribe" / "unsubscribe" (value: port or None)
-    slot: int = -1  # layout.S_* for "set"
+    slot: int = -1  # shared_state.S_* for "set"
     value: float | int | None = None
 
 
 # address -> (state slot, lowest, highest)
 _FLOATS = {
-    "/kelly/user/valence": (layout.S_USER_V, -1.0, 1.0),
-    "/kelly/user/arousal": (layout.S_USER_A, -1.0, 1.0),
-    "/kelly/blend": (layout.S_BLEND, 0.0, 1.0),
+    "/kelly/user/valence": (shared_state.S_USER_V, -1.0, 1.0),
+    "/kelly/user/arousal": (shared_state.S_USER_A, -1.0, 1.0),
+    "/kelly/blend": (shared_state.S_BLEND, 0.0, 1.0),
 }
 
 
@@ -142,9 +142,9 @@ def parse(address: str, params: list) -> Command:
             raise BadMessage(f"{address}: expects one argument (1/0 or T/F), got {len(params)}")
         x = params[0]
         if isinstance(x, bool):
-            return Command("set", layout.S_ML_ON, 1.0 if x else 0.0)
+            return Command("set", shared_state.S_ML_ON, 1.0 if x else 0.0)
         if isinstance(x, int | float) and x in (0, 1):
-            return Command("set", layout.S_ML_ON, float(x))
+            return Command("set", shared_state.S_ML_ON, float(x))
         raise BadMessage(f"{address}: expects 1 or 0 (or T/F), got {_show(x)}")
     if address == "/kelly/reload":
         if params:

@@ -15,7 +15,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ..backends.base import softmax
 from ..engine.report import figures
-from ..rt import layout
+from ..rt import shared_state
 from .addresses import EMOTION, OUT, STATUS, status_address
 
 INT32 = 2**31 - 1
@@ -27,15 +27,15 @@ def collect(session, reloader=None, bad_messages: int = 0) -> dict:
     s = session.state.state
     rec = session.inference.last_result  # one reference read: a whole record or None
     f.update(
-        model_valence=float(s[layout.S_ML_V]),
-        model_arousal=float(s[layout.S_ML_A]),
-        user_valence=float(s[layout.S_USER_V]),
-        user_arousal=float(s[layout.S_USER_A]),
-        blend=float(s[layout.S_BLEND]),
-        ml=1 if s[layout.S_ML_ON] > 0.5 else 0,
-        dominance=float(rec[layout.R_DOMINANCE]) if rec is not None else 0.0,
-        confidence=float(rec[layout.R_CONFIDENCE]) if rec is not None else 0.0,
-        infer_last_us=float(rec[layout.R_INFER_US]) if rec is not None else float("nan"),
+        model_valence=float(s[shared_state.S_ML_V]),
+        model_arousal=float(s[shared_state.S_ML_A]),
+        user_valence=float(s[shared_state.S_USER_V]),
+        user_arousal=float(s[shared_state.S_USER_A]),
+        blend=float(s[shared_state.S_BLEND]),
+        ml=1 if s[shared_state.S_ML_ON] > 0.5 else 0,
+        dominance=float(rec[shared_state.R_DOMINANCE]) if rec is not None else 0.0,
+        confidence=float(rec[shared_state.R_CONFIDENCE]) if rec is not None else 0.0,
+        infer_last_us=float(rec[shared_state.R_INFER_US]) if rec is not None else float("nan"),
         latency_frames=session.latency,
         latency_ms=1000.0 * session.latency / session.rate,
         rate=session.rate,
@@ -44,7 +44,7 @@ def collect(session, reloader=None, bad_messages: int = 0) -> dict:
         reloads=reloader.reloads if reloader is not None else 0,
         reload_refused=reloader.refused if reloader is not None else 0,
         osc_bad=bad_messages,
-        emotion=None if rec is None else softmax(rec[layout.R_EMOTION : layout.R_EMOTION + 64]).tolist(),
+        emotion=None if rec is None else softmax(rec[shared_state.R_EMOTION : shared_state.R_EMOTION + 64]).tolist(),
     )
     return f
 

@@ -20,11 +20,21 @@ from __future__ import annotations
 
 import numba
 
+from . import layout as L
+from .group import State
+
 PEAK_S = 1.0
 SPAN_S = 3.0
 DUTY_DB = 10.0
 DIP_FLOOR_DB = -40.0
 SILENT_DB = -80.0
+
+SLOTS = (L.DUTY_CYCLE, L.LEVEL_DIP_DB)  # in this order: the kernel writes them as a pair
+assert L.LEVEL_DIP_DB == L.DUTY_CYCLE + 1
+ARRAYS = (
+    State("level_ring", lambda s: s.hops(PEAK_S)),  # past levels (the recent peak)
+    State("dip_ring", lambda s: s.hops(SPAN_S)),  # past dips below it
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -61,3 +71,11 @@ def articulation(level_db, seen, level_ring, dip_ring, peak_span, out):
             up += 1
     out[0] = up / filled
     out[1] = acc / filled
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(vec, seen, level_ring, dip_ring):
+    """Duty cycle and mean dip of ``level_db`` (already in ``vec``) into ``vec``."""
+    articulation(
+        vec[L.LEVEL_DB], seen, level_ring, dip_ring, level_ring.shape[0], vec[L.DUTY_CYCLE : L.LEVEL_DIP_DB + 1]
+    )

@@ -1,10 +1,29 @@
-"""Key and mode from accumulated chroma and Krumhansl-Kessler profiles (nopython kernels, inference thread)."""
+"""Key and mode from accumulated chroma and Krumhansl-Kessler profiles (nopython kernels, inference thread).
+
+The chroma itself is ``cqchroma.py``'s; this group keeps the last ``KEY_S`` of
+it and reads the key of their mean.
+"""
 
 from __future__ import annotations
 
 import math
 
 import numba
+
+from . import layout as L
+from . import tables
+from .group import State, Table, Work
+
+KEY_S = 8.0  # the key reads the mean chroma of the last 8 s
+
+SLOTS = (L.KEY_CLARITY, L.MAJOR_STRENGTH, L.MINOR_STRENGTH, L.KEY_MODE, L.TONIC_THIRD)  # key_strengths' order
+assert SLOTS == tuple(range(L.KEY_CLARITY, L.KEY_CLARITY + 5))
+ARRAYS = (
+    Table("profiles", lambda s: tables.key_profiles()),  # the 24 z-scored Krumhansl-Kessler profiles
+    Work("mean", lambda s: L.N_CHROMA),  # the mean chroma
+    State("chroma_ring", lambda s: (s.hops(KEY_S), L.N_CHROMA)),  # past chroma frames
+    State("chroma_sum", lambda s: L.N_CHROMA),  # their sum
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -83,3 +102,13 @@ def key_strengths(chroma_mean, profiles, out):
     minor3 = chroma_mean[(tonic + 3) % 12]
     if major3 + minor3 > 1e-9:
         out[4] = (major3 - minor3) / (major3 + minor3)
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(vec, seen, profiles, mean, chroma_ring, chroma_sum):
+    """Key and mode of the mean chroma of the last ``KEY_S`` (this hop's chroma already in ``vec``) into ``vec``."""
+    push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])
+    filled = min(seen + 1, chroma_ring.shape[0])
+    for c in range(L.N_CHROMA):
+        mean[c] = chroma_sum[c] / filled
+    key_strengths(mean, profiles, vec[L.KEY_CLARITY : L.TONIC_THIRD + 1])

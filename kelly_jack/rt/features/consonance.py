@@ -23,9 +23,16 @@ from __future__ import annotations
 
 import numba
 
+from . import layout as L
+from .group import State
+
 SPAN_S = 4.0
 DISSONANT = (1, 2, 6)  # interval classes counted as dissonant
 _FLOOR = 1e-9  # pair energy below this counts as none (chroma is max-normalised: a chord gives ~0.1 .. 10)
+
+SLOTS = (L.DISSONANCE, L.DISSONANCE_MEAN)  # in this order: the kernel writes them as a pair
+assert L.DISSONANCE_MEAN == L.DISSONANCE + 1
+ARRAYS = (State("diss_ring", lambda s: s.hops(SPAN_S)),)  # past values
 
 
 @numba.njit(nogil=True, cache=True)
@@ -59,3 +66,9 @@ def dissonance(chroma, seen, ring, out):
         acc += ring[i]
     out[0] = d
     out[1] = acc / filled
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(vec, seen, diss_ring):
+    """The dissonance of this hop's chroma (already in ``vec``) and its mean over ``SPAN_S`` into ``vec``."""
+    dissonance(vec[L.CHROMA : L.CHROMA + L.N_CHROMA], seen, diss_ring, vec[L.DISSONANCE : L.DISSONANCE_MEAN + 1])

@@ -13,15 +13,62 @@ Nothing allocates.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
+import numpy as np
 from rocket_fft import r2c
+
+from . import layout as L
+from . import tables
+from .group import Setting, State, Table, Work, ceil_pow2
 
 # int state
 CQ_IN = 0  # input samples pushed since reset
 CQ_OUT = 1  # decimated samples written since reset
 CQ_ISTATE = 2
+
+
+@functools.cache
+def decimation(sample_rate: float) -> tuple[int, np.ndarray]:
+    """(factor, anti-alias FIR) of the decimated stream (``tables.cq_decimation``, built once per rate)."""
+    return tables.cq_decimation(sample_rate)
+
+
+def window_size(s: Setting) -> int:
+    """Samples of the decimated stream in the long window."""
+    return tables.cq_window_size(s.sample_rate / decimation(s.sample_rate)[0])
+
+
+@functools.cache
+def _bank(sample_rate: float):
+    factor = decimation(sample_rate)[0]
+    n = tables.cq_window_size(sample_rate / factor)
+    return tables.cq_filterbank(sample_rate / factor, n)
+
+
+def _bank_part(part: int):
+    return lambda s: _bank(s.sample_rate)[part]
+
+
+SLOTS = tuple(range(L.CHROMA, L.CHROMA + L.N_CHROMA))
+ARRAYS = (
+    Table("cq_fir", lambda s: decimation(s.sample_rate)[1]),
+    Table("cq_step", lambda s: np.array([s.hop, decimation(s.sample_rate)[0]])),  # (hop, decimation factor)
+    Table("cq_window", lambda s: tables.hann(window_size(s))),
+    Table("cq_start", _bank_part(0)),  # the semitone bands: first bin, stop bin, weights, pitch class
+    Table("cq_stop", _bank_part(1)),
+    Table("cq_weights", _bank_part(2)),
+    Table("cq_class", _bank_part(3)),
+    Work("cq_windowed", window_size),
+    Work("cq_spec", lambda s: window_size(s) // 2 + 1, np.complex128),
+    Work("cq_axes", lambda s: 1, np.int64),
+    Work("cq_power", lambda s: window_size(s) // 2 + 1),
+    State("cq_tail", lambda s: ceil_pow2(len(decimation(s.sample_rate)[1]) + 1)),  # the newest input samples
+    State("cq_ring", window_size),  # the decimated stream
+    State("cq_istate", lambda s: CQ_ISTATE, np.int64),  # CQ_IN, CQ_OUT
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -88,3 +135,46 @@ def cq_chroma(ring, istate, window, windowed, spec, axes, power, start, stop, we
     else:
         for c in range(12):
             out[c] = 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(
+    frame,
+    seen,
+    vec,
+    cq_fir,
+    cq_step,
+    cq_window,
+    cq_start,
+    cq_stop,
+    cq_weights,
+    cq_class,
+    cq_windowed,
+    cq_spec,
+    cq_axes,
+    cq_power,
+    cq_tail,
+    cq_ring,
+    cq_istate,
+):
+    """This hop's new samples (all of the first frame) join the decimated history; its chroma into ``vec``."""
+    step = cq_step[0]
+    if seen == 0:
+        n_new = frame.shape[0]
+    else:
+        n_new = int(round(seen * step)) - int(round((seen - 1) * step))  # a fractional hop (resampled) stays on time
+    push_samples(frame, n_new, cq_fir, int(cq_step[1]), cq_tail, cq_ring, cq_istate)
+    cq_chroma(
+        cq_ring,
+        cq_istate,
+        cq_window,
+        cq_windowed,
+        cq_spec,
+        cq_axes,
+        cq_power,
+        cq_start,
+        cq_stop,
+        cq_weights,
+        cq_class,
+        vec[L.CHROMA : L.CHROMA + L.N_CHROMA],
+    )

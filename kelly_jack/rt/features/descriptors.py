@@ -12,6 +12,10 @@ import math
 
 import numba
 
+from . import layout as L
+from . import tables
+from .group import State, Table, Work
+
 _TINY = 2.2250738585072014e-308
 
 
@@ -137,3 +141,33 @@ def contrast(mag, bands, low, high, peak_db, valley_db, out):
         out[b] = max(peak_db[b], top_p - 80.0) - max(valley_db[b], top_v - 80.0)
         if bands[b, 1] <= bands[b, 0]:
             out[b] = 0.0  # a band with no bin (very short windows)
+
+
+SLOTS = (L.CENTROID, L.FLATNESS, L.FLUX, L.CREST_DB, *range(L.CONTRAST, L.CONTRAST + L.N_CONTRAST))
+# the rows of the contrast's work space: the band's smallest and largest magnitudes, the peaks and valleys in dB
+LOW, HIGH, PEAK_DB, VALLEY_DB = range(4)
+
+
+def _contrast_width(s) -> int:
+    return max(L.N_CONTRAST, int(tables.contrast_bands(s.sample_rate, s.window)[:, 2].max()))
+
+
+ARRAYS = (
+    Table("freqs", lambda s: tables.fft_frequencies(s.sample_rate, s.window)),
+    Table("bands", lambda s: tables.contrast_bands(s.sample_rate, s.window)),  # (first bin, stop bin, quantile)
+    Work("contrast_work", lambda s: (4, _contrast_width(s))),  # rows LOW, HIGH, PEAK_DB, VALLEY_DB
+    State("prev_unit", lambda s: s.bins),  # the previous frame's unit magnitude spectrum (flux)
+)
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(vec, seen, rms, peak, mag, power, freqs, bands, contrast_work, prev_unit):
+    """Centroid, flatness, flux, crest and spectral contrast into ``vec`` (``rms``, ``peak``: the scaled frame's)."""
+    centroid, flatness = spectral_shape(mag, power, freqs)
+    vec[L.CENTROID] = centroid
+    vec[L.FLATNESS] = flatness
+    vec[L.FLUX] = flux(mag, prev_unit, seen > 0)
+    vec[L.CREST_DB] = 20.0 * math.log10(peak / rms) if rms > 1e-10 else 0.0
+    w = contrast_work
+    n = L.N_CONTRAST
+    contrast(mag, bands, w[LOW], w[HIGH], w[PEAK_DB, :n], w[VALLEY_DB, :n], vec[L.CONTRAST : L.CONTRAST + n])

@@ -1,5 +1,8 @@
 """The 128-float feature layout (version 5): names and indices.
 
+``_names()`` writes the order of the 128 once; the index constants below are
+taken from it (no hand numbering). Which group computes each slot is declared
+in the group's module (``SLOTS``).
 docs/features.md has the table with units, ranges and librosa equivalents;
 a test holds that table and ``NAMES`` to the same order. A model records the
 ``LAYOUT_VERSION`` it was trained on; loading a model of another version is an
@@ -15,38 +18,10 @@ N_MELS = 64
 N_MFCC = 19  # layout 5: mfcc_19 gave its slot to passage_db
 N_CHROMA = 12
 N_CONTRAST = 7  # librosa's spectral_contrast default: 6 octave bands + the rest
+N_TEMPOGRAM = 6  # log-spaced tempo bands (layout 3)
 
-MEL = 0
-MFCC = MEL + N_MELS  # 64
-PASSAGE_DB = MFCC + N_MFCC  # 83 (layout 5): the last 0.5 s against the level reference
-CHROMA = PASSAGE_DB + 1  # 84
-DESCRIPTORS = CHROMA + N_CHROMA  # 96
-
-LEVEL_DB = 96  # (layout 5: relative to the level reference; was rms_db in dBFS)
-CENTROID = 97
-FLATNESS = 98
-FLUX = 99
-CREST_DB = 100
-ONSET_STRENGTH = 101
-ONSET_RATE = 102
-TEMPO = 103
-TEMPO_DOUBLE = 104
-KEY_CLARITY = 105
-MAJOR_STRENGTH = 106
-MINOR_STRENGTH = 107
-KEY_MODE = 108
-TONIC_THIRD = 109
-DISSONANCE = 110  # (layout 4) interval-class dissonance of this hop's chroma
-DISSONANCE_MEAN = 111  # (layout 4) its mean over consonance.SPAN_S
-TEMPOGRAM = 112  # 112..117: autocorrelation strength in log-spaced tempo bands (layout 3)
-N_TEMPOGRAM = 6
-DUTY_CYCLE = TEMPOGRAM + N_TEMPOGRAM  # 118 (layout 3)
-LEVEL_DIP_DB = 119  # (layout 3)
-CONTRAST = 120  # 120..126
-DELTAS = CONTRAST + N_CONTRAST  # 127
-
-# the features whose short-term slope fills the last slot(s), in order
-DELTA_OF = (LEVEL_DB,)
+# the features whose short-term slope fills the last slot(s), in order (layout 5: the level)
+DELTA_OF_NAMES = ("level_db",)
 
 # the tempogram's band edges in BPM (log-spaced; band k covers TEMPOGRAM_EDGES[k] .. [k + 1])
 TEMPOGRAM_BPM_MIN = 40.0
@@ -86,6 +61,7 @@ def _tempogram_names() -> list[str]:
 
 
 def _names() -> tuple[str, ...]:
+    """The 128 names in slot order: the one place the order is written down."""
     names = [f"logmel_{i:02d}" for i in range(N_MELS)]
     names += [f"mfcc_{i:02d}" for i in range(N_MFCC)]
     names += ["passage_db"]
@@ -94,14 +70,43 @@ def _names() -> tuple[str, ...]:
     names += _tempogram_names()
     names += ["duty_cycle", "level_dip_db"]
     names += [f"contrast_{i}" for i in range(N_CONTRAST)]
-    base = {i: n for i, n in enumerate(names)}
-    names += [f"delta_{base[i]}" for i in DELTA_OF]
+    names += [f"delta_{n}" for n in DELTA_OF_NAMES]
     return tuple(names)
 
 
 NAMES: tuple[str, ...] = _names()
 assert len(NAMES) == FEATURE_SIZE and len(set(NAMES)) == FEATURE_SIZE
-assert NAMES[LEVEL_DB] == "level_db" and NAMES[TONIC_THIRD] == "tonic_third" and NAMES[DELTAS] == "delta_level_db"
-assert NAMES[PASSAGE_DB] == "passage_db" and NAMES[CHROMA] == "chroma_C"
-assert NAMES[DUTY_CYCLE] == "duty_cycle" and NAMES[CONTRAST] == "contrast_0"
-assert NAMES[DISSONANCE] == "dissonance" and NAMES[DISSONANCE_MEAN] == "dissonance_4s"
+
+
+def _slot(name: str) -> int:
+    return NAMES.index(name)
+
+
+# one int constant per slot (or first slot of a run), taken from NAMES: the kernels index ``vec`` with
+# them and Numba freezes them as compile-time constants
+MEL = _slot("logmel_00")  # 0..63
+MFCC = _slot("mfcc_00")  # 64..82
+PASSAGE_DB = _slot("passage_db")  # (layout 5) the last 0.5 s against the level reference
+CHROMA = _slot("chroma_C")  # 84..95
+LEVEL_DB = _slot("level_db")  # (layout 5: relative to the level reference; was rms_db in dBFS)
+CENTROID = _slot("centroid_hz")
+FLATNESS = _slot("flatness")
+FLUX = _slot("flux")
+CREST_DB = _slot("crest_db")
+ONSET_STRENGTH = _slot("onset_strength")
+ONSET_RATE = _slot("onset_rate")
+TEMPO = _slot("tempo_bpm")
+TEMPO_DOUBLE = _slot("tempo_double")
+KEY_CLARITY = _slot("key_clarity")
+MAJOR_STRENGTH = _slot("major_strength")
+MINOR_STRENGTH = _slot("minor_strength")
+KEY_MODE = _slot("key_mode")
+TONIC_THIRD = _slot("tonic_third")
+DISSONANCE = _slot("dissonance")  # (layout 4) interval-class dissonance of this hop's chroma
+DISSONANCE_MEAN = _slot("dissonance_4s")  # (layout 4) its mean over consonance.SPAN_S
+TEMPOGRAM = _slot(_tempogram_names()[0])  # 112..117 (layout 3)
+DUTY_CYCLE = _slot("duty_cycle")  # (layout 3)
+LEVEL_DIP_DB = _slot("level_dip_db")  # (layout 3)
+CONTRAST = _slot("contrast_0")  # 120..126
+DELTAS = _slot(f"delta_{DELTA_OF_NAMES[0]}")  # 127
+DELTA_OF = tuple(_slot(n) for n in DELTA_OF_NAMES)

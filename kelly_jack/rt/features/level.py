@@ -31,6 +31,11 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
+
+from . import layout as L
+from .descriptors import time_stats
+from .group import Setting, State, Table
 
 ATTACK_S = 2.0
 RELEASE_S = 4.0
@@ -52,6 +57,17 @@ LEVEL_STATE = 4
 def follower_coefficient(seconds: float, hops_per_second: float) -> float:
     """The one-pole coefficient of a follower with time constant ``seconds`` updated ``hops_per_second``."""
     return 1.0 - math.exp(-1.0 / (seconds * hops_per_second))
+
+
+def _coefficients(s: Setting) -> np.ndarray:
+    return np.array([follower_coefficient(t, s.fps) for t in (ATTACK_S, RELEASE_S, PASSAGE_S)])
+
+
+SLOTS = (L.LEVEL_DB, L.PASSAGE_DB)
+ARRAYS = (
+    Table("coefficients", _coefficients),  # the attack, release and passage followers' coefficients
+    State("level_state", lambda s: LEVEL_STATE),  # REFERENCE, PASSAGE, GAIN, SOUNDING
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -94,3 +110,21 @@ def passage_db(state):
     if p <= floor:
         return -PASSAGE_RANGE_DB
     return min(10.0 * math.log10(p) - state[REFERENCE], PASSAGE_RANGE_DB)
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(frame, vec, coefficients, level_state):
+    """Scale ``frame`` in place to the level reference; write ``level_db`` and ``passage_db``.
+
+    Returns the scaled frame's (rms, peak): every other group hears the scaled
+    frame, so no feature depends on the input level.
+    """
+    rms, peak = time_stats(frame)
+    gain = level_reference(rms * rms, level_state, coefficients[0], coefficients[1], coefficients[2])
+    for i in range(frame.shape[0]):
+        frame[i] *= gain
+    rms *= gain
+    peak *= gain
+    vec[L.LEVEL_DB] = 20.0 * math.log10(max(rms, 1e-5)) - TARGET_DB
+    vec[L.PASSAGE_DB] = passage_db(level_state)
+    return rms, peak

@@ -7,9 +7,36 @@ amin 1e-10, top_db 80 relative to the frame's loudest band) and ``mfcc``
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
+
+from . import layout as L
+from . import tables
+from .group import Table, Work
+
+TOP_DB = 80.0
+AMIN = 1e-10
+
+
+@functools.cache
+def _bank(sample_rate: float, window: int):
+    return tables.sparse_rows(tables.mel_filterbank(sample_rate, window, L.N_MELS))
+
+
+def _mel(part: int):
+    return lambda s: _bank(s.sample_rate, s.window)[part]
+
+
+SLOTS = (*range(L.MEL, L.MEL + L.N_MELS), *range(L.MFCC, L.MFCC + L.N_MFCC))
+ARRAYS = (
+    Table("mel_start", _mel(0)),  # the filterbank's sparse rows: first bin, stop bin, weights
+    Table("mel_stop", _mel(1)),
+    Table("mel_weights", _mel(2)),
+    Table("dct_matrix", lambda s: tables.dct_ortho(L.N_MFCC, L.N_MELS)),
+    Work("mel", lambda s: L.N_MELS),  # the band powers before dB
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -48,3 +75,12 @@ def dct(x, matrix, out):
         for c in range(cols):
             acc += matrix[r, c] * x[c]
         out[r] = acc
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(power, vec, mel_start, mel_stop, mel_weights, dct_matrix, mel):
+    """The log-mel bands and the MFCCs of the power spectrum ``power`` into ``vec``."""
+    logmel = vec[L.MEL : L.MEL + L.N_MELS]
+    mel_bands(power, mel_start, mel_stop, mel_weights, mel)
+    power_to_db(mel, logmel, AMIN, TOP_DB)
+    dct(logmel, dct_matrix, vec[L.MFCC : L.MFCC + L.N_MFCC])

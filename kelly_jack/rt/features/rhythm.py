@@ -13,9 +13,92 @@ model sees every octave's evidence rather than one estimate.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
+import numpy as np
+
+from . import layout as L
+from . import tables
+from .group import Setting, State, Table, Work
+
+ONSET_RATE_S = 3.0  # the onset rate counts the last 3 s
+TEMPO_S = 6.0  # the tempo and the tempogram read the last 6 s
+RHYTHM_FPS_MAX = 100.0  # shorter hops share a rhythm frame (their onset strengths' maximum)
+ONSET_COMPRESS_DB = 0.3  # the tempo's onset compression scale (``compress``)
+
+
+def stride(s: Setting) -> int:
+    """Hops per rhythm frame (1 unless hops are shorter than 1 / RHYTHM_FPS_MAX)."""
+    return max(1, int(np.ceil(s.fps / RHYTHM_FPS_MAX)))
+
+
+def frames_per_second(s: Setting) -> float:
+    """Rhythm frames per second."""
+    return s.fps / stride(s)
+
+
+def onset_size(s: Setting) -> int:
+    """Rhythm frames in the onset ring."""
+    return max(8, int(round(max(TEMPO_S, ONSET_RATE_S) * frames_per_second(s))))
+
+
+@functools.cache
+def _lags(fps: float, size: int) -> np.ndarray:
+    return tables.tempo_lags(fps, size)
+
+
+@functools.cache
+def _grid(fps: float):
+    return tables.tempo_grid(fps)
+
+
+@functools.cache
+def _bands(fps: float):
+    return tables.tempogram_bands(fps, L.tempogram_edges())
+
+
+def lags(s: Setting) -> np.ndarray:
+    """The whole lags (rhythm frames) of 40..240 BPM the autocorrelation is taken at."""
+    return _lags(frames_per_second(s), onset_size(s))
+
+
+def _params(s: Setting) -> np.ndarray:
+    return np.array([frames_per_second(s), max(3, int(round(ONSET_RATE_S * frames_per_second(s)))), stride(s)])
+
+
+# the rows of the work space: the onset ring unrolled (oldest first), an autocorrelation, the tempo candidates' scores
+ENV, ACF, SCORES = range(3)
+
+
+def _work_width(s: Setting) -> int:
+    n = lags(s)
+    return max(onset_size(s), len(n) + 2 * int(n[-1]) + 2, len(_grid(frames_per_second(s))[0]))
+
+
+# the float state: the onset strength's maximum in the current rhythm frame, and the values of the last
+# rhythm frame (written into every hop's vector)
+PEAK = 0
+RATE = 1
+TEMPO = 2  # TEMPO and DOUBLE in tempo()'s order
+DOUBLE = 3
+TEMPOGRAM = 4  # .. 4 + N_TEMPOGRAM
+
+SLOTS = (L.ONSET_STRENGTH, L.ONSET_RATE, L.TEMPO, L.TEMPO_DOUBLE, *range(L.TEMPOGRAM, L.TEMPOGRAM + L.N_TEMPOGRAM))
+ARRAYS = (
+    Table("params", _params),  # (rhythm frames per second, onset-rate span in rhythm frames, hops per rhythm frame)
+    Table("lags", lags),
+    Table("periods", lambda s: _grid(frames_per_second(s))[0]),  # the tempo candidates (tables.tempo_grid)
+    Table("grid_prior", lambda s: _grid(frames_per_second(s))[1]),
+    Table("band_lo", lambda s: _bands(frames_per_second(s))[0]),  # the tempogram bands' lags
+    Table("band_hi", lambda s: _bands(frames_per_second(s))[1]),
+    Work("rhythm_work", lambda s: (3, _work_width(s))),  # rows ENV, ACF, SCORES
+    State("prev_logmel", lambda s: L.N_MELS),  # the previous frame's log-mel (onset strength)
+    State("onset_ring", onset_size),  # one onset strength per rhythm frame
+    State("rhythm_state", lambda s: TEMPOGRAM + L.N_TEMPOGRAM),  # PEAK, RATE, TEMPO, DOUBLE, TEMPOGRAM..
+    State("rhythm_frames", lambda s: 1, np.int64),  # rhythm frames written into the ring since reset
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -232,3 +315,56 @@ def tempogram(acf, lags, top, band_lo, band_hi, out):
         for lag in range(first + 1, last + 1):
             best = max(best, acf[n_lags + lag - lo])
         out[k] = min(1.0, max(-1.0, best))
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(
+    vec,
+    seen,
+    params,
+    lags,
+    periods,
+    grid_prior,
+    band_lo,
+    band_hi,
+    rhythm_work,
+    prev_logmel,
+    onset_ring,
+    rhythm_state,
+    rhythm_frames,
+):
+    """Onset strength (from the log-mel in ``vec``), and every rhythm frame onset rate, tempo and tempogram.
+
+    The onset strength's maximum over ``params[2]`` hops (rhythm frames of at
+    most RHYTHM_FPS_MAX per second, so short hops do not multiply the tempo
+    search) goes into the ring; the values of the last rhythm frame are held
+    in between.
+    """
+    rhythm_fps = params[0]
+    rate_span = int(params[1])
+    hops_per_frame = int(params[2])
+    st = rhythm_state
+    env = rhythm_work[ENV]
+    acf = rhythm_work[ACF]
+    onset = onset_strength(vec[L.MEL : L.MEL + L.N_MELS], prev_logmel, seen > 0)
+    vec[L.ONSET_STRENGTH] = onset
+    st[PEAK] = max(st[PEAK], onset) if seen % hops_per_frame else onset
+    if (seen + 1) % hops_per_frame == 0:
+        beats = rhythm_frames[0]
+        size = onset_ring.shape[0]
+        onset_ring[beats % size] = st[PEAK]
+        filled = min(beats + 1, size)
+        unroll(onset_ring, beats + 1, filled, env)
+        st[RATE] = onset_rate(env, filled, rate_span, rhythm_fps)
+        # the tempogram: the raw onsets' autocorrelation (the model reads the octave evidence better there)
+        top = autocorrelation(env, filled, lags, acf)
+        tempogram(acf, lags, top, band_lo, band_hi, st[TEMPOGRAM : TEMPOGRAM + L.N_TEMPOGRAM])
+        # the tempo: the compressed onsets (each note counts, not its size); it reuses ``acf``
+        compress(env, filled, ONSET_COMPRESS_DB)
+        tempo(env, filled, lags, periods, grid_prior, acf, rhythm_work[SCORES], rhythm_fps, st[TEMPO : DOUBLE + 1])
+        rhythm_frames[0] = beats + 1
+    vec[L.ONSET_RATE] = st[RATE]
+    vec[L.TEMPO] = st[TEMPO]
+    vec[L.TEMPO_DOUBLE] = st[DOUBLE]
+    for k in range(L.N_TEMPOGRAM):
+        vec[L.TEMPOGRAM + k] = st[TEMPOGRAM + k]

@@ -14,6 +14,23 @@ import numba
 import numpy as np
 from rocket_fft import r2c
 
+from . import group, tables
+from .group import Table, Work
+
+SLOTS = ()  # the frame and its spectrum, which the other groups read
+ARRAYS = (
+    Table("window", lambda s: tables.hann(s.window)),
+    Work("frame", lambda s: s.window),  # the input as float64, then scaled to the level reference
+    Work("windowed", lambda s: s.window),
+    Work("spec", lambda s: s.bins, np.complex128),
+    Work("axes", lambda s: 1, np.int64),  # rocket-fft's axis argument: 0
+    Work("mag", lambda s: s.bins),
+    Work("power", lambda s: s.bins),
+)
+FRAME = group.index(ARRAYS, "frame")
+MAG = group.index(ARRAYS, "mag")
+POWER = group.index(ARRAYS, "power")
+
 
 @numba.njit(nogil=True, cache=True)
 def load_window(x, frame):
@@ -40,3 +57,9 @@ def spectrum(frame, window, windowed, spec, axes, mag, power):
         p = re * re + im * im
         power[k] = p
         mag[k] = math.sqrt(p)
+
+
+@numba.njit(nogil=True, cache=True)
+def hop(window, frame, windowed, spec, axes, mag, power):
+    """The spectrum of ``frame`` (loaded by ``load_window``, scaled by ``level.hop``) into ``mag`` and ``power``."""
+    spectrum(frame, window, windowed, spec, axes, mag, power)
