@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from kelly_jack.state import SharedState
 
 from kelly_jack.engine import report, status
+from kelly_jack.engine.state import SharedState
 from kelly_jack.osc import addresses
 from kelly_jack.rt import shared_state
 
