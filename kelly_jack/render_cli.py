@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from .compile_workers import precompile
     from .engine_parts import build_engine_parts
     from .warm import announce_compiles
 
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
 
     try:
         cfg = load_found_config(args.config)
+        precompile(cfg)  # a cold Numba cache: the kernel groups compile side by side in worker processes
         backend, generators = build_engine_parts(cfg)
     except ConfigError as e:
         print(f"kelly-jack: {e}", file=sys.stderr)
