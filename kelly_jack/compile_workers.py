@@ -51,7 +51,10 @@ from . import _kernel_cache
 
 PACKAGE = _kernel_cache.PACKAGE
 # the worker command: this very kelly_jack first on the path (a checkout, a wheel, PYTHONPATH alike)
-_WORKER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from kelly_jack.compile_workers import worker_main; worker_main(sys.argv[1:])"
+_WORKER = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from kelly_jack.compile_workers import worker_main; worker_main(sys.argv[1:])"
+)
 TIMEOUT_S = 900.0  # a worker still compiling after this is stopped (and its group compiled in process)
 
 # group -> the kernels whose cache index shows it compiled: (source file under the package, Numba's file name stem)
@@ -63,6 +66,22 @@ GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
         (os.path.join("jack", "process.py"), "process.process_callback"),
     ),
 }
+
+
+# the last precompile: workers started, the largest one's peak RSS (its VmHWM, kB); scripts/bench_start.py reads it
+last_run = {"workers": 0, "workers_peak_kb": 0}
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS (VmHWM: its own memory map's, unlike ru_maxrss after a vfork+exec), kB; 0 unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def enabled() -> bool:
@@ -147,6 +166,7 @@ def precompile(
     worker command (tests). Never raises for a worker's failure: its kernels then compile in this process.
     """
     out = out or sys.stderr
+    last_run.update(workers=0, workers_peak_kb=0)
     if not enabled():
         return {}
     todo = cold_groups(cfg, blocks) if groups is None else groups
@@ -185,6 +205,7 @@ def precompile(
                 print(f"kelly-jack: could not start a compile worker for {group} ({e}); compiling it here", file=out)
                 continue
             procs[group] = proc
+            last_run["workers"] += 1
             try:
                 proc.stdin.write(payload)
                 proc.stdin.close()
@@ -207,6 +228,9 @@ def precompile(
                 for line in lines:
                     if line.startswith(b"compiling ") and on_kernel is not None:
                         on_kernel(line[10:].decode(errors="replace"))
+                    elif line.startswith(b"peak-kb "):
+                        peak = int(line.split()[1])
+                        last_run["workers_peak_kb"] = max(last_run["workers_peak_kb"], peak)
         for group, proc in procs.items():
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
@@ -366,5 +390,5 @@ def worker_main(argv: list[str]) -> int:
     listener = CompileAnnouncer(on_kernel=on_kernel)
     numba_event.register("numba:compile", listener)
     compile_group(group, cfg, blocks)
-    sys.stdout.flush()
+    print(f"peak-kb {peak_rss_kb()}", flush=True)
     os._exit(0)  # skip the interpreter's teardown of LLVM (a good part of a second)
