@@ -43,6 +43,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -55,6 +56,7 @@ _WORKER = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
     "from kelly_jack.compile_workers import worker_main; worker_main(sys.argv[1:])"
 )
+EXIT_CONFIG = 2  # a worker's exit code for a config error: no line, the parent reports it as it builds the parts
 TIMEOUT_S = 900.0  # a worker still compiling after this is stopped (and its group compiled in process)
 
 # group -> the kernels whose cache index shows it compiled: (source file under the package, Numba's file name stem)
@@ -188,6 +190,7 @@ def precompile(
         )
     t0 = time.perf_counter()
     procs: dict[str, subprocess.Popen] = {}
+    errfiles: dict = {}
     codes: dict[str, int] = {}
     sel = selectors.DefaultSelector()
     try:
@@ -198,7 +201,7 @@ def precompile(
                     [*cmd, group, str(os.getpid())],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
+                    stderr=errfiles.setdefault(group, tempfile.TemporaryFile()),  # not a pipe: it could fill
                 )
             except OSError as e:
                 codes[group] = -1
@@ -216,7 +219,10 @@ def precompile(
         errors: dict[str, bytes] = {g: b"" for g in procs}
         pending: dict[str, bytes] = {g: b"" for g in procs}
         deadline = time.monotonic() + TIMEOUT_S
-        while sel.get_map() and time.monotonic() < deadline:
+        bad_config = False
+        while sel.get_map() and time.monotonic() < deadline and not bad_config:
+            # a config error (the backend's model, say) ends them all: this process reports it as it builds
+            bad_config = any(proc.poll() == EXIT_CONFIG for proc in procs.values())
             for key, _ in sel.select(timeout=0.5):
                 group = key.data
                 chunk = key.fileobj.read()
@@ -233,12 +239,13 @@ def precompile(
                         last_run["workers_peak_kb"] = max(last_run["workers_peak_kb"], peak)
         for group, proc in procs.items():
             try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
+                proc.wait(0 if bad_config else max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _stop(proc)
-            errors[group] = proc.stderr.read() or b""
+            errfiles[group].seek(0)
+            errors[group] = errfiles[group].read()
             codes[group] = proc.returncode
-            if proc.returncode != 0:
+            if proc.returncode not in (0, EXIT_CONFIG) and not bad_config:
                 why = (
                     f"killed by signal {-proc.returncode}"
                     if proc.returncode < 0
@@ -254,9 +261,11 @@ def precompile(
         sel.close()
         for proc in procs.values():
             _stop(proc)
-            for f in (proc.stdin, proc.stdout, proc.stderr):
+            for f in (proc.stdin, proc.stdout):
                 with contextlib.suppress(OSError):
                     f.close()
+        for f in errfiles.values():
+            f.close()
     if tty and on_kernel is None:
         ok = sum(1 for c in codes.values() if c == 0)
         print(f"kelly-jack: {ok} of {len(todo)} kernel groups compiled in {time.perf_counter() - t0:.1f} s", file=out)
@@ -389,6 +398,11 @@ def worker_main(argv: list[str]) -> int:
 
     listener = CompileAnnouncer(on_kernel=on_kernel)
     numba_event.register("numba:compile", listener)
-    compile_group(group, cfg, blocks)
+    from .config import ConfigError
+
+    try:
+        compile_group(group, cfg, blocks)
+    except ConfigError:  # the parent reports it in one line when it builds the same backend
+        os._exit(EXIT_CONFIG)
     print(f"peak-kb {peak_rss_kb()}", flush=True)
     os._exit(0)  # skip the interpreter's teardown of LLVM (a good part of a second)

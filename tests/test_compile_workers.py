@@ -169,3 +169,18 @@ def test_a_stale_or_empty_index_is_not_taken_as_cached(tmp_path, monkeypatch, st
         pickle.dump(numba.__version__, f)
         f.write(pickle.dumps((stamps[0], {("sig",): "x.1.nbc"})))
     assert compile_workers._index_fresh(str(index), stamps, numba.__version__)
+
+
+def test_a_bad_config_is_reported_once_by_the_process_not_by_its_workers(tmp_path):
+    cfg = tmp_path / "k.yaml"
+    cfg.write_text("backend: {name: rtneural, model: /nonexistent.json}\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(
+        [sys.executable, "-m", "kelly_jack", "render", "in.wav", "-o", str(tmp_path / "o.mid"), "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nonexistent" in r.stderr, r.stderr
