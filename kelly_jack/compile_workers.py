@@ -70,8 +70,9 @@ GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-# the last precompile: workers started, the largest one's peak RSS (its VmHWM, kB); scripts/bench_start.py reads it
-last_run = {"workers": 0, "workers_peak_kb": 0}
+# the last precompile: workers started, the largest one's peak RSS (its VmHWM, kB), each one's CPU seconds
+# (user + system); scripts/bench_start.py reads it
+last_run: dict = {"workers": 0, "workers_peak_kb": 0, "workers_cpu_s": []}
 
 
 def peak_rss_kb() -> int:
@@ -87,7 +88,8 @@ def peak_rss_kb() -> int:
 
 
 def enabled() -> bool:
-    return os.environ.get("KELLY_JACK_COMPILE_WORKERS", "1") != "0"
+    """Workers on, unless KELLY_JACK_COMPILE_WORKERS=0 or there is no interpreter to start (an embedded one)."""
+    return os.environ.get("KELLY_JACK_COMPILE_WORKERS", "1") != "0" and bool(sys.executable)
 
 
 def _cache_folder(source: str) -> str:
@@ -168,7 +170,7 @@ def precompile(
     worker command (tests). Never raises for a worker's failure: its kernels then compile in this process.
     """
     out = out or sys.stderr
-    last_run.update(workers=0, workers_peak_kb=0)
+    last_run.update(workers=0, workers_peak_kb=0, workers_cpu_s=[])
     if not enabled():
         return {}
     todo = cold_groups(cfg, blocks) if groups is None else groups
@@ -235,8 +237,9 @@ def precompile(
                     if line.startswith(b"compiling ") and on_kernel is not None:
                         on_kernel(line[10:].decode(errors="replace"))
                     elif line.startswith(b"peak-kb "):
-                        peak = int(line.split()[1])
-                        last_run["workers_peak_kb"] = max(last_run["workers_peak_kb"], peak)
+                        peak, cpu = line.split()[1:3]
+                        last_run["workers_peak_kb"] = max(last_run["workers_peak_kb"], int(peak))
+                        last_run["workers_cpu_s"].append(float(cpu))
         for group, proc in procs.items():
             try:
                 proc.wait(0 if bad_config else max(0.0, deadline - time.monotonic()))
@@ -404,5 +407,8 @@ def worker_main(argv: list[str]) -> int:
         compile_group(group, cfg, blocks)
     except ConfigError:  # the parent reports it in one line when it builds the same backend
         os._exit(EXIT_CONFIG)
-    print(f"peak-kb {peak_rss_kb()}", flush=True)
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"peak-kb {peak_rss_kb()} {me.ru_utime + me.ru_stime:.3f}", flush=True)
     os._exit(0)  # skip the interpreter's teardown of LLVM (a good part of a second)

@@ -49,6 +49,7 @@ import numpy as np
 import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
+CORES = 2  # for the idle-machine estimate (this VM's)
 
 # runs kelly_jack.cli.main; prints when the first hop is analysed and, at exit, its own and its children's peak RSS
 WRAPPER = """
@@ -67,33 +68,46 @@ with open("/proc/self/status") as f:  # VmHWM: this process's own peak (ru_maxrs
     me = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
 try:
     from kelly_jack.compile_workers import last_run
-    kids = last_run["workers_peak_kb"]
+    kids, kids_cpu = last_run["workers_peak_kb"], last_run.get("workers_cpu_s", [])
 except ImportError:  # a tree from before the compile workers
-    kids = 0
+    kids, kids_cpu = 0, []
+import resource
+own = resource.getrusage(resource.RUSAGE_SELF)
+cpu = " ".join(f"{c:.2f}" for c in [own.ru_utime + own.ru_stime, *kids_cpu])
 print(f"kelly-bench: maxrss-kb {me} {kids}", file=sys.stderr, flush=True)
+print(f"kelly-bench: cpu-s {cpu}", file=sys.stderr, flush=True)
 sys.exit(code)
 """
 
 
 class Run:
-    """One start: seconds to the start line or first hop, to exit, peak RSS MB of kelly's process and its workers."""
+    """One start: seconds to the start line or first hop, to exit, peak RSS MB of kelly's process and its workers,
+    CPU seconds of kelly's process and of each worker, and ``idle``: the wall time these CPU seconds would take
+    on an idle machine with ``CORES`` cores (kelly's own CPU, plus the workers' packed on the cores: at least
+    the longest one, at least their sum spread over the cores). An estimate, for a machine whose other load
+    (scheduled per session: autogroup) keeps the workers from having the cores to themselves."""
 
-    def __init__(self, first: float, total: float, rss: float, workers: float):
-        self.first, self.total, self.rss, self.workers = first, total, rss, workers
+    def __init__(self, first: float, total: float, err: str):
+        self.first, self.total = first, total
+        self.rss = self.workers = float("nan")
+        cpu = [float("nan")]
+        for line in err.splitlines():
+            if line.startswith("kelly-bench: maxrss-kb "):
+                me, kids = line.split()[2:4]
+                self.rss, self.workers = int(me) * 1024 / 1e6, int(kids) * 1024 / 1e6
+            elif line.startswith("kelly-bench: cpu-s "):
+                cpu = [float(x) for x in line.split()[2:]]
+        self.cpu, self.worker_cpu = cpu[0], cpu[1:]
+        spread = max(max(self.worker_cpu), sum(self.worker_cpu) / CORES) if self.worker_cpu else 0.0
+        self.idle = self.cpu + spread
 
     def __str__(self) -> str:
+        workers = "+".join(f"{c:.1f}" for c in self.worker_cpu) or "-"
         return (
             f"{self.first:6.2f} s to first, {self.total:6.2f} s to exit; peak RSS {self.rss:4.0f} MB main, "
-            f"{self.workers:4.0f} MB largest worker"
+            f"{self.workers:4.0f} MB largest worker; CPU {self.cpu:5.1f} s main, {workers} s workers "
+            f"(idle {CORES}-core estimate {self.idle:5.1f} s)"
         )
-
-
-def _rss(err: str) -> tuple[float, float]:
-    for line in err.splitlines():
-        if line.startswith("kelly-bench: maxrss-kb "):
-            me, kids = line.split()[2:4]
-            return int(me) * 1024 / 1e6, int(kids) * 1024 / 1e6
-    return float("nan"), float("nan")
 
 
 def start_jackd(name: str, timeout: float = 10.0) -> subprocess.Popen:
@@ -159,7 +173,7 @@ def time_live(config: str, server: str, env: dict, cwd: Path) -> Run:
     periods = int(out.split("summary: ", 1)[1].split(" periods", 1)[0]) if "summary: " in out else 0
     if code != 0 or periods < 1:
         raise RuntimeError(f"kelly-jack exit {code}, {periods} periods processed: {out}")
-    return Run(seconds, total, *_rss(err))
+    return Run(seconds, total, err)
 
 
 def time_render(config: str, clip: Path, env: dict, cwd: Path) -> Run:
@@ -175,7 +189,7 @@ def time_render(config: str, clip: Path, env: dict, cwd: Path) -> Run:
     if code != 0 or not out.exists():
         raise RuntimeError(f"kelly-jack render exit {code}: {err}")
     first = [float(x.split()[2]) - wall0 for x in err.splitlines() if x.startswith("kelly-bench: first-hop ")]
-    return Run(first[0] if first else float("nan"), seconds, *_rss(err))
+    return Run(first[0] if first else float("nan"), seconds, err)
 
 
 def main() -> int:
@@ -215,7 +229,7 @@ def main() -> int:
     print("\nmedian (min-max):")
     for key, runs in rows.items():
         cols = []
-        for name, unit in (("first", "s"), ("total", "s"), ("rss", "MB"), ("workers", "MB")):
+        for name, unit in (("first", "s"), ("total", "s"), ("rss", "MB"), ("workers", "MB"), ("idle", "s")):
             v = sorted(getattr(r, name) for r in runs)
             cols.append(f"{name} {statistics.median(v):.2f} ({v[0]:.2f}-{v[-1]:.2f}) {unit}")
         print(f"{key:18} " + ";  ".join(cols))
@@ -223,7 +237,7 @@ def main() -> int:
         print("\nnew / old, per run (median of the ratios):")
         for key in [k for k in rows if k.startswith("new ")]:
             new, old = rows[key], rows["old " + key[4:]]
-            for name in ("first", "total", "rss"):
+            for name in ("first", "total", "rss", "cpu", "idle"):
                 ratios = sorted(getattr(a, name) / getattr(b, name) for a, b in zip(new, old, strict=True))
                 print(f"{key[4:]:14} {name:6} {statistics.median(ratios):.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})")
     return 0
