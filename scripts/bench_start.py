@@ -98,6 +98,7 @@ class Run:
             elif line.startswith("kelly-bench: cpu-s "):
                 cpu = [float(x) for x in line.split()[2:]]
         self.cpu, self.worker_cpu = cpu[0], cpu[1:]
+        self.all_cpu = self.cpu + sum(self.worker_cpu)  # kelly's process and its workers
         spread = max(max(self.worker_cpu), sum(self.worker_cpu) / CORES) if self.worker_cpu else 0.0
         self.idle = self.cpu + spread
 
@@ -237,7 +238,7 @@ def main() -> int:
         print("\nnew / old, per run (median of the ratios):")
         for key in [k for k in rows if k.startswith("new ")]:
             new, old = rows[key], rows["old " + key[4:]]
-            for name in ("first", "total", "rss", "cpu", "idle"):
+            for name in ("first", "total", "rss", "all_cpu", "idle"):
                 ratios = sorted(getattr(a, name) / getattr(b, name) for a, b in zip(new, old, strict=True))
                 print(f"{key[4:]:14} {name:6} {statistics.median(ratios):.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})")
     return 0
