@@ -184,3 +184,20 @@ def test_a_bad_config_is_reported_once_by_the_process_not_by_its_workers(tmp_pat
         timeout=600,
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nonexistent" in r.stderr, r.stderr
+
+
+def test_on_a_terminal_the_start_says_it_compiles_in_workers_and_how_it_went():
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as tty:
+            worker = 'import sys; sys.exit(0 if sys.argv[1] == "engine" else 5)'
+            argv = [sys.executable, "-c", worker]
+            codes = compile_workers.precompile({}, tty, groups=["engine", "features"], argv=argv)
+        lines = os.read(master, 65536).decode().splitlines()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert codes == {"engine": 0, "features": 5}
+    assert lines[0].startswith("kelly-jack: compiling 2 kernel groups (engine, features) in 2 worker processes (")
+    assert "the compile worker for features failed (exit code 5" in lines[1]
+    assert lines[2].startswith("kelly-jack: 1 of 2 kernel groups compiled in ") and len(lines) == 3
