@@ -37,15 +37,28 @@ def fingerprint(package: str = PACKAGE) -> str:
     return h.hexdigest()
 
 
+def _numba_subpaths(package: str) -> set[str]:
+    """The folder names Numba >= 0.59 gives kelly's kernel folders under NUMBA_CACHE_DIR: ``<name>_<sha1 of path>``."""
+    names = set()
+    for sub in KERNEL_DIRS:
+        for root, dirs, _ in os.walk(os.path.join(package, sub)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            path = os.path.abspath(root)
+            names.add(f"{os.path.basename(path)}_{hashlib.sha1(path.encode()).hexdigest()}")
+    return names
+
+
 def _cache_files(cache_dir: str | None, package: str):
     """Numba's index and data files of kelly's kernels: in __pycache__ folders, or under NUMBA_CACHE_DIR."""
     if cache_dir is None:
         roots = [os.path.join(package, sub) for sub in KERNEL_DIRS]
-    else:  # Numba mirrors the source path under NUMBA_CACHE_DIR; other projects' caches stay
+    else:  # other projects' caches under NUMBA_CACHE_DIR stay
         roots = [os.path.join(cache_dir, d) for d in (os.listdir(cache_dir) if os.path.isdir(cache_dir) else [])]
+        mine = _numba_subpaths(package)
     for top in roots:
         for root, _, files in os.walk(top):
-            if cache_dir is not None and "kelly_jack" not in root:
+            # older Numba mirrors the source path under NUMBA_CACHE_DIR, newer names the folder by its path's hash
+            if cache_dir is not None and "kelly_jack" not in root and os.path.basename(top) not in mine:
                 continue
             for name in files:
                 if name.endswith((".nbi", ".nbc")):

@@ -111,6 +111,21 @@ def warm(cfg: dict, out: TextIO = sys.stderr, bar: bool | None = None) -> Compil
     numba_event.register("numba:compile", listener)
     try:
         with progress:
+            from . import compile_workers
+
+            # the cold kernel groups compile side by side in worker processes (into the cache this process
+            # then loads from); what they did not do (a failed worker, the small kernels) compiles below
+            in_workers: list[str] = []
+
+            def on_worker_kernel(name: str) -> None:
+                in_workers.append(name)
+                on_kernel(name)
+
+            t0 = time.perf_counter()
+            if compile_workers.precompile(cfg, out, blocks=True, on_kernel=on_worker_kernel):
+                listener.seconds += time.perf_counter() - t0  # wall time: the workers ran side by side
+            listener.count += len(in_workers)
+
             from .engine.parts import build_engine_parts
 
             backend, generators = build_engine_parts(cfg)

@@ -67,3 +67,20 @@ def test_a_cache_it_cannot_write_is_left_alone(tmp_path):
     root = package(tmp_path)
     (tmp_path / "file").write_text("")
     assert _kernel_cache.refresh(str(tmp_path / "file"), str(root)) is False  # a file where a folder should be
+
+
+def test_under_numba_cache_dir_kellys_hashed_cache_folders_are_dropped_too(tmp_path):
+    """Numba >= 0.59 names a source folder's cache folder ``<name>_<sha1 of its path>``, with no kelly_jack in it."""
+    import hashlib
+
+    root = package(tmp_path / "src")
+    cache = tmp_path / "cache"
+    features = str((root / "rt" / "features").resolve())
+    mine = cache / f"features_{hashlib.sha1(features.encode()).hexdigest()}"
+    other = cache / f"features_{hashlib.sha1(b'/elsewhere/features').hexdigest()}"
+    for d in (mine, other):
+        d.mkdir(parents=True)
+        (d / "extractor.extract-64.py311.nbi").write_bytes(b"x")
+    assert _kernel_cache.refresh(str(cache), str(root))
+    assert not (mine / "extractor.extract-64.py311.nbi").exists()
+    assert (other / "extractor.extract-64.py311.nbi").exists()

@@ -42,12 +42,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..compile_workers import precompile
     from ..engine.parts import build_engine_parts
     from ..warm import announce_compiles
 
     announce_compiles()  # a render with an empty Numba cache says what it waits for
 
     cfg = load_found_config(args.config)
+    precompile(cfg)  # a cold Numba cache: the kernel groups compile side by side in worker processes
     backend, generators = build_engine_parts(cfg)
     if args.rate is not None and not 8000 <= args.rate <= 384000:
         raise UsageError(f"--rate must be 8000..384000 Hz, got {args.rate}")

@@ -64,6 +64,9 @@ def main(args: argparse.Namespace) -> int:
             print("kelly-jack: NSM: --name ignored: the JACK client name is the session's client id", file=sys.stderr)
         elif args.name:
             cfg["client"]["name"] = args.name
+        from ..compile_workers import precompile
+
+        precompile(cfg)  # a cold Numba cache: the kernel groups compile side by side in worker processes
         backend, generators = build_engine_parts(cfg)
         from ..osc import open_osc  # the OSC port binds now: a port in use is a config error (exit 2)
 

@@ -343,8 +343,9 @@ def process_period(nframes, table):
         _midi_in(nframes, table, ports, params, state, counters)
         out_buf = jack_port_get_buffer(address_as_voidptr(ports[channels]), nframes)
         jack_midi_clear_buffer(out_buf)
-    _emit(out_buf, 0, clock, state, params, counters, table)  # smoothing moved since last period
-    _apply_results(nframes, out_buf, clock, table, params, state, counters, 0)
+    # np.int64(0), not 0: a literal compiles _emit, _write_events and their callees a second time
+    _emit(out_buf, np.int64(0), clock, state, params, counters, table)  # smoothing moved since last period
+    _apply_results(nframes, out_buf, clock, table, params, state, counters, np.int64(0))
 
     counters[shared_state.C_CLOCK] = clock + nframes
     counters[shared_state.C_PERIODS] += 1
