@@ -59,3 +59,11 @@ def test_reset_restores_the_state_and_leaves_tables_alone():
 def test_setting_sizes_follow_the_hop():
     s = G.Setting(48000.0, 2048, 1024)
     assert s.fps == 46.875 and s.bins == 1025 and s.hops(8.0) == 375 and s.hops(0.0) == 1
+
+
+def test_the_arrays_types_do_not_depend_on_whether_the_settings_are_ints_or_floats():
+    """One compiled ``extract`` serves every setting: a table built from ``hop`` must not turn int64 when the
+    hop is a whole number (the live thread passes a float hop, a worker compiling ahead an int one)."""
+    whole, fractional = FeatureExtractor(48000, 2048, 1024), FeatureExtractor(48000.0, 2048, 1024.0)
+    for a, b in zip(whole._groups, fractional._groups, strict=True):
+        assert [x.dtype for x in a] == [y.dtype for y in b]

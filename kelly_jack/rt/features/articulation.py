@@ -1,4 +1,4 @@
-"""Articulation (layout 3): how much of the time the sound stays up between its peaks.
+"""Articulation: how much of the time the sound stays up between its peaks.
 
 Nopython kernel, inference thread. Staccato and legato at the same tempo and
 loudness have the same onsets and nearly the same mean level; they differ in

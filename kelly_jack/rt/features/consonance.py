@@ -1,4 +1,4 @@
-"""Harmonic dissonance (layout 4): how much of the chroma's energy lies a dissonant interval apart.
+"""Harmonic dissonance: how much of the chroma's energy lies a dissonant interval apart.
 
 Nopython kernel, inference thread. The interval-class profile of a chroma
 frame: for each interval class k = 1..6 (a minor second / major seventh up to

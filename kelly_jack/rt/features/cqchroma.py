@@ -55,7 +55,7 @@ def _bank_part(part: int):
 SLOTS = tuple(range(L.CHROMA, L.CHROMA + L.N_CHROMA))
 ARRAYS = (
     Table("cq_fir", lambda s: decimation(s.sample_rate)[1]),
-    Table("cq_step", lambda s: np.array([s.hop, decimation(s.sample_rate)[0]])),  # (hop, decimation factor)
+    Table("cq_step", lambda s: np.array([s.hop, decimation(s.sample_rate)[0]], dtype=np.float64)),  # (hop, factor)
     Table("cq_window", lambda s: tables.hann(window_size(s))),
     Table("cq_start", _bank_part(0)),  # the semitone bands: first bin, stop bin, weights, pitch class
     Table("cq_stop", _bank_part(1)),

@@ -15,12 +15,12 @@ LAYOUT_VERSION = 5
 FEATURE_SIZE = 128
 
 N_MELS = 64
-N_MFCC = 19  # layout 5: mfcc_19 gave its slot to passage_db
+N_MFCC = 19  # the 20th coefficient's slot holds passage_db
 N_CHROMA = 12
 N_CONTRAST = 7  # librosa's spectral_contrast default: 6 octave bands + the rest
-N_TEMPOGRAM = 6  # log-spaced tempo bands (layout 3)
+N_TEMPOGRAM = 6  # log-spaced tempo bands
 
-# the features whose short-term slope fills the last slot(s), in order (layout 5: the level)
+# the features whose short-term slope fills the last slot(s), in order (the level)
 DELTA_OF_NAMES = ("level_db",)
 
 # the tempogram's band edges in BPM (log-spaced; band k covers TEMPOGRAM_EDGES[k] .. [k + 1])
@@ -86,9 +86,9 @@ def _slot(name: str) -> int:
 # them and Numba freezes them as compile-time constants
 MEL = _slot("logmel_00")  # 0..63
 MFCC = _slot("mfcc_00")  # 64..82
-PASSAGE_DB = _slot("passage_db")  # (layout 5) the last 0.5 s against the level reference
+PASSAGE_DB = _slot("passage_db")  # the last 0.5 s against the level reference
 CHROMA = _slot("chroma_C")  # 84..95
-LEVEL_DB = _slot("level_db")  # (layout 5: relative to the level reference; was rms_db in dBFS)
+LEVEL_DB = _slot("level_db")  # relative to the level reference
 CENTROID = _slot("centroid_hz")
 FLATNESS = _slot("flatness")
 FLUX = _slot("flux")
@@ -102,11 +102,11 @@ MAJOR_STRENGTH = _slot("major_strength")
 MINOR_STRENGTH = _slot("minor_strength")
 KEY_MODE = _slot("key_mode")
 TONIC_THIRD = _slot("tonic_third")
-DISSONANCE = _slot("dissonance")  # (layout 4) interval-class dissonance of this hop's chroma
-DISSONANCE_MEAN = _slot("dissonance_4s")  # (layout 4) its mean over consonance.SPAN_S
-TEMPOGRAM = _slot(_tempogram_names()[0])  # 112..117 (layout 3)
-DUTY_CYCLE = _slot("duty_cycle")  # (layout 3)
-LEVEL_DIP_DB = _slot("level_dip_db")  # (layout 3)
+DISSONANCE = _slot("dissonance")  # interval-class dissonance of this hop's chroma
+DISSONANCE_MEAN = _slot("dissonance_4s")  # its mean over consonance.SPAN_S
+TEMPOGRAM = _slot(_tempogram_names()[0])  # 112..117
+DUTY_CYCLE = _slot("duty_cycle")
+LEVEL_DIP_DB = _slot("level_dip_db")
 CONTRAST = _slot("contrast_0")  # 120..126
 DELTAS = _slot(f"delta_{DELTA_OF_NAMES[0]}")  # 127
 DELTA_OF = tuple(_slot(n) for n in DELTA_OF_NAMES)

@@ -1,4 +1,4 @@
-"""The level reference (layout 5): the analysis hears music, not the input gain.
+"""The level reference: the analysis hears music, not the input gain.
 
 Nopython kernel, inference thread. A live rig's input level is arbitrary
 (preamp, fader, mastering), so no feature may depend on it. Each hop the

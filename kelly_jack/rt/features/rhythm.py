@@ -6,7 +6,7 @@ bands of the positive dB increase). The ring holds the last few seconds of it:
 the onset rate counts its salient peaks, the tempo is the best period of the
 autocorrelation of its compressed form (each note counts, not its size;
 layout 4) on a grid of fractional periods, harmonically weighted (at the
-period and its double), under a log-normal prior around 120 BPM; the tempogram (layout 3) is the strongest
+period and its double), under a log-normal prior around 120 BPM; the tempogram is the strongest
 autocorrelation in each of a few log-spaced tempo bands, with no prior, so a
 model sees every octave's evidence rather than one estimate.
 """
@@ -196,7 +196,7 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
     frames, ``tables.tempo_grid``: 1/48 octave apart): a beat period is rarely a
     whole number of frames (180 BPM is 15.6 frames at 46.9 per second) and a
     whole-lag search splits its peak between two lags, which favoured the
-    slower octave, whose period splits less (layout 4). Each candidate
+    slower octave, whose period splits less . Each candidate
     period P scores the mean of the autocorrelation at P and at 2P, both
     linearly interpolated between whole lags (harmonic weighting: a beat
     period repeats at its double, while the half of a period only does when

@@ -167,7 +167,7 @@ def tempogram_bands(frames_per_second: float, edges_bpm) -> tuple[np.ndarray, np
     return np.maximum(lo, 1), np.maximum(hi, 1)
 
 
-# constant-Q chroma (layout 2): a decimated copy of the stream, a long FFT of it, semitone bands
+# constant-Q chroma: a decimated copy of the stream, a long FFT of it, semitone bands
 CQ_RATE = 6000.0  # Hz the stream is decimated to (about): semitones up to B6 fit under its Nyquist
 CQ_SECONDS = 0.6  # the long window covers at least this (rounded up to a power of two of samples)
 CQ_MIDI_LO = 24  # C1, librosa chroma_cqt's default fmin
