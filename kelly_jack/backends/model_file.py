@@ -45,6 +45,22 @@ def check_size(path: str | Path, limit: int) -> int:
     return _within(os.stat(path).st_size, limit)
 
 
+def checked_model(backend: str, model: str, limit: int) -> tuple[Path, str]:
+    """The model path and ``backend 'name': path``, the start of its errors; raises BackendError (key ``model``)
+    when the file is missing, unreadable or over ``limit`` bytes."""
+    from .base import BackendError
+
+    path = Path(model)
+    where = f"backend {backend!r}: {path}"
+    if not path.is_file():
+        raise BackendError(f"{where}: no such file", "model")
+    try:
+        check_size(path, limit)
+    except (OSError, ValueError) as e:
+        raise BackendError(f"{where}: {e}", "model") from None
+    return path, where
+
+
 def read_text(path: str | Path, limit: int) -> str:
     """The UTF-8 text of ``path``, opened read-only; raises FileTooLarge, OSError, UnicodeDecodeError."""
     with open(path, "rb") as f:

@@ -29,7 +29,6 @@ time (the inference thread's plugin worker calls ``infer`` and ``reset``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,14 +50,7 @@ class OnnxBackend(BackendBase):
 
     def __init__(self, options: dict[str, Any]):
         o = take_options(NAME, options, self.spec)
-        self.path = Path(o["model"])
-        where = f"backend {NAME!r}: {self.path}"
-        if not self.path.is_file():
-            raise BackendError(f"{where}: no such file", "model")
-        try:
-            model_file.check_size(self.path, model_file.MAX_ONNX_BYTES)
-        except (OSError, ValueError) as e:
-            raise BackendError(f"{where}: {e}", "model") from None
+        self.path, where = model_file.checked_model(NAME, o["model"], model_file.MAX_ONNX_BYTES)
         import onnxruntime as ort  # here, not at import: ~30 MB that a start on another backend saves
 
         missing = [p for p in o["providers"] if p not in ort.get_available_providers()]

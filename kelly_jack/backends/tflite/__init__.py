@@ -29,7 +29,6 @@ including when ai-edge-litert is not installed (``pip install 'kelly-jack[tflite
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,14 +53,10 @@ class TfliteBackend(BackendBase):
 
     def __init__(self, options: dict[str, Any]):
         o = take_options(NAME, options, self.spec)
-        self.path = Path(o["model"])
-        where = f"backend {NAME!r}: {self.path}"
-        if not self.path.is_file():
-            raise BackendError(f"{where}: no such file", "model")
+        self.path, where = model_file.checked_model(NAME, o["model"], MAX_TFLITE_BYTES)
         try:
-            model_file.check_size(self.path, MAX_TFLITE_BYTES)
             data = self.path.read_bytes()
-        except (OSError, ValueError) as e:
+        except OSError as e:
             raise BackendError(f"{where}: {e}", "model") from None
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
