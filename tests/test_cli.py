@@ -223,3 +223,16 @@ def test_live_client_without_config_uses_the_user_config_and_says_so(jack_server
     start = r.stdout.splitlines()[0]
     assert start.startswith("kelly-jack: client 'k-xdg' on ") and "; backend rtneural;" in start, start
     assert start.endswith(f"; config {user} (the user config)"), start
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`kelly-jack backends | head -1`: output into a pipe nobody reads any more ends quietly, exit 0."""
+    read, write = os.pipe()
+    os.close(read)  # every write now fails with EPIPE
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "kelly_jack", "backends"], stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+    finally:
+        os.close(write)
+    assert r.returncode == 0 and r.stderr == "", r.stderr

@@ -14,6 +14,7 @@ line goes to stderr and its ``exit_code`` is the exit code (``fail``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from importlib import import_module
@@ -134,3 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KellyError as e:
         return fail(e, args.error_prefix)
+    except BrokenPipeError:  # `kelly-jack backends | head`: the reader left early; nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
