@@ -9,6 +9,7 @@ import ast
 import fcntl
 import io
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -186,6 +187,17 @@ def test_a_bad_config_is_reported_once_by_the_process_not_by_its_workers(tmp_pat
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nonexistent" in r.stderr, r.stderr
 
 
+def read_all(fd: int) -> bytes:
+    """Everything written to the pty so far: a read returns one chunk (often one line), so read until none is left."""
+    data = b""
+    while select.select([fd], [], [], 0.2)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def test_on_a_terminal_the_start_says_it_compiles_in_workers_and_how_it_went():
     master, slave = os.openpty()
     try:
@@ -193,7 +205,7 @@ def test_on_a_terminal_the_start_says_it_compiles_in_workers_and_how_it_went():
             worker = 'import sys; sys.exit(0 if sys.argv[1] == "engine" else 5)'
             argv = [sys.executable, "-c", worker]
             codes = compile_workers.precompile({}, tty, groups=["engine", "features"], argv=argv)
-        lines = os.read(master, 65536).decode().splitlines()
+        lines = read_all(master).decode().splitlines()
     finally:
         os.close(master)
         os.close(slave)
