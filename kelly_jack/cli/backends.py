@@ -18,16 +18,6 @@ def _print_table(found: dict, what: str) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + f"  {r[4]}")
 
 
-def cmd_backends(args, plugins) -> int:
-    _print_table(plugins.backends, "backend")
-    return 0
-
-
-def cmd_generators(args, plugins) -> int:
-    _print_table(plugins.generators, "generator")
-    return 0
-
-
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("backends", help="list the backends every plugin provides")
     p.set_defaults(func=main)
