@@ -56,11 +56,11 @@ WRAPPER = """
 import sys, time
 from kelly_jack.inference import thread as _t
 _push = _t.InferenceThreadManager._infer_and_push
-def _first(self, frame, _done=[]):
+def _first(self, *args, _done=[]):
     if not _done:
         _done.append(1)
         print(f"kelly-bench: first-hop {time.time()!r}", file=sys.stderr, flush=True)
-    return _push(self, frame)
+    return _push(self, *args)
 _t.InferenceThreadManager._infer_and_push = _first
 from kelly_jack.cli import main
 code = main(sys.argv[1:])
