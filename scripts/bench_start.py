@@ -22,9 +22,12 @@ Each with the kernel cache:
 
 Peak RSS, in MB (10^6 bytes): **main**, the kelly process's own ``VmHWM``
 (printed by the wrapper at exit; not ``ru_maxrss``, which after Python's
-vfork+exec starts at the parent's peak), and **workers**, the largest of the
-compile workers it started (each one's own ``VmHWM``; 0 when it started
-none). ``--baseline TREE`` times another source tree too (e.g. ``git archive``
+vfork+exec starts at the parent's peak); **own**, main less the JACK server's
+shared segment it maps while its client is open (``RssShmem``, read as the
+client deactivates; a bare ``jack.Client`` on the same dummy server maps 105 MB
+of it too: it is the server's memory, counted in every client's RSS); and
+**workers**, the largest of the compile workers it started (each one's own
+``VmHWM``; 0 when it started none). ``--baseline TREE`` times another source tree too (e.g. ``git archive``
 of an older commit), run for run in turn with this one, and prints the ratios.
 
     .venv/bin/python scripts/bench_start.py [--config config/studio.yaml] [--runs 3] [--which live,render]
@@ -62,6 +65,13 @@ def _first(self, *args, _done=[]):
         print(f"kelly-bench: first-hop {time.time()!r}", file=sys.stderr, flush=True)
     return _push(self, *args)
 _t.InferenceThreadManager._infer_and_push = _first
+import jack
+_deactivate, _shm = jack.Client.deactivate, [0]
+def _sample_shm(self, *args, **kwargs):  # JACK's shared segment, mapped while the client is open
+    with open("/proc/self/status") as f:
+        _shm[0] = max(_shm[0], next((int(x.split()[1]) for x in f if x.startswith("RssShmem:")), 0))
+    return _deactivate(self, *args, **kwargs)
+jack.Client.deactivate = _sample_shm
 from kelly_jack.cli import main
 code = main(sys.argv[1:])
 with open("/proc/self/status") as f:  # VmHWM: this process's own peak (ru_maxrss counts the parent's after vfork)
@@ -74,7 +84,7 @@ except ImportError:  # a tree from before the compile workers
 import resource
 own = resource.getrusage(resource.RUSAGE_SELF)
 cpu = " ".join(f"{c:.2f}" for c in [own.ru_utime + own.ru_stime, *kids_cpu])
-print(f"kelly-bench: maxrss-kb {me} {kids}", file=sys.stderr, flush=True)
+print(f"kelly-bench: maxrss-kb {me} {kids} {_shm[0]}", file=sys.stderr, flush=True)
 print(f"kelly-bench: cpu-s {cpu}", file=sys.stderr, flush=True)
 sys.exit(code)
 """
@@ -89,12 +99,14 @@ class Run:
 
     def __init__(self, first: float, total: float, err: str):
         self.first, self.total = first, total
-        self.rss = self.workers = float("nan")
+        self.rss = self.workers = self.jack_shm = self.own = float("nan")
         cpu = [float("nan")]
         for line in err.splitlines():
             if line.startswith("kelly-bench: maxrss-kb "):
-                me, kids = line.split()[2:4]
+                me, kids, shm = line.split()[2:5]
                 self.rss, self.workers = int(me) * 1024 / 1e6, int(kids) * 1024 / 1e6
+                self.jack_shm = int(shm) * 1024 / 1e6
+                self.own = self.rss - self.jack_shm
             elif line.startswith("kelly-bench: cpu-s "):
                 cpu = [float(x) for x in line.split()[2:]]
         self.cpu, self.worker_cpu = cpu[0], cpu[1:]
@@ -105,7 +117,8 @@ class Run:
     def __str__(self) -> str:
         workers = "+".join(f"{c:.1f}" for c in self.worker_cpu) or "-"
         return (
-            f"{self.first:6.2f} s to first, {self.total:6.2f} s to exit; peak RSS {self.rss:4.0f} MB main, "
+            f"{self.first:6.2f} s to first, {self.total:6.2f} s to exit; peak RSS {self.rss:4.0f} MB main "
+            f"({self.jack_shm:.0f} MB of it JACK's shared segment), "
             f"{self.workers:4.0f} MB largest worker; CPU {self.cpu:5.1f} s main, {workers} s workers "
             f"(idle {CORES}-core estimate {self.idle:5.1f} s)"
         )
@@ -230,7 +243,14 @@ def main() -> int:
     print("\nmedian (min-max):")
     for key, runs in rows.items():
         cols = []
-        for name, unit in (("first", "s"), ("total", "s"), ("rss", "MB"), ("workers", "MB"), ("idle", "s")):
+        for name, unit in (
+            ("first", "s"),
+            ("total", "s"),
+            ("rss", "MB"),
+            ("own", "MB"),
+            ("workers", "MB"),
+            ("idle", "s"),
+        ):
             v = sorted(getattr(r, name) for r in runs)
             cols.append(f"{name} {statistics.median(v):.2f} ({v[0]:.2f}-{v[-1]:.2f}) {unit}")
         print(f"{key:18} " + ";  ".join(cols))

@@ -99,14 +99,22 @@ def consumer_release_to(hdr, position):
 
 
 @_jit
+def _copy(src, dst):
+    """dst[i] = src[i] for the shorter of the two; no shape check, so no error path (a slice assignment
+    compiles Numba's shape-mismatch message: a second of string formatting code in a cold start)."""
+    for i in range(min(src.shape[0], dst.shape[0])):
+        dst[i] = src[i]
+
+
+@_jit
 def copy_in(row, position, src, n):
     """Copy ``src[:n]`` into the circular ``row`` starting at absolute ``position``."""
     mask = row.shape[0] - 1
     start = position & mask
     first = min(n, row.shape[0] - start)
-    row[start : start + first] = src[:first]
+    _copy(src[:first], row[start : start + first])
     if first < n:
-        row[: n - first] = src[first:n]
+        _copy(src[first:n], row[: n - first])
 
 
 @_jit
@@ -115,9 +123,9 @@ def copy_out(row, position, dst, n):
     mask = row.shape[0] - 1
     start = position & mask
     first = min(n, row.shape[0] - start)
-    dst[:first] = row[start : start + first]
+    _copy(row[start : start + first], dst[:first])
     if first < n:
-        dst[first:n] = row[: n - first]
+        _copy(row[: n - first], dst[first:n])
 
 
 @_jit
@@ -164,7 +172,7 @@ def record_push(hdr, data, record):
         hdr[H_OVERFLOW] += 1
         return False
     w = hdr[H_WRITE]
-    data[w & (data.shape[0] - 1), :] = record
+    _copy(record, data[w & (data.shape[0] - 1)])
     producer_commit(hdr, 1)
     return True
 

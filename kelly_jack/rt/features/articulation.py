@@ -18,10 +18,8 @@ silence reads duty 0, dip -40 dB, like a gap between notes.
 
 from __future__ import annotations
 
-import numba
-
 from . import layout as L
-from .group import State
+from .group import State, helper, kernel
 
 PEAK_S = 1.0
 SPAN_S = 3.0
@@ -37,7 +35,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def articulation(level_db, seen, level_ring, dip_ring, peak_span, out):
     """Push this hop's ``level_db`` and write (duty cycle, mean dip dB) into ``out[:2]``.
 
@@ -73,7 +71,7 @@ def articulation(level_db, seen, level_ring, dip_ring, peak_span, out):
     out[1] = acc / filled
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(vec, seen, level_ring, dip_ring):
     """Duty cycle and mean dip of ``level_db`` (already in ``vec``) into ``vec``."""
     articulation(

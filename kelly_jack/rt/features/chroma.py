@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import math
 
-import numba
-
 from . import layout as L
 from . import tables
-from .group import State, Table, Work
+from .group import State, Table, Work, helper, kernel
 
 KEY_S = 8.0  # the key reads the mean chroma of the last 8 s
 
@@ -26,7 +24,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def push_chroma(history, total, position, frame):
     """Write ``frame`` into row ``position % rows`` of the (rows, 12) ring ``history``, keeping ``total`` its sum.
 
@@ -46,7 +44,7 @@ def push_chroma(history, total, position, frame):
             total[c] = acc
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def key_strengths(chroma_mean, profiles, out):
     """Key and mode of ``chroma_mean`` (12, C first) against the 24 z-scored key profiles.
 
@@ -104,7 +102,7 @@ def key_strengths(chroma_mean, profiles, out):
         out[4] = (major3 - minor3) / (major3 + minor3)
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(vec, seen, profiles, mean, chroma_ring, chroma_sum):
     """Key and mode of the mean chroma of the last ``KEY_S`` (this hop's chroma already in ``vec``) into ``vec``."""
     push_chroma(chroma_ring, chroma_sum, seen, vec[L.CHROMA : L.CHROMA + L.N_CHROMA])

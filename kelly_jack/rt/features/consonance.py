@@ -21,10 +21,8 @@ The value is 0 when there is no pair energy (silence, one pitch class).
 
 from __future__ import annotations
 
-import numba
-
 from . import layout as L
-from .group import State
+from .group import State, helper, kernel
 
 SPAN_S = 4.0
 DISSONANT = (1, 2, 6)  # interval classes counted as dissonant
@@ -35,7 +33,7 @@ assert L.DISSONANCE_MEAN == L.DISSONANCE + 1
 ARRAYS = (State("diss_ring", lambda s: s.hops(SPAN_S)),)  # past values
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def dissonance(chroma, seen, ring, out):
     """Write (dissonance, its mean over ``len(ring)`` hops) of ``chroma`` (12 values, 0..1) into ``out[:2]``.
 
@@ -68,7 +66,7 @@ def dissonance(chroma, seen, ring, out):
     out[1] = acc / filled
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(vec, seen, diss_ring):
     """The dissonance of this hop's chroma (already in ``vec``) and its mean over ``SPAN_S`` into ``vec``."""
     dissonance(vec[L.CHROMA : L.CHROMA + L.N_CHROMA], seen, diss_ring, vec[L.DISSONANCE : L.DISSONANCE_MEAN + 1])

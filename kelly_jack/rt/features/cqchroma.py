@@ -16,13 +16,12 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 from rocket_fft import r2c
 
 from . import layout as L
 from . import tables
-from .group import Setting, State, Table, Work, ceil_pow2
+from .group import Setting, State, Table, Work, ceil_pow2, helper, kernel
 
 # int state
 CQ_IN = 0  # input samples pushed since reset
@@ -71,7 +70,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def push_samples(frame, n_new, fir, factor, tail, ring, istate):
     """Run the last ``n_new`` samples of ``frame`` through the decimator into ``ring``.
 
@@ -105,7 +104,7 @@ def push_samples(frame, n_new, fir, factor, tail, ring, istate):
     istate[CQ_OUT] = out
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def cq_chroma(ring, istate, window, windowed, spec, axes, power, start, stop, weights, pitch_class, out):
     """Chroma (12, C first, max-normalised; 0 for silence) of the newest len(window) samples of ``ring``."""
     n = window.shape[0]
@@ -137,7 +136,7 @@ def cq_chroma(ring, istate, window, windowed, spec, axes, power, start, stop, we
             out[c] = 0.0
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(
     frame,
     seen,

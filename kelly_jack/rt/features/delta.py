@@ -7,10 +7,8 @@ earlier. The history is padded with the first value after a reset.
 
 from __future__ import annotations
 
-import numba
-
 from . import layout as L
-from .group import State
+from .group import State, kernel
 
 DELTA_WIDTH = 5  # librosa.feature.delta's default width, made causal (it lags 2 hops)
 
@@ -18,7 +16,7 @@ SLOTS = tuple(range(L.DELTAS, L.DELTAS + len(L.DELTA_OF)))
 ARRAYS = (State("delta_ring", lambda s: (DELTA_WIDTH, len(L.DELTA_OF))),)  # the last DELTA_WIDTH values of each
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(vec, seen, delta_ring):
     """The slopes of ``vec[DELTA_OF]`` (already computed) into ``vec[DELTAS:]``."""
     # causal width-5 slope: (-2 x[t-4] - x[t-3] + x[t-1] + 2 x[t]) / 10, history padded with the first value

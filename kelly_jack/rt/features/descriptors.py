@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import math
 
-import numba
-
 from . import layout as L
 from . import tables
-from .group import State, Table, Work
+from .group import State, Table, Work, helper, kernel
 
 _TINY = 2.2250738585072014e-308
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def time_stats(frame):
     """(rms, peak) of the samples."""
     n = frame.shape[0]
@@ -33,7 +31,7 @@ def time_stats(frame):
     return math.sqrt(sq / n), peak
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def spectral_shape(mag, power, freqs):
     """(centroid Hz, flatness) of one frame."""
     n = mag.shape[0]
@@ -54,7 +52,7 @@ def spectral_shape(mag, power, freqs):
     return centroid, flatness
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def flux(mag, prev_unit, have_prev):
     """L2 distance between this frame's unit-L2 magnitude spectrum and the previous one (0..sqrt 2).
 
@@ -75,7 +73,7 @@ def flux(mag, prev_unit, have_prev):
     return math.sqrt(dist) if have_prev else 0.0
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def _extremes_mean(mag, lo, hi, count, low, high):
     """(mean of the ``count`` smallest, mean of the ``count`` largest) of mag[lo:hi].
 
@@ -120,7 +118,7 @@ def _extremes_mean(mag, lo, hi, count, low, high):
     return a / m, b / m
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def contrast(mag, bands, low, high, peak_db, valley_db, out):
     """librosa ``spectral_contrast`` of one frame: dB(peak) - dB(valley) per band.
 
@@ -160,7 +158,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(vec, seen, rms, peak, mag, power, freqs, bands, contrast_work, prev_unit):
     """Centroid, flatness, flux, crest and spectral contrast into ``vec`` (``rms``, ``peak``: the scaled frame's)."""
     centroid, flatness = spectral_shape(mag, power, freqs)

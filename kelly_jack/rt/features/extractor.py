@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from . import articulation, chroma, consonance, cqchroma, delta, descriptors, level, mel, rhythm, spectrum
@@ -52,7 +51,7 @@ VEC = G.index(ARRAYS, "vec")
 SEEN = G.index(ARRAYS, "seen")
 
 
-@numba.njit(nogil=True, cache=True)
+@G.kernel
 def extract(
     x,
     out,

@@ -8,10 +8,11 @@ Each group module (``level.py``, ``mel.py``, ``rhythm.py``, ...) declares:
   read only), ``Work`` (scratch space, no meaning between hops) and ``State``
   (streaming state: kept from hop to hop, set back to its reset value by
   ``FeatureExtractor.reset()``);
-* ``hop``: its nopython kernel. Its parameters end with one parameter per
-  array, named and ordered as ``ARRAYS`` (a test checks that too): the
-  extractor keeps each group's arrays in one tuple and calls
-  ``group.hop(<shared inputs>, *arrays)``.
+* ``hop``: its nopython kernel, decorated ``@kernel``. Its parameters end with
+  one parameter per array, named and ordered as ``ARRAYS`` (a test checks that
+  too): the extractor keeps each group's arrays in one tuple and calls
+  ``group.hop(<shared inputs>, *arrays)``. The functions a ``hop`` calls are
+  decorated ``@helper`` (see below).
 
 The extractor (``extractor.py``) allocates every group's arrays once per
 stream (``allocate``); nothing on the per-hop path allocates. Adding a
@@ -23,7 +24,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+
+# ``kernel``: a group's ``hop`` and the extractor's ``extract``, each compiled on its own and cached.
+kernel = numba.njit(nogil=True, cache=True)
+# ``helper``: what a ``hop`` calls, inlined into its caller by Numba before typing. A kernel compiled on its
+# own costs a pipeline, an LLVM module, machine code and a cache file, and LLVM inlines its code into every
+# caller anyway: 18 compiles instead of 46 take an eighth less CPU from a cold start (9.2 -> 8.1 s). Still
+# callable from Python (tests) as an ordinary jitted function.
+helper = numba.njit(nogil=True, cache=True, inline="always")
 
 
 @dataclass(frozen=True)

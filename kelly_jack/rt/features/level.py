@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from . import layout as L
 from .descriptors import time_stats
-from .group import Setting, State, Table
+from .group import Setting, State, Table, helper, kernel
 
 ATTACK_S = 2.0
 RELEASE_S = 4.0
@@ -70,7 +69,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def level_reference(mean_square, state, attack, release, passage):
     """Update the level ``state`` with this hop's ``mean_square`` and return the analysis gain.
 
@@ -100,7 +99,7 @@ def level_reference(mean_square, state, attack, release, passage):
     return gain
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def passage_db(state):
     """The last ``PASSAGE_S``'s level against the reference, in dB (+-``PASSAGE_RANGE_DB``; 0 before a reference)."""
     if state[SOUNDING] == 0.0:
@@ -112,7 +111,7 @@ def passage_db(state):
     return min(10.0 * math.log10(p) - state[REFERENCE], PASSAGE_RANGE_DB)
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(frame, vec, coefficients, level_state):
     """Scale ``frame`` in place to the level reference; write ``level_db`` and ``passage_db``.
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
-
 from . import layout as L
 from . import tables
-from .group import Table, Work
+from .group import Table, Work, helper, kernel
 
 TOP_DB = 80.0
 AMIN = 1e-10
@@ -39,7 +37,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def mel_bands(power, start, stop, weights, mel):
     """``mel[b]`` = sum of ``power`` over band b's span, weighted (the sparse rows of the filterbank)."""
     for b in range(mel.shape[0]):
@@ -50,7 +48,7 @@ def mel_bands(power, start, stop, weights, mel):
         mel[b] = acc
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def power_to_db(src, dst, amin, top_db):
     """``dst`` = 10 log10(max(amin, src)), floored at top_db below its own maximum (top_db <= 0: no floor)."""
     top = -math.inf
@@ -66,7 +64,7 @@ def power_to_db(src, dst, amin, top_db):
                 dst[i] = floor
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def dct(x, matrix, out):
     """``out`` = ``matrix`` @ ``x`` (the first rows of an orthonormal DCT-II)."""
     rows, cols = matrix.shape
@@ -77,7 +75,7 @@ def dct(x, matrix, out):
         out[r] = acc
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(power, vec, mel_start, mel_stop, mel_weights, dct_matrix, mel):
     """The log-mel bands and the MFCCs of the power spectrum ``power`` into ``vec``."""
     logmel = vec[L.MEL : L.MEL + L.N_MELS]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numba
+from .group import kernel
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def mix_to_mono(data, position, n, channel, out):
     """Mix ``n`` frames at absolute ring ``position`` of the (channels, capacity) ring into ``out``.
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 
 from . import layout as L
 from . import tables
-from .group import Setting, State, Table, Work
+from .group import Setting, State, Table, Work, helper, kernel
 
 ONSET_RATE_S = 3.0  # the onset rate counts the last 3 s
 TEMPO_S = 6.0  # the tempo and the tempogram read the last 6 s
@@ -101,7 +100,7 @@ ARRAYS = (
 )
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def onset_strength(logmel, prev, have_prev):
     """Mean over bands of max(0, logmel - prev) (0 when there is no previous frame); prev := logmel."""
     n = logmel.shape[0]
@@ -114,7 +113,7 @@ def onset_strength(logmel, prev, have_prev):
     return acc / n if have_prev else 0.0
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def unroll(ring, position, filled, out):
     """Copy the ``filled`` newest values of ``ring`` (next write at ``position``) oldest first into ``out``."""
     size = ring.shape[0]
@@ -123,7 +122,7 @@ def unroll(ring, position, filled, out):
         out[i] = ring[(start + i) % size]
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def onset_rate(env, n, span, frames_per_second):
     """Onsets per second in the last ``span`` values of ``env[:n]``.
 
@@ -150,7 +149,7 @@ def onset_rate(env, n, span, frames_per_second):
     return count * frames_per_second / m
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def _acf(env, n, lag, energy):
     """Autocorrelation of the zero-mean ``env[:n]`` at ``lag``, unbiased, over the energy (0 past n - 2)."""
     if lag >= n - 1 or lag < 1:
@@ -161,7 +160,7 @@ def _acf(env, n, lag, energy):
     return acc / ((n - lag) * energy)
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def compress(env, n, scale):
     """``env[:n] := log(1 + env / scale)`` (onset strengths in dB, >= 0): each note's onset counts, not its size.
 
@@ -176,7 +175,7 @@ def compress(env, n, scale):
         env[i] = math.log1p(v / scale) if v > 0.0 else 0.0
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def _interp(full, lo, top, period):
     """The autocorrelation ``full`` (lags lo..top) at a fractional ``period``, linearly interpolated."""
     i = int(period)
@@ -188,7 +187,7 @@ def _interp(full, lo, top, period):
     return full[i - lo] * (1.0 - f) + full[i + 1 - lo] * f
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
     """Tempo of ``env[:n]``: ``out[0]`` BPM (0 without a periodicity), ``out[1]`` the double-time ratio.
 
@@ -254,7 +253,7 @@ def tempo(env, n, lags, periods, prior, acf, scores, frames_per_second, out):
         out[1] = min(1.0, max(-1.0, h / at))
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def _autocorrelation(env, n, lags, acf):
     """``autocorrelation``, also returning the mean and the energy (per value) of ``env[:n]``: (top, mu, energy)."""
     if n < 2 * lags[0] + 2:
@@ -280,7 +279,7 @@ def _autocorrelation(env, n, lags, acf):
     return top, mu, energy
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def autocorrelation(env, n, lags, acf):
     """The autocorrelation of ``env[:n]`` (as ``tempo`` computes it) at lags ``lags[0]``..top into ``acf[len(lags):]``.
 
@@ -293,7 +292,7 @@ def autocorrelation(env, n, lags, acf):
     return _autocorrelation(env, n, lags, acf)[0]
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def tempogram(acf, lags, top, band_lo, band_hi, out):
     """The strongest autocorrelation in each tempo band into ``out`` (clipped to -1..1; 0 where no lag is known).
 
@@ -317,7 +316,7 @@ def tempogram(acf, lags, top, band_lo, band_hi, out):
         out[k] = min(1.0, max(-1.0, best))
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(
     vec,
     seen,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from rocket_fft import r2c
 
 from . import group, tables
-from .group import Table, Work
+from .group import Table, Work, helper, kernel
 
 SLOTS = ()  # the frame and its spectrum, which the other groups read
 ARRAYS = (
@@ -32,7 +31,7 @@ MAG = group.index(ARRAYS, "mag")
 POWER = group.index(ARRAYS, "power")
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def load_window(x, frame):
     """Copy ``x`` into float64 ``frame``, replacing non-finite samples by 0; return how many there were."""
     bad = 0
@@ -45,7 +44,7 @@ def load_window(x, frame):
     return bad
 
 
-@numba.njit(nogil=True, cache=True)
+@helper
 def spectrum(frame, window, windowed, spec, axes, mag, power):
     """``spec`` = rfft(frame * window); ``mag`` = |spec|, ``power`` = |spec|**2 (no scaling: librosa's)."""
     for i in range(frame.shape[0]):
@@ -59,7 +58,7 @@ def spectrum(frame, window, windowed, spec, axes, mag, power):
         mag[k] = math.sqrt(p)
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hop(window, frame, windowed, spec, axes, mag, power):
     """The spectrum of ``frame`` (loaded by ``load_window``, scaled by ``level.hop``) into ``mag`` and ``power``."""
     spectrum(frame, window, windowed, spec, axes, mag, power)
