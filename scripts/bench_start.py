@@ -213,6 +213,7 @@ def main() -> int:
     p.add_argument("--which", default="live,render", help="live, render or both (default)")
     p.add_argument("--baseline", metavar="TREE", help="also time this source tree (its kelly_jack), in turn")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark still stops its jackd
     kinds = args.which.split(",")
     trees = {"new": ROOT} if not args.baseline else {"new": ROOT, "old": Path(args.baseline).resolve()}
     rows: dict[str, list[Run]] = {}

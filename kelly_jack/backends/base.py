@@ -149,6 +149,23 @@ def silent_input(backend: BackendBase) -> np.ndarray:
     return np.zeros(backend.input_size, dtype=np.float32)
 
 
+def pick_tensor(named: list[tuple[str, Any]], wanted: str, what: str, where: str) -> Any:
+    """The graph's ``what`` ("input" or "output") named ``wanted``, or its only one when ``wanted`` is "".
+
+    ``named``: (name, tensor) of the candidates (the graph's, less its recurrent state). For the onnx
+    and tflite backends. Raises BackendError (key ``what``) naming the file ``where`` and the names it has.
+    """
+    names = ", ".join(name for name, _ in named)
+    if wanted:
+        for name, tensor in named:
+            if name == wanted:
+                return tensor
+        raise BackendError(f"{where}: no {what} named {wanted!r} (has {names})", what)
+    if len(named) != 1:
+        raise BackendError(f"{where}: the graph has {len(named)} {what}s ({names}); name one with backend.{what}", what)
+    return named[0][1]
+
+
 def check_layout_version(backend: BackendBase, model: str | None, expected: int) -> None:
     """Raise BackendError (key "model") if ``backend``'s model was trained on another feature layout.
 

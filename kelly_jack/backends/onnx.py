@@ -35,7 +35,7 @@ import numpy as np
 
 from ..hookspecs import BackendFactory, hookimpl
 from . import model_file, model_meta
-from .base import EMOTIONS, FEATURES, BackendBase, BackendError, take_options
+from .base import EMOTIONS, FEATURES, BackendBase, BackendError, pick_tensor, take_options
 
 NAME = "onnx"
 
@@ -77,28 +77,14 @@ class OnnxBackend(BackendBase):
         self._state = self._state_tensors(pairs, where)  # input name -> its current value
         inputs = [a for a in self.session.get_inputs() if a.name not in {i for i, _ in pairs}]
         outputs = [a for a in self.session.get_outputs() if a.name not in {o for _, o in pairs}]
-        self._input = self._pick(inputs, o["input"], "input", where)
-        self._output = self._pick(outputs, o["output"], "output", where)
+        self._input = pick_tensor([(a.name, a) for a in inputs], o["input"], "input", where)
+        self._output = pick_tensor([(a.name, a) for a in outputs], o["output"], "output", where)
         self._check(where)
         self._state_outputs = [out for _, out in pairs]
         self._fetch = [self._output.name, *self._state_outputs]
         self.layout_version = self._meta["layout_version"]
         self._mapping = self._meta["emotion_mapping"]
         self._feed = np.zeros(self._feed_shape(1), dtype=np.float32)
-
-    @staticmethod
-    def _pick(args, wanted: str, what: str, where: str):
-        if wanted:
-            for a in args:
-                if a.name == wanted:
-                    return a
-            raise BackendError(f"{where}: no {what} named {wanted!r} (has {', '.join(a.name for a in args)})", what)
-        if len(args) != 1:
-            names = ", ".join(a.name for a in args)
-            raise BackendError(
-                f"{where}: the graph has {len(args)} {what}s ({names}); name one with backend.{what}", what
-            )
-        return args[0]
 
     def _check(self, where: str) -> None:
         i, o = self._input, self._output

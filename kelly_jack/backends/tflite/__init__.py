@@ -35,7 +35,7 @@ import numpy as np
 
 from ...hookspecs import BackendFactory, hookimpl
 from .. import model_file, model_meta
-from ..base import EMOTIONS, FEATURES, BackendBase, BackendError, take_options
+from ..base import EMOTIONS, FEATURES, BackendBase, BackendError, pick_tensor, take_options
 from .writer import read_model
 
 NAME = "tflite"
@@ -82,29 +82,16 @@ class TfliteBackend(BackendBase):
         outs = {d["name"]: d for d in self.interpreter.get_output_details()}
         pairs = self._meta["state"] or []
         self._state = self._state_tensors(pairs, ins, outs, where)  # input index -> (output index, value)
-        self._input = self._pick([d for n, d in ins.items() if n not in dict(pairs)], o["input"], "input", where)
-        state_outs = {out for _, out in pairs}
-        self._output = self._pick([d for n, d in outs.items() if n not in state_outs], o["output"], "output", where)
+        state_ins, state_outs = {i for i, _ in pairs}, {out for _, out in pairs}
+        self._input = pick_tensor([(n, d) for n, d in ins.items() if n not in state_ins], o["input"], "input", where)
+        self._output = pick_tensor(
+            [(n, d) for n, d in outs.items() if n not in state_outs], o["output"], "output", where
+        )
         self._declare_kinds(where)
         self._check(where)
         self.layout_version = self._meta["layout_version"]
         self._mapping = self._meta["emotion_mapping"]
         self._feed = np.zeros(self._input["shape"], dtype=np.float32)
-
-    @staticmethod
-    def _pick(details: list[dict], wanted: str, what: str, where: str) -> dict:
-        if wanted:
-            for d in details:
-                if d["name"] == wanted:
-                    return d
-            names = ", ".join(d["name"] for d in details)
-            raise BackendError(f"{where}: no {what} named {wanted!r} (has {names})", what)
-        if len(details) != 1:
-            names = ", ".join(d["name"] for d in details)
-            raise BackendError(
-                f"{where}: the graph has {len(details)} {what}s ({names}); name one with backend.{what}", what
-            )
-        return details[0]
 
     def _declare_kinds(self, where: str) -> None:
         """What the model hears and says, from its ``kelly_jack.input`` / ``kelly_jack.output`` metadata."""
