@@ -1,10 +1,10 @@
 """Keeping CPython's frame stack off ``mmap`` while Numba compiles (a cold start's hidden third).
 
-CPython 3.11 and 3.12 keep the frames of Python calls on a stack of chunks (16 KiB
-each) and take every chunk from the *arena allocator*, which on Linux is a fresh
-``mmap``; a chunk is ``munmap``-ed as soon as the call that needed it returns. A hot
-call made just at the end of a chunk therefore costs an ``mmap``, four page faults
-and an ``munmap`` each time. Numba's compiler is deeply recursive and calls the same
+CPython 3.11 (the version measured here) holds the frames of Python calls on a stack
+of chunks (16 KiB each) and takes every chunk from the *arena allocator*, which on
+Linux is a fresh ``mmap``; a chunk is ``munmap``-ed as soon as the call that needed it
+returns. A hot call made just at the end of a chunk therefore costs an ``mmap``, four
+page faults and an ``munmap`` each time. Numba's compiler is deeply recursive and calls the same
 small functions millions of times: measured here with ``strace`` on a cold compile of
 the rtneural backend's kernel, 0.44 to 0.75 million ``mmap``/``munmap`` pairs of
 16 KiB, the count depending only on how deep the compile starts; the same compile
