@@ -174,7 +174,7 @@ def precompile(
     todo = cold_groups(cfg, blocks) if groups is None else groups
     if not todo:
         return {}
-    frame_stack.use_malloc_chunks()  # a third less compile CPU in this process too (see frame_stack)
+    frame_stack.use_malloc_chunks()  # for what still compiles in this process too (see frame_stack)
     if not enabled():
         return {}
     try:

@@ -3,7 +3,7 @@
 Numba compiles a kernel on its first use and caches it on disk (the package's
 ``__pycache__`` folders, or ``NUMBA_CACHE_DIR``: see ``kelly_jack/__init__``);
 an empty cache (a fresh install, an update of a kernel's source) makes the
-next start compile every kernel the config needs, tens of seconds on a small
+next start compile every kernel the config needs, about 12 s on a 2-core
 machine. pip cannot run code at install time, so:
 
 * ``kelly-jack warm [--config FILE]`` compiles them ahead, with a progress bar:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-# ``kernel``: a group's ``hop`` and the extractor's ``extract``, each compiled on its own and cached.
+# ``kernel``: a group's ``hop``, the extractor's ``extract`` and ``mix_to_mono``, each compiled on its own and cached.
 kernel = numba.njit(nogil=True, cache=True)
 # ``helper``: what a ``hop`` calls, inlined into its caller by Numba before typing. A kernel compiled on its
 # own costs a pipeline, an LLVM module, machine code and a cache file, and LLVM inlines its code into every
