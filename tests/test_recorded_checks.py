@@ -146,9 +146,26 @@ def test_consistency_pairs_are_stretched_excerpts_with_relative_labels(cache, tm
         pipeline.run(items, TrainConfig(max_epochs=1))
 
 
+def test_consistency_pairs_take_training_only_packages(cache):
+    from kelly_jack.training.recorded_pairs import pairable_tracks
+
+    got = pairable_tracks([ASC.name], cache, catalogue=small("train"))
+    assert [t.package for t in got] == [ASC.name, ASC.name]
+
+
+def test_training_only_packages_are_in_neither_checked_set():
+    from kelly_jack.training.recorded import packages_of
+
+    names = [p.name for p in PACKAGES]
+    assert len(names) == len(set(names))
+    checked = {p.name for split in ("dev", "heldout") for p in packages_of(split)}
+    training = {p.name for p in packages_of("train")}
+    assert training and not training & checked
+
+
 def test_consistency_pairs_refuse_held_out_packages(tmp_path):
-    from kelly_jack.training.recorded_pairs import dev_tracks
+    from kelly_jack.training.recorded_pairs import pairable_tracks
     from kelly_jack.training.stretch import StretchError
 
-    with pytest.raises(StretchError, match="warzone2100-music: not a development package"):
-        dev_tracks(["warzone2100-music"], tmp_path)
+    with pytest.raises(StretchError, match="warzone2100-music: not a development or training package"):
+        pairable_tracks(["warzone2100-music"], tmp_path)

@@ -4,9 +4,11 @@ The checks on recorded music (``scripts/eval_recorded.py``) need real records, n
 rendered MIDI. Debian ships game soundtracks under free licences; ``PACKAGES`` names the ones
 used, with their licence (read from each package's ``/usr/share/doc/<pkg>/copyright``) and
 the set each belongs to. The split is **by package**: every held-out track is by composers,
-studios and mastering that no development track shares, so what is tuned on the development
-set (including consistency terms trained on it) cannot learn a held-out composer's sound.
-Both sets hold orchestral and electronic music.
+studios and mastering that no development or training track shares, so what is tuned on the
+development set (including consistency terms trained on it) cannot learn a held-out composer's
+sound. Both checked sets hold orchestral and electronic music. A third set, ``train``, only
+feeds consistency pairs (``recorded_pairs``): no check measures it, so training on it leaves the
+development tracks of packages never paired a clean measure.
 
 Contracts:
 
@@ -57,7 +59,7 @@ class Package:
     """A Debian package that ships music: where its music is, its licence, its set and how many tracks to take."""
 
     name: str
-    split: str  # "dev" or "heldout"
+    split: str  # "dev", "heldout" or "train" (consistency pairs only, never checked)
     licence: str
     style: str
     max_tracks: int
@@ -115,9 +117,49 @@ PACKAGES: tuple[Package, ...] = (
         13,
         ("usr/share/games/singularity/music/*.ogg",),
     ),
+    Package(
+        "wesnoth-1.16-music",
+        "train",
+        "GPL-2+ (the Battle for Wesnoth project and its composers)",
+        "fantasy strategy score: orchestral, battle, folk",
+        12,
+        ("usr/share/games/wesnoth/1.16/data/core/music/*.ogg",),
+    ),
+    Package(
+        "flare-game",
+        "train",
+        "CC BY-SA 3.0+ (the Flare project's artists)",
+        "fantasy RPG score: orchestral, ambient",
+        10,
+        ("usr/share/games/flare/mods/fantasycore/music/*.ogg",),
+    ),
+    Package(
+        "pushover-data",
+        "train",
+        "GPL-3+ (the Pushover authors)",
+        "puzzle game themes: world music, electronic, rock",
+        10,
+        ("usr/share/pushover/themes/*.ogg",),
+    ),
+    Package(
+        "extremetuxracer-data",
+        "train",
+        "GPL-2+ (the Extreme Tux Racer authors)",
+        "racing game music: rock, electronic, orchestral",
+        10,
+        ("usr/share/games/etr/music/*.ogg",),
+    ),
+    Package(
+        "xmoto-data",
+        "train",
+        "GPL-2+ (the X-Moto authors)",
+        "motocross game music: rock, electronic, funk",
+        7,
+        ("usr/share/games/xmoto/Textures/Musics/*.ogg",),
+    ),
 )
 
-SPLITS = ("dev", "heldout")
+SPLITS = ("dev", "heldout", "train")
 
 
 @dataclass(frozen=True)
@@ -135,7 +177,7 @@ class Track:
 
 
 def packages_of(split: str, catalogue: tuple[Package, ...] = PACKAGES) -> list[Package]:
-    """The packages of ``split`` ("dev" or "heldout")."""
+    """The packages of ``split`` ("dev", "heldout" or "train")."""
     if split not in SPLITS:
         raise RecordedError(f"set {split!r}: expected one of {', '.join(SPLITS)}")
     return [p for p in catalogue if p.split == split]

@@ -1,9 +1,9 @@
 """Tempo consistency pairs from development recordings: unlabelled, so only their difference is a target.
 
 Rendered training clips teach the tempo cue on rendered MIDI; recorded music is what the model must
-hear. Unlabelled recorded music may train consistency terms, from development tracks
-only. So excerpts of development tracks (``recorded.PACKAGES`` of the ``dev`` split, never
-``heldout``) are played at ``stretch.SLOW`` and ``stretch.FAST`` times their speed with rubberband
+hear. Unlabelled recorded music may train consistency terms, never from held-out tracks. So
+excerpts of development or training-only tracks (``recorded.PACKAGES`` of the ``dev`` or ``train``
+split, never ``heldout``) are played at ``stretch.SLOW`` and ``stretch.FAST`` times their speed with rubberband
 (pitch kept) and become ``tempo`` contrast pairs. Nobody rated these tracks: a clip's own label is
 unknown, and the corpus says so (``corpus.json``: ``"labels": "relative"``), so the trainer gives
 these clips no clip term, only the pair term (``gru`` module docstring). The pair's target
@@ -32,7 +32,7 @@ from ..io import atomic_write
 from . import cues as C
 from .audio import write_wav
 from .features import ANALYSIS_RATE
-from .recorded import Track, excerpt, packages_of, tracks
+from .recorded import PACKAGES, Package, Track, excerpt, packages_of, tracks
 from .stretch import FAST, SLOW, StretchError, stretch_file, write_pairs
 
 NOMINAL_BPM = 100.0
@@ -54,13 +54,13 @@ def excerpt_starts(duration_s: float, seconds: float, per_track: int) -> list[fl
     return [float(t) for t in np.linspace(MARGIN_S, last, n)]
 
 
-def dev_tracks(names: list[str], cache: Path) -> list[Track]:
-    """The chosen tracks of the named development packages; a held-out or unknown package is an error."""
-    dev = {p.name: p for p in packages_of("dev")}
+def pairable_tracks(names: list[str], cache: Path, catalogue: tuple[Package, ...] = PACKAGES) -> list[Track]:
+    """The chosen tracks of the named development or training packages; a held-out or unknown package is an error."""
+    ok = {p.name: p for split in ("dev", "train") for p in packages_of(split, catalogue)}
     for name in names:
-        if name not in dev:
-            raise StretchError(f"package {name}: not a development package ({', '.join(sorted(dev))})")
-    return [t for name in names for t in tracks(dev[name], cache)]
+        if name not in ok:
+            raise StretchError(f"package {name}: not a development or training package ({', '.join(sorted(ok))})")
+    return [t for name in names for t in tracks(ok[name], cache)]
 
 
 def make(
