@@ -69,9 +69,10 @@ def describe(corpora: list[Path], data: list[list[str]], n: int) -> str:
             pass
         if info.get("labels") == "relative":  # stretch_recorded.py
             parts.append(
-                f"{2 * info.get('pairs', 0)} excerpts of {info.get('tracks')} recorded development tracks "
-                f"({', '.join(info.get('packages', []))}) at 0.8x and 1.25x speed with rubberband: unlabelled "
-                f"tempo consistency pairs (only the tempo rule's difference at {info.get('nominal_bpm')} BPM)"
+                f"{2 * info.get('pairs', 0)} excerpts of {info.get('tracks')} recorded tracks "
+                f"({', '.join(info.get('packages', []))}; no held-out package) at 0.8x and 1.25x speed "
+                f"with rubberband: unlabelled tempo consistency pairs (only the tempo rule's difference at "
+                f"{info.get('nominal_bpm')} BPM)"
             )
         elif info and "speeds" in info:  # stretch_corpus.py
             parts.append(
