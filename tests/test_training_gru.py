@@ -234,3 +234,34 @@ def test_bad_state_metadata_is_a_load_error(exported, tmp_path):
     onnx.save(model, str(bad))
     with pytest.raises(Exception, match="kelly_jack.state names output 'nope', which the graph does not have"):
         OnnxBackend({"model": str(bad)})
+
+
+@pytest.mark.parametrize("recurrent", [True, False])
+def test_clip_predictions_streamed_equal_the_whole_corpus_at_once(recurrent, monkeypatch):
+    """Clip means computed a clip or a block at a time (to keep a large corpus's logits out of memory) are the
+    means of every frame's values computed at once; blocks that cut clips apart change nothing."""
+    from kelly_jack.backends.base import softmax
+    from kelly_jack.training import pipeline
+    from kelly_jack.training.mlp import Network
+
+    rng = np.random.default_rng(7)
+    lengths = [5, 1, 9, 4, 7]
+    clip = np.repeat(np.arange(len(lengths)), lengths)
+    x = rng.normal(0, 1, (len(clip), N_IN)).astype(np.float32)
+    frames = pipeline.Frames(x, np.zeros((len(clip), 2)), clip)
+    mapping = rng.normal(0, 1, (3, 64))
+    if recurrent:
+        net = gru.GruNetwork(*_params(rng, N_IN, 6, 4), mapping)
+        logits = np.concatenate([net.logits(x[clip == k]) for k in range(len(lengths))])
+    else:
+        net = Network(
+            rng.normal(0, 0.3, (8, N_IN)), rng.normal(0, 0.3, 8), rng.normal(0, 1, (64, 8)), np.zeros(64), mapping
+        )
+        logits = net.logits(x)
+    monkeypatch.setattr(pipeline, "PREDICT_BLOCK", 3)
+    cen, mapped = pipeline.clip_predictions(net, frames, len(lengths) + 1)  # one item without frames
+    want_cen, want_mapped = centroid(logits), softmax(logits) @ mapping[:2].T
+    for k in range(len(lengths)):
+        np.testing.assert_allclose(cen[k], want_cen[clip == k].mean(axis=0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mapped[k], want_mapped[clip == k].mean(axis=0), rtol=1e-12, atol=1e-12)
+    assert not cen[-1].any() and not mapped[-1].any()

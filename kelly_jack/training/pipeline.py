@@ -19,6 +19,8 @@ from .dataset import Item, item_features
 from .features import ANALYSIS_RATE, HOP, WINDOW, layout_version
 from .mlp import Network, TrainConfig, centroid, train
 
+PREDICT_BLOCK = 65536  # frames per block when a one-hop network predicts a corpus (32 MB of float64 logits)
+
 
 @dataclass
 class Frames:
@@ -90,21 +92,25 @@ def clip_predictions(net: Network | gru.GruNetwork, frames: Frames, n_items: int
     """Per clip, the mean over its frames of (centroid V/A) and of (learned-map V/A): two (n_items, 2) arrays.
 
     A recurrent network runs each clip's frames in order from zero state (``frames`` holds every frame).
+    Computed a clip (recurrent) or a block of frames (one-hop) at a time: the logits of every frame of
+    a large corpus at once would take gigabytes (7.4 million frames: 3.8 GB, and as much again for
+    each softmax).
     """
+    sums = np.zeros((2, n_items, 2))
+
+    def add(rows: slice, logits: np.ndarray) -> None:
+        np.add.at(sums[0], frames.clip[rows], centroid(logits))
+        np.add.at(sums[1], frames.clip[rows], softmax(logits) @ net.mapping[:2].T)
+
     if getattr(net, "recurrent", False):
-        logits = np.zeros((len(frames.x), net.w2.shape[0]))
         for group in _clip_groups(frames.clip):
-            logits[group] = net.logits(frames.x[group])
+            add(group, net.logits(frames.x[group]))
     else:
-        logits = net.logits(frames.x)
-    per_frame = {"centroid": centroid(logits), "mapped": softmax(logits) @ net.mapping[:2].T}
-    out = []
-    for values in per_frame.values():
-        sums = np.zeros((n_items, 2))
-        np.add.at(sums, frames.clip, values)
-        counts = np.bincount(frames.clip, minlength=n_items)[:, None]
-        out.append(sums / np.maximum(counts, 1))
-    return out[0], out[1]
+        for start in range(0, len(frames.x), PREDICT_BLOCK):
+            rows = slice(start, start + PREDICT_BLOCK)
+            add(rows, net.logits(frames.x[rows]))
+    counts = np.maximum(np.bincount(frames.clip, minlength=n_items)[:, None], 1)
+    return sums[0] / counts, sums[1] / counts
 
 
 def _clip_groups(clip: np.ndarray) -> list[slice]:
