@@ -1,4 +1,4 @@
-"""Tempo consistency pairs from development recordings: unlabelled, so only their difference is a target.
+"""Tempo consistency pairs from development or training-only recordings: unlabelled, so only differences count.
 
 Rendered training clips teach the tempo cue on rendered MIDI; recorded music is what the model must
 hear. Unlabelled recorded music may train consistency terms, never from held-out tracks. So
