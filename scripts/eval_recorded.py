@@ -15,15 +15,24 @@ Music: soundtracks shipped by Debian, fetched with ``apt-get download`` into ``-
 | drascula-music | dev | Drascula licence, BSD-like | light orchestral, jazz, tango, horror (ogg) | 10 |
 | nexuiz-music | dev | GPL-2+ | techno, drum and bass, industrial (ogg in a .pk3) | 10 |
 | asc-music | dev | GPL-2+ | rock, orchestral (mp3) | 3 |
+| freedroidrpg-data | dev | GPL-2+ | sci-fi RPG score: ambient, battle, town (ogg) | 10 |
 | warzone2100-music | heldout | GPL-2+; CC BY-SA 3.0+ (2 albums) | electronic, industrial, orchestral (opus) | 14 |
 | singularity-music | heldout | CC BY-SA 3.0 | ambient, electronic, piano (ogg) | 13 |
+| supertuxkart-data | heldout | CC BY-SA 3.0 / 4.0, one track GPL | kart racing themes (ogg) | 12 |
+| hedgewars-data | heldout | GPL-2 | artillery game themes (ogg) | 12 |
+| megaglest-data | heldout | CC BY-SA 3.0 | strategy faction themes (ogg) | 8 |
+| widelands-data | heldout | GPL-2+; CC BY-SA 3.0 (3 tracks) | settlement strategy score (ogg) | 12 |
+| openclonk-data | heldout | CC BY 3.0 or CC0 | sandbox game soundtrack (ogg) | 8 |
 
-Why these: free licences, 10-90 MB each (supertuxkart-data is 630 MB, ufoai-music 210 MB),
-formats libsndfile decodes (Vorbis, Opus, MP3; not tracker modules such as fb-music-high's .xm),
-and together orchestral, acoustic, rock and electronic music from slow ambient to fast techno.
+The ``train`` packages of ``kelly_jack/training/recorded.py`` only feed consistency pairs; no
+``--set`` measures them. Why these: free licences, formats libsndfile decodes (Vorbis, Opus, MP3;
+not tracker modules such as fb-music-high's .xm), and together orchestral, acoustic, rock and
+electronic music from slow ambient to fast techno; the game-data packages are large downloads
+(supertuxkart-data 630 MB, widelands-data 380 MB), fetched once into the cache.
 Tracks of at least 40 s, at most the number above per package, picked by a hash of package and
 path. The split is by package (``kelly_jack/training/recorded.py``): held-out tracks are by
-other composers and studios. Tuning and consistency terms use ``--set dev`` only.
+other composers and studios. Tuning and consistency terms use ``--set dev`` only. The last five
+held-out packages joined the set after its first three looks (see ``models/heldout-looks.md``).
 
 Each track gives a 24 s excerpt from its middle (mono, 48 kHz, peak -1 dBFS) at 0, -12 and -24 dB
 and rubberband stretches (``rubberband -T1.25`` / ``-T0.8``: tempo multiplier, pitch kept) of it.

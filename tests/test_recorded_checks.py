@@ -55,6 +55,13 @@ def test_two_tracks_are_chosen_the_same_way_twice(cache):
     assert [t.key for t in a] == [t.key for t in tracks(small("dev")[0], cache)]
 
 
+def test_excluded_file_names_are_never_chosen(cache):
+    every = tracks(Package(ASC.name, "dev", ASC.licence, ASC.style, 10, ASC.patterns), cache)
+    skip = Path(every[0].relpath).name
+    kept = tracks(Package(ASC.name, "dev", ASC.licence, ASC.style, 10, ASC.patterns, exclude=(skip,)), cache)
+    assert [t.key for t in kept] == [t.key for t in every[1:]]
+
+
 def test_variants_have_their_levels_and_the_tempo_stretches_their_durations(cache):
     import soundfile as sf
 

@@ -6,7 +6,9 @@ used, with their licence (read from each package's ``/usr/share/doc/<pkg>/copyri
 the set each belongs to. The split is **by package**: every held-out track is by composers,
 studios and mastering that no development or training track shares, so what is tuned on the
 development set (including consistency terms trained on it) cannot learn a held-out composer's
-sound. Both checked sets hold orchestral and electronic music. A third set, ``train``, only
+sound; no music file is shared byte for byte between the packages used (checked with sha1 over
+the unpacked packages; supertux-data, which shares a track with supertuxkart-data, is left out).
+Both checked sets hold orchestral and electronic music. A third set, ``train``, only
 feeds consistency pairs (``recorded_pairs``): no check measures it, so training on it leaves the
 development tracks of packages never paired a clean measure.
 
@@ -16,9 +18,9 @@ Contracts:
   into ``cache/pkgs/<name>`` (a Quake-style ``.pk3`` zip in the package is unpacked too);
   both are skipped when already done. Errors are ``RecordedError`` with one line naming
   the package.
-* ``tracks(pkg, cache)`` lists the package's music files of at least ``MIN_TRACK_SECONDS``,
-  at most ``pkg.max_tracks`` of them, chosen by a hash of package and path: the same
-  package version gives the same tracks on every machine.
+* ``tracks(pkg, cache)`` lists the package's music files of at least ``MIN_TRACK_SECONDS``
+  (less the names ``pkg.exclude`` matches), at most ``pkg.max_tracks`` of them, chosen by a
+  hash of package and path: the same package version gives the same tracks on every machine.
 * ``make_variants(track, folder)`` writes, once, the excerpt (``EXCERPT_SECONDS`` from the
   middle of the track, mono, 48 kHz with soxr, peak at ``PEAK_DBFS``) at 0, -12 and -24 dB,
   and rubberband tempo stretches (pitch kept) of the 0 dB excerpt at 1.25x and 0.8x speed,
@@ -65,6 +67,7 @@ class Package:
     max_tracks: int
     patterns: tuple[str, ...]  # fnmatch patterns of music paths inside the package (or inside its .pk3)
     archive: str | None = None  # a zip (.pk3) inside the package that holds the music
+    exclude: tuple[str, ...] = ()  # fnmatch patterns of file names to skip (another version of a piece taken)
 
 
 PACKAGES: tuple[Package, ...] = (
@@ -102,6 +105,14 @@ PACKAGES: tuple[Package, ...] = (
         ("usr/share/games/asc/music/*.mp3",),
     ),
     Package(
+        "freedroidrpg-data",
+        "dev",
+        "GPL-2+ (the FreedroidRPG team and its composers)",
+        "sci-fi RPG score: ambient, battle and town themes",
+        10,
+        ("usr/share/freedroidrpg/data/sound/music/*.ogg",),
+    ),
+    Package(
         "warzone2100-music",
         "heldout",
         "GPL-2+ (original soundtrack); CC BY-SA 3.0+ (LupusMechanicus's Legacy and Aftermath albums)",
@@ -116,6 +127,50 @@ PACKAGES: tuple[Package, ...] = (
         "ambient, electronic, piano",
         13,
         ("usr/share/games/singularity/music/*.ogg",),
+    ),
+    Package(
+        "supertuxkart-data",
+        "heldout",
+        "CC BY-SA 3.0 / 4.0, one track GPL (0zone0ne, Krobonil, Claude Werner, DJHelium, Weirwood and others)",
+        "kart racing music: themed tracks from celtic to electronic",
+        12,
+        ("usr/share/games/supertuxkart/data/music/*.ogg",),
+        exclude=("*_fast.ogg", "*_f.ogg"),  # faster versions of pieces already in the folder
+    ),
+    Package(
+        "hedgewars-data",
+        "heldout",
+        "GPL-2 (the Hedgewars project)",
+        "artillery game themes: pirate, oriental, Halloween, underwater and others",
+        12,
+        ("usr/share/games/hedgewars/Data/Music/*.ogg",),
+    ),
+    Package(
+        "megaglest-data",
+        "heldout",
+        "CC BY-SA 3.0 (the Glest and MegaGlest teams and contributors)",
+        "strategy game faction themes and the menu theme",
+        8,
+        (
+            "usr/share/games/megaglest/techs/megapack/factions/*/music/*.ogg",
+            "usr/share/games/megaglest/data/core/menu/music/*.ogg",
+        ),
+    ),
+    Package(
+        "widelands-data",
+        "heldout",
+        "GPL-2+ (the Widelands team); CC BY-SA 3.0 (Stuart Marshall, 3 tracks)",
+        "settlement strategy score",
+        12,
+        ("usr/share/games/widelands/data/music/*.ogg",),
+    ),
+    Package(
+        "openclonk-data",
+        "heldout",
+        "CC BY 3.0 or CC0 (the OpenClonk team's game content)",
+        "sandbox game soundtrack",
+        8,
+        ("usr/share/games/openclonk/Music.ocg/*.ogg",),
     ),
     Package(
         "wesnoth-1.16-music",
@@ -243,6 +298,7 @@ def tracks(pkg: Package, cache: Path) -> list[Track]:
         if p.is_file()
         and p.suffix.lower() in MUSIC_SUFFIXES
         and any(fnmatch.fnmatch(p.relative_to(base).as_posix(), pat) for pat in pkg.patterns)
+        and not any(fnmatch.fnmatch(p.name, pat) for pat in pkg.exclude)
     ]
     chosen = [p for p in files if _duration(p) >= MIN_TRACK_SECONDS]
     chosen.sort(key=lambda p: hashlib.sha1(f"{pkg.name}/{p.relative_to(base).as_posix()}".encode()).hexdigest())
