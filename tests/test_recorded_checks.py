@@ -176,3 +176,21 @@ def test_consistency_pairs_refuse_held_out_packages(tmp_path):
 
     with pytest.raises(StretchError, match="warzone2100-music: not a development or training package"):
         pairable_tracks(["warzone2100-music"], tmp_path)
+
+
+def test_the_script_and_the_model_card_list_every_package_with_its_set_and_track_count():
+    import re
+
+    script = (REPO / "scripts" / "eval_recorded.py").read_text()
+    card = (REPO / "models" / "README.md").read_text()
+    in_script = set(re.findall(r"^\| ([a-z0-9.-]+) \| (dev|heldout) \| .* \| (\d+) \|$", script, re.M))
+    words = {"development": "dev", "held out": "heldout", "training only": "train"}
+    in_card = {
+        (name, words[split], n)
+        for split, name, n in re.findall(
+            r"^\| (development|held out|training only) \| ([a-z0-9.-]+) \| .* \| (\d+) \|$", card, re.M
+        )
+    }
+    catalogue = {(p.name, p.split, str(p.max_tracks)) for p in PACKAGES}
+    assert in_script == {c for c in catalogue if c[1] != "train"}
+    assert in_card == catalogue
