@@ -5,6 +5,8 @@
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --model models/emotion.rtneural.json \\
         --model new.rtneural.json                 # two models side by side, the peer beside them
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --no-peer
+    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --from-report data/recorded/dev.json \
+        --package freedroidrpg-data               # a saved report's figures for some packages
 
 Music: soundtracks shipped by Debian, fetched with ``apt-get download`` into ``--cache``
 (default ``data/recorded``, gitignored; never commit audio) and unpacked with ``dpkg-deb -x``:
@@ -42,8 +44,11 @@ after an 8 s warm-up, computed by the project's extractor and the model's own ba
 measured peer only; ``--no-peer`` skips it. Variants, features and values are cached in ``--cache``.
 
 ``--set heldout`` appends a line to ``models/heldout-looks.md`` (``--looks-log``); it is for final
-candidates only. Prints a Markdown table; ``-o FILE`` writes the JSON report. Exit 2 with one line
-on a problem.
+candidates only. Prints a Markdown table (the checks, the tempo excerpts only the model or only
+the peer orders with a one-sided sign test, the tempo count per package); ``-o FILE`` writes the
+JSON report, per-track values included. ``--from-report FILE`` prints a saved report's table
+again, for the ``--package`` packages only when given: nothing is measured and no look is
+logged. Exit 2 with one line on a problem.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ from pathlib import Path
 
 from kelly_jack.io import atomic_write
 from kelly_jack.training.recorded import RecordedError
-from kelly_jack.training.recorded_checks import run, table
+from kelly_jack.training.recorded_checks import run, subset, table
 from kelly_jack.training.recorded_measure import VibeNetPeer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--looks-log", type=Path, default=REPO / "models" / "heldout-looks.md")
     ap.add_argument("--refresh", action="store_true", help="recompute cached features and values")
     ap.add_argument("-o", "--output", type=Path, help="write the JSON report here")
+    ap.add_argument("--from-report", type=Path, help="print a saved JSON report's table; measure nothing")
+    ap.add_argument("--package", action="append", help="with --from-report: only this package's tracks (repeatable)")
     a = ap.parse_args(argv)
+    if a.package and not a.from_report:
+        ap.error("--package needs --from-report")
+    if a.from_report:
+        return _from_report(a.from_report, a.package)
     models = a.model or [str(REPO / "models" / "emotion.rtneural.json")]
     t0 = time.monotonic()
     log = lambda s: print(f"eval_recorded: {s}", file=sys.stderr, flush=True)  # noqa: E731
@@ -97,6 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     if a.output:
         atomic_write(a.output, (json.dumps(report, indent=1) + "\n").encode())
+    return 0
+
+
+def _from_report(path: Path, packages: list[str] | None) -> int:
+    try:
+        report = json.loads(path.read_text())
+        if packages:
+            report = subset(report, packages)
+        print(f"{report['set']} set, from {path}: {len(report['tracks'])} tracks\n")
+        print(table(report))
+    except (OSError, ValueError, KeyError, RecordedError) as e:
+        what = f"key {e}" if isinstance(e, KeyError) else str(e)
+        print(f"eval_recorded: {path}: {what}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -23,7 +23,7 @@ from kelly_jack.training.recorded import (
     make_variants,
     tracks,
 )
-from kelly_jack.training.recorded_checks import checks, run
+from kelly_jack.training.recorded_checks import checks, run, sign_test, subset, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "models" / "emotion.rtneural.json"
@@ -194,3 +194,59 @@ def test_the_script_and_the_model_card_list_every_package_with_its_set_and_track
     catalogue = {(p.name, p.split, str(p.max_tracks)) for p in PACKAGES}
     assert in_script == {c for c in catalogue if c[1] != "train"}
     assert in_card == catalogue
+
+
+def test_sign_test_is_the_binomial_tail():
+    assert sign_test(3, 0) == pytest.approx(1 / 8)
+    assert sign_test(5, 3) == pytest.approx(93 / 256)  # C(8,5..8) = 56 + 28 + 8 + 1
+    assert sign_test(0, 4) == 1.0 and sign_test(0, 0) == 1.0
+
+
+def two_package_report() -> dict:
+    """A report of a model and the peer over packages a (3 tracks) and b (2 tracks), values made up."""
+    rng = np.random.default_rng(7)
+    keys = {"a1": "a", "a2": "a", "a3": "a", "b1": "b", "b2": "b"}
+    variants = ("0dB", "-12dB", "-24dB", "x1.25", "x0.8")
+
+    def values():
+        return {k: {v: tuple(float(x) for x in rng.normal(size=2)) for v in variants} for k in keys}
+
+    return {
+        "set": "heldout",
+        "tracks": [{"key": k, "package": p} for k, p in keys.items()],
+        "systems": {"kelly m": {"model": "m", "sha256": "s"}, "VibeNet x": {"peer": True}},
+        "values": {"kelly m": values(), "VibeNet x": values()},
+    }
+
+
+def test_a_subset_gives_the_figures_of_its_packages_tracks_alone():
+    report = summarise(two_package_report())
+    only_a = subset(report, ["a"])
+    for name, dims in (("kelly m", ("valence", "arousal")), ("VibeNet x", ("valence", "energy"))):
+        vals_a = {k: v for k, v in report["values"][name].items() if k.startswith("a")}
+        expected = checks(vals_a, dims)
+        assert {k: only_a["systems"][name][k] for k in expected} == expected
+        assert set(only_a["systems"][name]["tempo_by_package"]) == {"a"}
+        assert report["systems"][name]["tempo_by_package"]["a"] == only_a["systems"][name]["tempo_by_package"]["a"]
+    vs = only_a["systems"]["kelly m"]["tempo_vs_peer"]
+    assert all(k.startswith("a") for k in vs["only_this"] + vs["only_peer"])
+    assert report["systems"]["kelly m"]["tracks"] == 5  # the full report is left as it was
+    with pytest.raises(RecordedError, match="package c: not in the report"):
+        subset(report, ["c"])
+
+
+def test_a_saved_report_is_tabled_again_for_some_packages_without_a_look(tmp_path, capsys):
+    import json
+    import runpy
+
+    main = runpy.run_path(str(REPO / "scripts" / "eval_recorded.py"))["main"]
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(summarise(two_package_report())))
+    looks = tmp_path / "looks.md"
+    assert main(["--from-report", str(saved), "--package", "b", "--looks-log", str(looks)]) == 0
+    out = capsys.readouterr().out
+    assert "2 tracks" in out and "| tempo, b |" in out and "| tempo, a |" not in out
+    assert not looks.exists()
+    assert main(["--from-report", str(saved), "--package", "c"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "package c" in err[0] and str(saved) in err[0]

@@ -10,10 +10,16 @@ valence, arousal; VibeNet: valence, energy), over the tracks:
   0 dB; ``softer_lower`` counts the tracks whose softer variant is lower;
 * tempo: ``faster_higher``, the tracks whose arousal (energy) at 1.25x exceeds 0.8x;
 * rank: Spearman correlation between each model and the peer across tracks at 0 dB
-  (valence with valence, arousal with energy).
+  (valence with valence, arousal with energy);
+* against the peer: the tracks whose stretches only the model orders, those only the peer
+  orders, and the one-sided sign test of the first count against the second;
+* per package: the tempo count of each package's tracks.
 
-A run on the held-out set appends one line to the looks log (``looks_log``) once its
-figures are computed and before anyone sees them; a development run never writes it.
+``summarise(report)`` computes all of these from the report's per-track values, so
+``subset(report, packages)`` can give the figures of some packages from a saved report
+without measuring anything (and without a look). A run on the held-out set appends one
+line to the looks log (``looks_log``) once its figures are computed and before anyone sees
+them; a development run never writes it.
 """
 
 from __future__ import annotations
@@ -72,6 +78,74 @@ def checks(values: dict[str, dict[str, tuple[float, float]]], dims: tuple[str, s
     return out
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """One-sided sign test: the chance of at least ``wins`` of ``wins + losses`` fair coin tosses."""
+    n = wins + losses
+    return sum(math.comb(n, i) for i in range(wins, n + 1)) / 2**n if n else 1.0
+
+
+def _tempo_ordered(values: dict[str, dict[str, tuple[float, float]]]) -> set[str]:
+    return {k for k, v in values.items() if v["x1.25"][1] > v["x0.8"][1]}
+
+
+def summarise(report: dict) -> dict:
+    """``report`` with every system's figures (re)computed from ``report["values"]``; see the module docstring."""
+    package_of = {t["key"]: t["package"] for t in report["tracks"]}
+    peer_name = next((n for n, s in report["systems"].items() if s.get("peer")), None)
+    for name, sysrep in report["systems"].items():
+        vals = report["values"][name]
+        dims = ("valence", "energy") if sysrep.get("peer") else ("valence", "arousal")
+        identity = {k: sysrep[k] for k in ("model", "sha256", "peer") if k in sysrep}
+        sysrep.clear()
+        sysrep.update(identity | checks(vals, dims))
+        ordered = _tempo_ordered(vals)
+        by_package: dict[str, list[int]] = {}
+        for k in vals:
+            counts = by_package.setdefault(package_of[k], [0, 0])
+            counts[0] += k in ordered
+            counts[1] += 1
+        sysrep["tempo_by_package"] = by_package
+        if peer_name is None or name == peer_name:
+            continue
+        peer_vals = report["values"][peer_name]
+        keys = sorted(vals)
+
+        def column(values, d, keys=keys):
+            return np.array([values[k]["0dB"][d] for k in keys])
+
+        sysrep["spearman_vs_peer"] = {
+            "valence": spearman(column(vals, 0), column(peer_vals, 0)),
+            "arousal_vs_energy": spearman(column(vals, 1), column(peer_vals, 1)),
+        }
+        peer_ordered = _tempo_ordered(peer_vals)
+        only_this, only_peer = sorted(ordered - peer_ordered), sorted(peer_ordered - ordered)
+        sysrep["tempo_vs_peer"] = {
+            "only_this": only_this,
+            "only_peer": only_peer,
+            "sign_p": sign_test(len(only_this), len(only_peer)),
+        }
+    return report
+
+
+def subset(report: dict, packages: list[str]) -> dict:
+    """A copy of ``report`` restricted to the tracks of ``packages``, its figures recomputed; RecordedError
+    names a package the report does not hold."""
+    held = {t["package"] for t in report["tracks"]}
+    unknown = [p for p in packages if p not in held]
+    if unknown:
+        raise RecordedError(f"package {unknown[0]}: not in the report (it holds {', '.join(sorted(held))})")
+    tracks_ = [t for t in report["tracks"] if t["package"] in packages]
+    keys = {t["key"] for t in tracks_}
+    return summarise(
+        report
+        | {
+            "tracks": tracks_,
+            "systems": {n: dict(s) for n, s in report["systems"].items()},
+            "values": {n: {k: v for k, v in vals.items() if k in keys} for n, vals in report["values"].items()},
+        }
+    )
+
+
 def append_look(log: Path, models: list[KellyMeasure], peer: str, tracks_n: int, command: str) -> None:
     """Append one held-out look to ``log`` (created with its header when missing)."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
@@ -116,32 +190,18 @@ def run(
         "values": {},
     }
     for m in measures:
-        vals = {k: {v: m(f"{k}/{v}", p) for v, p in w.items()} for k, w in wavs.items()}
-        m.save()
         name = f"kelly {Path(m.model).name} ({m.sha256[:12]})"
-        report["systems"][name] = {"model": m.model, "sha256": m.sha256} | checks(vals, ("valence", "arousal"))
-        report["values"][name] = vals
+        report["values"][name] = {k: {v: m(f"{k}/{v}", p) for v, p in w.items()} for k, w in wavs.items()}
+        report["systems"][name] = {"model": m.model, "sha256": m.sha256}
+        m.save()
         log(f"measured {name}")
     peer_name = ""
     if peer is not None:
         flat = peer.measure({f"{k}/{v}": p for k, w in wavs.items() for v, p in w.items()})
-        vals = {k: {v: flat[f"{k}/{v}"] for v in w} for k, w in wavs.items()}
         peer_name = f"VibeNet {peer.version}"
-        report["systems"][peer_name] = {"peer": True} | checks(vals, ("valence", "energy"))
-        report["values"][peer_name] = vals
-        for name, sysrep in report["systems"].items():
-            if name == peer_name:
-                continue
-            own = report["values"][name]
-            keys = sorted(own)
-
-            def column(values, d, keys=keys):
-                return np.array([values[k]["0dB"][d] for k in keys])
-
-            sysrep["spearman_vs_peer"] = {
-                "valence": spearman(column(own, 0), column(vals, 0)),
-                "arousal_vs_energy": spearman(column(own, 1), column(vals, 1)),
-            }
+        report["values"][peer_name] = {k: {v: flat[f"{k}/{v}"] for v in w} for k, w in wavs.items()}
+        report["systems"][peer_name] = {"peer": True}
+    summarise(report)
     if split == "heldout":
         append_look(looks_log, measures, peer_name, len(all_tracks), command)
     return report
@@ -182,4 +242,14 @@ def table(report: dict) -> str:
                 for n in names
             ]
             rows.append(f"| Spearman with peer at 0 dB: {label} | | " + " | ".join(cells) + " |")
+        cells = []
+        for n in names:
+            c = report["systems"][n].get("tempo_vs_peer")
+            cells.append(f"{len(c['only_this'])} / {len(c['only_peer'])} (p {c['sign_p']:.2f})" if c else "")
+        rows.append(
+            "| tempo ordered only by this / only by the peer (one-sided sign test) | | " + " | ".join(cells) + " |"
+        )
+    for pkg in dict.fromkeys(t["package"] for t in report["tracks"]):
+        cells = ["{}/{}".format(*report["systems"][n]["tempo_by_package"].get(pkg, (0, 0))) for n in names]
+        rows.append(f"| tempo, {pkg} | | " + " | ".join(cells) + " |")
     return "\n".join(rows)
