@@ -5,7 +5,7 @@
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --model models/emotion.rtneural.json \\
         --model new.rtneural.json                 # two models side by side, the peer beside them
     PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --set dev --no-peer
-    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --from-report data/recorded/dev.json \
+    PYTHONPATH=. .venv/bin/python scripts/eval_recorded.py --from-report data/recorded/dev.json \\
         --package freedroidrpg-data               # a saved report's figures for some packages
 
 Music: soundtracks shipped by Debian, fetched with ``apt-get download`` into ``--cache``
