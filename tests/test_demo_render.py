@@ -75,3 +75,23 @@ def test_velocity_and_density_rise_with_arousal(rendered):
     count = np.array([np.sum((frames >= s) & (frames < s + RATE)) for s in seconds])
     mean_arousal = np.array([arousal_at(engine, np.arange(s, s + RATE, 1024)).mean() for s in seconds])
     assert np.corrcoef(mean_arousal, count)[0, 1] > 0.5
+
+
+def test_the_shipped_model_hears_each_demo_mood_in_its_quadrant():
+    """The moods are composed with the label rules' cues; over the last 5 s of each (15 s, the demo's
+    default), the shipped model's valence and arousal have the mood's signs."""
+    quadrant = {"bright": (1, 1), "tender": (1, -1), "sombre": (-1, -1), "driving": (-1, 1)}
+    assert [m.name for m in demo.MOODS] == list(quadrant)
+    cfg = load_config(ROOT / "config" / "studio.yaml")
+    backend, generators = build_engine_parts(cfg)
+    engine = OfflineEngine(cfg, backend, generators, RATE, cfg["ports"]["inputs"], 256)
+    seconds = 15.0
+    x = demo.render(RATE, seconds)
+    engine.feed(np.repeat(x[:, None], cfg["ports"]["inputs"], axis=1))
+    engine.finish()
+    t = np.asarray(engine.timeline.frames) / RATE
+    va = np.stack([engine.timeline.valence, engine.timeline.arousal], axis=1)
+    for i, mood in enumerate(demo.MOODS):
+        end = (i + 1) * seconds
+        v, a = va[(t >= end - 5) & (t < end)].mean(axis=0)
+        assert (np.sign(v), np.sign(a)) == quadrant[mood.name], f"{mood.name}: valence {v:+.2f}, arousal {a:+.2f}"
