@@ -328,6 +328,33 @@ def RTNeural_doc(w, b):
     }
 
 
+def test_row_blocks_give_the_rows_in_order_across_blocks():
+    from kelly_jack.training.pipeline import RowBlocks
+
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(size=(n, 4)).astype(np.float32) for n in (2, 1, 5, 0, 3, 3)]  # 5 rows: more than a block
+    blocks = RowBlocks(block_rows=3)
+    for part in parts:
+        blocks.add(part)
+    assert len(blocks.blocks) > 1
+    out = blocks.array()
+    assert out.dtype == np.float32 and np.array_equal(out, np.concatenate(parts))
+    assert blocks.blocks == []  # let go
+
+
+def test_frames_of_are_each_clips_frames_in_item_order():
+    from kelly_jack.training.dataset import Item
+    from kelly_jack.training.pipeline import frames_of
+
+    items = [Item(str(i), 0.0, 0.0, f"{i}.wav") for i in range(5)]
+    lengths = [30, 7, 0, 300, 12]
+    frames = frames_of(
+        items, 0, features=lambda item: np.full((lengths[int(item.song_id)], 128), float(item.song_id), np.float32)
+    )
+    assert np.array_equal(frames.clip, np.repeat(np.arange(5), lengths))
+    assert np.array_equal(frames.x[:, 0], frames.clip.astype(np.float32)) and frames.x.shape == (sum(lengths), 128)
+
+
 def test_frames_of_a_clip_whose_cues_change_take_their_labels_from_its_timeline(tmp_path):
     """Frames before the change carry the first segment's label, frames after it the second's (by window end)."""
     from kelly_jack.training.dataset import Item

@@ -48,18 +48,59 @@ def frames_of(
     of the frame's analysis window (what the frame has heard up to); other clips give every frame the clip's
     label. ``features`` computes a clip's frames: one function for all, or one per item.
     """
-    xs, vas, clips = [], [], []
+    xs, vas, clips = RowBlocks(), [], []
     for i, item in enumerate(items):
         f = (features[i] if isinstance(features, list) else features)(item)
         picked = pick_frames(len(f), frames_per_clip)
-        xs.append(f if len(picked) == len(f) else f[picked])
+        xs.add(f if len(picked) == len(f) else f[picked])
         vas.append(item.labels_at((picked * HOP + WINDOW) / ANALYSIS_RATE))
         clips.append(np.full(len(picked), i))
         if log and (i + 1) % 200 == 0:
             log(f"features: {i + 1}/{len(items)} clips")
-    if not xs or not sum(len(x) for x in xs):
+    x = xs.array() if xs.blocks else np.zeros((0, 0))
+    if not len(x):
         raise ValueError("no feature frames: the clips are shorter than one analysis window")
-    return Frames(np.concatenate(xs), np.concatenate(vas), np.concatenate(clips))
+    return Frames(x, np.concatenate(vas), np.concatenate(clips))
+
+
+class RowBlocks:
+    """Rows appended into blocks of at least ``block_rows``, then one array: ``add(rows)``, ``array()``.
+
+    A corpus's frames arrive as thousands of small per-clip arrays; kept until one ``np.concatenate``,
+    their freed memory stays in the C heap (released from its top only), so the run holds the frames
+    twice. Large blocks come from ``mmap`` and go back to the system when freed: ``array()`` copies
+    them into the result one by one, letting each go, so the peak is the frames plus one block.
+    """
+
+    def __init__(self, block_rows: int = 1 << 17):
+        self.block_rows = block_rows
+        self.blocks: list[np.ndarray] = []
+        self.fill = 0  # rows used in the last block
+
+    def add(self, rows: np.ndarray) -> None:
+        if not self.blocks or self.fill + len(rows) > len(self.blocks[-1]):
+            self._close()
+            self.blocks.append(np.empty((max(self.block_rows, len(rows)), *rows.shape[1:]), dtype=rows.dtype))
+            self.fill = 0
+        self.blocks[-1][self.fill : self.fill + len(rows)] = rows
+        self.fill += len(rows)
+
+    def _close(self) -> None:
+        if self.blocks:
+            self.blocks[-1] = self.blocks[-1][: self.fill]
+
+    def array(self) -> np.ndarray:
+        """All rows added, in order, as one array; the blocks are let go (the object is empty after)."""
+        self._close()
+        out = np.empty((sum(len(b) for b in self.blocks), *self.blocks[0].shape[1:]), dtype=self.blocks[0].dtype)
+        at = 0
+        while self.blocks:
+            block = self.blocks.pop(0)
+            out[at : at + len(block)] = block
+            at += len(block)
+            del block
+        self.fill = 0
+        return out
 
 
 def split(n_items: int, share: float, seed: int, pairs: np.ndarray | None = None) -> np.ndarray:
