@@ -57,10 +57,9 @@ def frames_of(
         clips.append(np.full(len(picked), i))
         if log and (i + 1) % 200 == 0:
             log(f"features: {i + 1}/{len(items)} clips")
-    x = xs.array() if xs.blocks else np.zeros((0, 0))
-    if not len(x):
+    if not xs.rows:
         raise ValueError("no feature frames: the clips are shorter than one analysis window")
-    return Frames(x, np.concatenate(vas), np.concatenate(clips))
+    return Frames(xs.array(), np.concatenate(vas), np.concatenate(clips))
 
 
 class RowBlocks:
@@ -76,6 +75,7 @@ class RowBlocks:
         self.block_rows = block_rows
         self.blocks: list[np.ndarray] = []
         self.fill = 0  # rows used in the last block
+        self.rows = 0  # rows added in all
 
     def add(self, rows: np.ndarray) -> None:
         if not self.blocks or self.fill + len(rows) > len(self.blocks[-1]):
@@ -84,22 +84,22 @@ class RowBlocks:
             self.fill = 0
         self.blocks[-1][self.fill : self.fill + len(rows)] = rows
         self.fill += len(rows)
+        self.rows += len(rows)
 
     def _close(self) -> None:
         if self.blocks:
             self.blocks[-1] = self.blocks[-1][: self.fill]
 
     def array(self) -> np.ndarray:
-        """All rows added, in order, as one array; the blocks are let go (the object is empty after)."""
+        """All rows added (at least one ``add``), in order, as one array; the blocks are let go."""
         self._close()
-        out = np.empty((sum(len(b) for b in self.blocks), *self.blocks[0].shape[1:]), dtype=self.blocks[0].dtype)
+        out = np.empty((self.rows, *self.blocks[0].shape[1:]), dtype=self.blocks[0].dtype)
         at = 0
         while self.blocks:
-            block = self.blocks.pop(0)
+            block = self.blocks.pop(0)  # the previous block is freed here, before the next copy
             out[at : at + len(block)] = block
             at += len(block)
-            del block
-        self.fill = 0
+        self.fill = self.rows = 0
         return out
 
 
