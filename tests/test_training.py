@@ -355,6 +355,16 @@ def test_frames_of_are_each_clips_frames_in_item_order():
     assert np.array_equal(frames.x[:, 0], frames.clip.astype(np.float32)) and frames.x.shape == (sum(lengths), 128)
 
 
+def test_frames_of_clips_too_short_for_a_window_are_refused():
+    from kelly_jack.training.dataset import Item
+    from kelly_jack.training.pipeline import frames_of
+
+    items = [Item(str(i), 0.0, 0.0, f"{i}.wav") for i in range(2)]
+    for clips in (items, []):
+        with pytest.raises(ValueError, match="no feature frames"):
+            frames_of(clips, 0, features=lambda item: np.zeros((0, 128), np.float32))
+
+
 def test_frames_of_a_clip_whose_cues_change_take_their_labels_from_its_timeline(tmp_path):
     """Frames before the change carry the first segment's label, frames after it the second's (by window end)."""
     from kelly_jack.training.dataset import Item
