@@ -8,8 +8,8 @@ detached, a kick and hi-hats), *tender* (major, 66 BPM, soft, legato), *sombre* 
 60 BPM, soft, low, legato) and *driving* (phrygian, 170 BPM, staccato sixteenths, clusters
 with a minor second and a tritone, distorted). Each is a bass note, a triad a bar and a
 melody over it, as additive tones (no soundfont). The order changes one of valence and
-arousal at a time. The shipped model's arousal changes sign within 2 s of a change, its
-valence 7-8 s after a change of mode and settles after 15-20 s, so the moods last 15 s by
+arousal at a time. The shipped model's valence follows a change of mode slowly (the model
+card's Limits: its sign after 7-8 s, settled after 15-20 s), so the moods last 15 s by
 default. A demo, not data: nothing here measures the model.
 
 The whole loop is rendered once with numpy before activation; the process
