@@ -237,9 +237,10 @@ def test_a_subset_gives_the_figures_of_its_packages_tracks_alone():
 
 def test_a_saved_report_is_tabled_again_for_some_packages_without_a_look(tmp_path, capsys):
     import json
-    import runpy
 
-    main = runpy.run_path(str(REPO / "scripts" / "eval_recorded.py"))["main"]
+    from support.scripts_main import script_main
+
+    main = script_main("eval_recorded")
     saved = tmp_path / "report.json"
     saved.write_text(json.dumps(summarise(two_package_report())))
     looks = tmp_path / "looks.md"
