@@ -67,7 +67,7 @@ from pathlib import Path
 
 from kelly_jack.io import atomic_write
 from kelly_jack.training.recorded import RecordedError
-from kelly_jack.training.recorded_checks import run, subset, table
+from kelly_jack.training.recorded_checks import run, subset, summarise, table
 from kelly_jack.training.recorded_measure import VibeNetPeer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 def _from_report(path: Path, packages: list[str] | None) -> int:
     try:
         report = json.loads(path.read_text())
-        if packages:
-            report = subset(report, packages)
+        report = subset(report, packages) if packages else summarise(report)
         print(f"{report['set']} set, from {path}: {len(report['tracks'])} tracks\n")
         print(table(report))
     except (OSError, ValueError, KeyError, RecordedError) as e:

@@ -248,6 +248,11 @@ def test_a_saved_report_is_tabled_again_for_some_packages_without_a_look(tmp_pat
     out = capsys.readouterr().out
     assert "2 tracks" in out and "| tempo, b |" in out and "| tempo, a |" not in out
     assert not looks.exists()
+    raw = tmp_path / "values-only.json"  # figures are recomputed from the values, never read back
+    raw.write_text(json.dumps(two_package_report()))
+    assert main(["--from-report", str(raw)]) == 0
+    out = capsys.readouterr().out
+    assert "5 tracks" in out and "| tempo, a |" in out and "| tempo, b |" in out and "sign test" in out
     assert main(["--from-report", str(saved), "--package", "c"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "package c" in err[0] and str(saved) in err[0]
