@@ -55,6 +55,11 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def tempo_ordered(values: dict[str, dict[str, tuple[float, float]]]) -> set[str]:
+    """The tracks whose arousal (energy) at 1.25x exceeds 0.8x: the tempo rule, in one place."""
+    return {k for k, v in values.items() if v["x1.25"][1] > v["x0.8"][1]}
+
+
 def checks(values: dict[str, dict[str, tuple[float, float]]], dims: tuple[str, str]) -> dict:
     """The level and tempo figures of one system from ``values[track][variant] = (dim0, dim1)``."""
     keys = sorted(values)
@@ -71,9 +76,7 @@ def checks(values: dict[str, dict[str, tuple[float, float]]], dims: tuple[str, s
                 "shift_over_spread": shift / spread if spread > 0 else float("nan"),
                 "softer_lower": int(np.sum(soft < base[:, d])),
             }
-    fast = np.array([values[k]["x1.25"][1] for k in keys])
-    slow = np.array([values[k]["x0.8"][1] for k in keys])
-    n = int(np.sum(fast > slow))
+    n = len(tempo_ordered(values))
     out[f"tempo_{dims[1]}"] = {"faster_higher": n, "share": n / len(keys) if keys else float("nan")}
     return out
 
@@ -82,10 +85,6 @@ def sign_test(wins: int, losses: int) -> float:
     """One-sided sign test: the chance of at least ``wins`` of ``wins + losses`` fair coin tosses."""
     n = wins + losses
     return sum(math.comb(n, i) for i in range(wins, n + 1)) / 2**n if n else 1.0
-
-
-def _tempo_ordered(values: dict[str, dict[str, tuple[float, float]]]) -> set[str]:
-    return {k for k, v in values.items() if v["x1.25"][1] > v["x0.8"][1]}
 
 
 def summarise(report: dict) -> dict:
@@ -98,7 +97,7 @@ def summarise(report: dict) -> dict:
         identity = {k: sysrep[k] for k in ("model", "sha256", "peer") if k in sysrep}
         sysrep.clear()
         sysrep.update(identity | checks(vals, dims))
-        ordered = _tempo_ordered(vals)
+        ordered = tempo_ordered(vals)
         by_package: dict[str, list[int]] = {}
         for k in vals:
             counts = by_package.setdefault(package_of[k], [0, 0])
@@ -117,7 +116,7 @@ def summarise(report: dict) -> dict:
             "valence": spearman(column(vals, 0), column(peer_vals, 0)),
             "arousal_vs_energy": spearman(column(vals, 1), column(peer_vals, 1)),
         }
-        peer_ordered = _tempo_ordered(peer_vals)
+        peer_ordered = tempo_ordered(peer_vals)
         only_this, only_peer = sorted(ordered - peer_ordered), sorted(peer_ordered - ordered)
         sysrep["tempo_vs_peer"] = {
             "only_this": only_this,
