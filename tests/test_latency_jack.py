@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import jack
 import pytest
@@ -20,7 +22,7 @@ import pytest
 from kelly_jack.engine.latency import LatencyManager
 from kelly_jack.jack import latency_api
 
-from support.jackd import ON_PIPEWIRE, JackServer, Kelly, new_server, wait_until, write_config
+from support.jackd import ON_PIPEWIRE, JackServer, Kelly, dies_with_us, new_server, wait_until, write_config
 from support.probe import Probe
 
 pytestmark = pytest.mark.jack
@@ -257,3 +259,22 @@ def test_buffer_size_change_updates_the_ranges(tmp_path):
             probe.close()
         kelly.stop()
         server.stop()
+
+
+@pytest.mark.pipewire
+def test_latency_ranges_set_while_the_main_thread_patches_never_break_the_client():
+    """kelly's client survives 3 s of its main thread patching (connects, pretty names) while every
+    connection change makes it set ranges, and the ranges are right after. Through PipeWire 0.3.65's
+    libjack the ranges set inside the callback died within a second in 8 of 8 runs (abort or SIGSEGV)."""
+    server = new_server().start()
+    child = Path(__file__).parent / "support" / "busy_patching_client.py"
+    try:
+        done = subprocess.run(
+            dies_with_us([sys.executable, str(child), server.name, "3", "960"]),
+            env=server.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stdout}{done.stderr[-2000:]}"
+    print(done.stdout.strip())
+    assert int(done.stdout.split()[-1]) > 10, done.stdout  # rounds: it did patch meanwhile

@@ -7,13 +7,9 @@ values. ``run_checks`` runs them all in order. Main thread only; nothing here
 touches a running client, and the only thing done to a server is opening and
 closing one probe client on it (never starting one).
 
-Telling PipeWire from JACK2: a client opened through PipeWire's libjack
-(``pw-jack``, or pipewire-jack installed as the system libjack) talks to
-PipeWire, one opened through jackd2's libjack talks to jackd. So the kind is
-decided by the libjack this process loaded (its path in ``/proc/self/maps``:
-PipeWire's lives under ``.../pipewire-0.3/jack/``) or by its version string
-naming PipeWire; running ``jackd``/``jackdbus``/``pipewire`` processes are
-listed to explain a failed connection.
+Telling PipeWire from JACK2 is ``kelly_jack.jack.server_kind``'s job (by the
+libjack this process loaded); running ``jackd``/``jackdbus``/``pipewire``
+processes are listed to explain a failed connection.
 """
 
 from __future__ import annotations
@@ -27,6 +23,8 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..jack.server_kind import loaded_libjack, server_kind
 
 OK, INFO, WARN, FAIL = "OK", "INFO", "WARN", "FAIL"
 
@@ -101,23 +99,6 @@ def jack_servers_running(processes: Iterable[tuple[str, list[str]]]) -> tuple[li
         elif comm == "pipewire":
             pipewire = True
     return sorted(set(names)), pipewire
-
-
-def loaded_libjack(maps: Path = Path("/proc/self/maps")) -> str:
-    """The path of the libjack this process has loaded ('' if none or unknown)."""
-    try:
-        for line in maps.read_text().splitlines():
-            path = line.split()[-1] if line.split() else ""
-            if "/libjack.so" in path:
-                return path
-    except OSError:
-        pass
-    return ""
-
-
-def server_kind(libjack_path: str, version: str) -> str:
-    """'PipeWire' when the loaded libjack is PipeWire's (its path or version string says so), else 'JACK2'."""
-    return "PipeWire" if "pipewire" in libjack_path.lower() or "pipewire" in version.lower() else "JACK2"
 
 
 def probe_server(server: str | None) -> ServerInfo:

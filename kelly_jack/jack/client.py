@@ -20,6 +20,7 @@ from ..errors import EXIT_NO_SERVER, KellyError
 from ..rt import shared_state
 from .port_latency import PortLatency
 from .process import freewheel_callback, process_callback, process_period, xrun_callback
+from .server_kind import through_pipewire
 
 
 class ServerNotRunning(KellyError):
@@ -101,7 +102,13 @@ class KellyJackClient:
             state.ports[i] = pointer_value(port._ptr)
         self._state = state
         state.table[shared_state.T_CLIENT] = pointer_value(self.client._ptr)
-        self.latency = PortLatency(self.client, [*self.inputs, self.midi_in], [*self.outputs, self.midi_out], latency)
+        self.latency = PortLatency(
+            self.client,
+            [*self.inputs, self.midi_in],
+            [*self.outputs, self.midi_out],
+            latency,
+            off_loop_thread=through_pipewire(),
+        )
         arg = jack._ffi.cast("void *", state.table_address)
         lib, ffi, ptr = jack._lib, jack._ffi, self.client._ptr
         if audio_thread == "native":
@@ -186,6 +193,8 @@ class KellyJackClient:
     def close(self) -> None:
         """Deactivate and close. Stop every GIL-holding thread first (jackd2 cancels
         the process thread in deactivate; one waiting for the GIL would hang us)."""
+        if self.latency is not None:
+            self.latency.close()
         if self._active and not self.server_gone.is_set():
             self.client.deactivate()
         self._active = False

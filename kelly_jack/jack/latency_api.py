@@ -8,6 +8,7 @@ checked on. Ranges are in frames.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import cffi
@@ -22,7 +23,6 @@ ffi.cdef(
     int jack_set_latency_callback(void *client, JackLatencyCallback callback, void *arg);
     void jack_port_get_latency_range(void *port, jack_latency_callback_mode_t mode, jack_latency_range_t *range);
     void jack_port_set_latency_range(void *port, jack_latency_callback_mode_t mode, jack_latency_range_t *range);
-    int jack_recompute_total_latencies(void *client);
     """
 )
 lib = ffi.dlopen(jack._libname)
@@ -45,15 +45,11 @@ def get_range(port, mode: int) -> tuple[int, int]:
 
 
 def set_range(port, mode: int, low: int, high: int) -> None:
-    """Set one of our own ports' latency range; only valid inside the latency callback."""
+    """Set one of our own ports' latency range: jackd2 takes it only inside the latency callback,
+    PipeWire's libjack from any thread (see port_latency)."""
     r = ffi.new("jack_latency_range_t *")
     r.min, r.max = low, high
     lib.jack_port_set_latency_range(_ptr(port), mode, r)
-
-
-def recompute_total_latencies(client) -> bool:
-    """Ask the server to recompute every port's latency; False if it refused."""
-    return lib.jack_recompute_total_latencies(_ptr(client)) == 0
 
 
 def set_latency_callback(client, callback: Callable[[int], None]):
@@ -68,7 +64,7 @@ def set_latency_callback(client, callback: Callable[[int], None]):
         try:
             callback(int(mode))
         except Exception as e:  # an exception must not unwind into libjack
-            print(f"kelly-jack: latency callback failed: {e}")
+            print(f"kelly-jack: latency callback failed: {e}", file=sys.stderr)
 
     handle = ffi.callback("JackLatencyCallback", trampoline)
     if lib.jack_set_latency_callback(_ptr(client), handle, ffi.NULL) != 0:

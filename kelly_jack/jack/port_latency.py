@@ -11,11 +11,23 @@ callback sets every port's range itself:
 Unconnected ports report [0, 0] and would drag the minimum down, so they are
 left out; with nothing connected the range is [L, L]. JACK calls the callback
 on its notification thread (never the audio thread).
+
+Through PipeWire's libjack the ranges are set on a thread of kelly's own
+(``off_loop_thread``): PipeWire 0.3.65 (Debian 12) calls the latency callback on
+its protocol thread with that thread's lock released, and a range set there is
+sent to the server at once, unlocked, so it can interleave with a message the
+main thread is sending (a connect, a pretty name): the client aborts or
+crashes (seen about once in 200 starts with two auto-connections). From
+another thread, libjack queues the update for its protocol thread instead,
+which sends it under the lock. Later PipeWire releases run every callback on a
+thread of their own for the same reason.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 
 import jack
 
@@ -23,16 +35,36 @@ from . import latency_api
 
 
 class PortLatency:
-    """Keeps kelly's port latency ranges equal to upstream (or downstream) + L frames."""
+    """Keeps kelly's port latency ranges equal to upstream (or downstream) + L frames.
 
-    def __init__(self, client: jack.Client, inputs: list[jack.Port], outputs: list[jack.Port], total: int):
+    ``off_loop_thread``: do the callback's work on a thread of its own instead
+    of the thread libjack calls it on (for PipeWire's libjack, see the module
+    docstring); ``close`` stops that thread.
+    """
+
+    def __init__(
+        self,
+        client: jack.Client,
+        inputs: list[jack.Port],
+        outputs: list[jack.Port],
+        total: int,
+        off_loop_thread: bool = False,
+    ):
         self.client = client
         self.inputs = inputs
         self.outputs = outputs
         self.total = total
         self.refused = False
+        self._modes: queue.SimpleQueue[int | None] | None = None
+        self._worker: threading.Thread | None = None
+        callback = self.set_ranges
+        if off_loop_thread:
+            self._modes = queue.SimpleQueue()
+            self._worker = threading.Thread(target=self._work, name="kelly-latency", daemon=True)
+            self._worker.start()
+            callback = self._modes.put
         try:
-            self._handle = latency_api.set_latency_callback(client, self._callback)
+            self._handle = latency_api.set_latency_callback(client, callback)
         except jack.JackError as e:
             self._refused(f"{e}; other clients will not see kelly's latency")
 
@@ -48,7 +80,8 @@ class PortLatency:
             return 0, 0
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
-    def _callback(self, mode: int) -> None:
+    def set_ranges(self, mode: int) -> None:
+        """Set the ranges of ``mode`` (latency_api.CAPTURE or PLAYBACK) on kelly's ports, as the callback does."""
         if mode == latency_api.CAPTURE:
             low, high = self._span(self.inputs, mode)
             targets = self.outputs
@@ -58,8 +91,16 @@ class PortLatency:
         for port in targets:
             latency_api.set_range(port, mode, low + self.total, high + self.total)
 
-    def set_total(self, frames: int) -> None:
-        """Change L and have the server recompute every range (main thread)."""
-        self.total = frames
-        if not self.refused and not latency_api.recompute_total_latencies(self.client):
-            self._refused("jack_recompute_total_latencies failed")
+    def _work(self) -> None:
+        while (mode := self._modes.get()) is not None:
+            try:
+                self.set_ranges(mode)
+            except Exception as e:  # a failed update must not end the thread
+                print(f"kelly-jack: setting latency ranges failed: {e}", file=sys.stderr)
+
+    def close(self) -> None:
+        """Stop the off-loop thread, if any (main thread; before the client is deactivated and closed)."""
+        if self._worker is not None:
+            self._modes.put(None)
+            self._worker.join()
+            self._worker = None

@@ -198,7 +198,7 @@ def pipewire_runtime_dir() -> Path:
 
 def loads_pipewire_libjack() -> bool:
     """Has this process loaded PipeWire's libjack (LD_LIBRARY_PATH as pw-jack sets it)?"""
-    from kelly_jack.engine.checks import loaded_libjack
+    from kelly_jack.jack.server_kind import loaded_libjack
 
     return "/pipewire-0.3/jack/" in loaded_libjack()
 
