@@ -115,6 +115,18 @@ def test_signals_shut_down_cleanly_with_a_summary(jack_server, tmp_path, sig):
         probe.close()
 
 
+def test_a_crash_prints_every_threads_python_stack(jack_server, tmp_path):
+    """A fatal signal (here SIGSEGV sent to a running kelly) ends in a report of where each thread was."""
+    cfg = write_config(tmp_path / "k.yaml", jack_server, "k-crash", "backend: {name: constant}\n")
+    env = {k: v for k, v in jack_server.env.items() if k != "PYTHONFAULTHANDLER"}  # kelly's own, not Python's
+    k = Kelly(jack_server, cfg, env=env)
+    k.wait_ready()
+    rc, out, err = k.stop(signal.SIGSEGV)
+    assert rc == -signal.SIGSEGV
+    assert "Fatal Python error: Segmentation fault" in err, err
+    assert "kelly_jack/engine/live.py" in err and "kelly_jack/inference/" in err, err  # main and inference threads
+
+
 def test_learned_mapping_for_a_model_without_one_names_the_config_line(tmp_path):
     cfg = tmp_path / "k.yaml"
     cfg.write_text("backend: {name: constant}\nemotion:\n  mapping: learned\n")

@@ -14,6 +14,7 @@ line goes to stderr and its ``exit_code`` is the exit code (``fail``).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import sys
 import textwrap
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a fatal signal (a crash in native code: libjack, a kernel) prints every thread's Python stack to
+    # stderr, where a bare "Segmentation fault" would say nothing of where it happened
+    faulthandler.enable()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
