@@ -11,25 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from kelly_jack.engine.checks import running_processes
+
 from support.jackd import dies_with_us, have_jackd
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = Path("/dev/shm/jack-shm-registry")
 
 pytestmark = [pytest.mark.jack, pytest.mark.skipif(not have_jackd(), reason="jackd is not installed")]
-
-
-def processes_naming(word: str) -> list[str]:
-    """Command lines of running processes that contain ``word`` (read from /proc; nothing is signalled)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # the process ended while we looked
-        if word in text:
-            found.append(text)
-    return found
 
 
 def test_the_demo_runs_then_leaves_no_server_slot_or_process_behind():
@@ -43,6 +32,6 @@ def test_the_demo_runs_then_leaves_no_server_slot_or_process_behind():
     server = re.search(r"starting a private one \((kelly-demo-\d+),", out)
     assert server, out[-3000:]
     assert re.search(r"kelly-jack summary: \d+ periods", out), out[-3000:]
-    assert not processes_naming(server.group(1))
+    assert not [argv for _, argv in running_processes() if any(server.group(1) in a for a in argv)]  # none left
     assert REGISTRY.is_file()  # the demo's server registered in it
     assert server.group(1).encode() not in REGISTRY.read_bytes()
